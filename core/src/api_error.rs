@@ -1,0 +1,219 @@
+//! The Defender API's failures as a model the UI can act on. Classification happens here;
+//! the words shown to the user live in the app's messages module.
+
+use serde::Deserialize;
+
+/// The documented error body: `{"error": {"code", "message", "target"}}`; `target` is the
+/// correlation id support asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ErrorDetail {
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub correlation_id: Option<String>,
+}
+
+impl ErrorDetail {
+    /// Reads the documented error envelope; `None` for HTML pages, empty or other bodies.
+    pub fn from_body(body: &str) -> Option<Self> {
+        #[derive(Deserialize)]
+        struct Envelope {
+            error: Inner,
+        }
+        #[derive(Deserialize)]
+        struct Inner {
+            #[serde(default, deserialize_with = "crate::lenient::text")]
+            code: Option<String>,
+            #[serde(default, deserialize_with = "crate::lenient::text")]
+            message: Option<String>,
+            #[serde(default, deserialize_with = "crate::lenient::text")]
+            target: Option<String>,
+        }
+        let envelope: Envelope = serde_json::from_str(body).ok()?;
+        let detail = Self {
+            code: envelope.error.code,
+            message: envelope.error.message,
+            correlation_id: envelope.error.target,
+        };
+        (detail != Self::default()).then_some(detail)
+    }
+}
+
+/// Why a body that came with a success status could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MalformedBody {
+    Empty,
+    Truncated,
+    NotJson(String),
+    /// Valid JSON, but not the documented shape (e.g. `"value": null`).
+    WrongShape(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// 401: token expired or invalid — sign in again.
+    #[error("unauthorized")]
+    Unauthorized(ErrorDetail),
+    /// 403: the user or app lacks a role or permission.
+    #[error("forbidden")]
+    Forbidden {
+        detail: ErrorDetail,
+        /// Roles named by "Missing application roles. API required roles: …".
+        required_roles: Vec<String>,
+    },
+    /// 404 on a single resource.
+    #[error("not found")]
+    NotFound(ErrorDetail),
+    /// 400: the request was refused (bad filter, bad input).
+    #[error("bad request")]
+    BadRequest(ErrorDetail),
+    /// 429: wait `retry_after_secs` (from the header) and retry.
+    #[error("throttled")]
+    Throttled {
+        detail: ErrorDetail,
+        retry_after_secs: Option<u32>,
+    },
+    /// 5xx or any other unexpected status; `html` when a gateway answered with a page.
+    #[error("server error {status}")]
+    Server {
+        status: u16,
+        detail: ErrorDetail,
+        html: bool,
+    },
+    /// The request never got an HTTP answer (DNS, refused connection, CORS, offline).
+    #[error("network error: {0}")]
+    Network(String),
+    /// No answer within the configured time.
+    #[error("timed out after {0} s")]
+    Timeout(u32),
+    #[error("malformed response")]
+    Malformed(MalformedBody),
+}
+
+impl ApiError {
+    /// Classifies a non-2xx answer from its status, `Retry-After` header and body.
+    pub fn from_response(status: u16, retry_after: Option<&str>, body: &str) -> Self {
+        let detail = ErrorDetail::from_body(body).unwrap_or_default();
+        match status {
+            400 => Self::BadRequest(detail),
+            401 => Self::Unauthorized(detail),
+            403 => Self::Forbidden {
+                required_roles: detail
+                    .message
+                    .as_deref()
+                    .map(required_roles)
+                    .unwrap_or_default(),
+                detail,
+            },
+            404 => Self::NotFound(detail),
+            429 => Self::Throttled {
+                detail,
+                retry_after_secs: retry_after.and_then(parse_retry_after),
+            },
+            _ => Self::Server {
+                status,
+                html: looks_like_html(body),
+                detail,
+            },
+        }
+    }
+
+    pub fn detail(&self) -> Option<&ErrorDetail> {
+        match self {
+            Self::Unauthorized(d) | Self::NotFound(d) | Self::BadRequest(d) => Some(d),
+            Self::Forbidden { detail, .. }
+            | Self::Throttled { detail, .. }
+            | Self::Server { detail, .. } => Some(detail),
+            Self::Network(_) | Self::Timeout(_) | Self::Malformed(_) => None,
+        }
+    }
+
+    /// Errors that may go away by themselves, so a "retry" button makes sense.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Throttled { .. } | Self::Server { .. } | Self::Network(_) | Self::Timeout(_)
+        )
+    }
+
+    /// Seconds to wait before retrying automatically (429 only). Without a usable
+    /// `Retry-After`, a conservative default.
+    pub fn auto_retry_after(&self) -> Option<u32> {
+        match self {
+            Self::Throttled {
+                retry_after_secs, ..
+            } => Some(retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS)),
+            _ => None,
+        }
+    }
+}
+
+/// Used when a 429 comes without a readable `Retry-After`.
+pub const DEFAULT_RETRY_AFTER_SECS: u32 = 30;
+
+/// `Retry-After` in delta-seconds (the API's form). HTTP dates are not used by the API and
+/// fall back to the default.
+fn parse_retry_after(value: &str) -> Option<u32> {
+    value.trim().parse::<u32>().ok().map(|s| s.min(3600))
+}
+
+fn looks_like_html(body: &str) -> bool {
+    let start = body.trim_start().get(..15).unwrap_or(body).to_ascii_lowercase();
+    start.starts_with("<!doctype") || start.starts_with("<html")
+}
+
+/// Extracts "A, B" from "Missing application roles. API required roles: A, B. Application roles: …".
+fn required_roles(message: &str) -> Vec<String> {
+    let Some((_, rest)) = message.split_once("required roles:") else {
+        return Vec::new();
+    };
+    let list = rest.split(". ").next().unwrap_or(rest);
+    list.split(',')
+        .map(|r| r.trim().trim_end_matches('.').trim().to_owned())
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_error_body_is_read() {
+        let body = r#"{"error":{"code":"NotFound","message":"Machine 123 was not found","target":"43f4cb08-8fac-4b65-9db1-745c2ae65f3a"}}"#;
+        let err = ApiError::from_response(404, None, body);
+        let detail = err.detail().unwrap();
+        assert!(matches!(err, ApiError::NotFound(_)));
+        assert_eq!(detail.code.as_deref(), Some("NotFound"));
+        assert_eq!(detail.correlation_id.as_deref(), Some("43f4cb08-8fac-4b65-9db1-745c2ae65f3a"));
+    }
+
+    #[test]
+    fn forbidden_names_the_missing_roles() {
+        let body = r#"{"error":{"code":"Forbidden","message":"Missing application roles. API required roles: Software.Read.All, Machine.Read.All. Application roles: .","target":"x"}}"#;
+        match ApiError::from_response(403, None, body) {
+            ApiError::Forbidden { required_roles, .. } => {
+                assert_eq!(required_roles, vec!["Software.Read.All", "Machine.Read.All"])
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn throttling_reads_retry_after() {
+        let err = ApiError::from_response(429, Some("7"), "");
+        assert_eq!(err.auto_retry_after(), Some(7));
+        let err = ApiError::from_response(429, Some("Wed, 21 Oct 2015 07:28:00 GMT"), "");
+        assert_eq!(err.auto_retry_after(), Some(DEFAULT_RETRY_AFTER_SECS));
+        assert!(err.is_transient());
+    }
+
+    #[test]
+    fn gateway_html_is_recognised_and_has_no_detail() {
+        let err = ApiError::from_response(502, None, "<!DOCTYPE html><html><body>Bad Gateway</body></html>");
+        assert_eq!(
+            err,
+            ApiError::Server { status: 502, detail: ErrorDetail::default(), html: true }
+        );
+        assert!(!ApiError::from_response(401, None, "").is_transient());
+    }
+}

@@ -1,0 +1,360 @@
+//! `config.json`, read at run time so a static host can change it without a rebuild.
+//!
+//! Every problem is collected (not just the first), each naming the key, what was found and
+//! what is allowed.
+
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::cloud::Cloud;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Any bearer token: only the local mock accepts it.
+    Demo,
+}
+
+impl AuthMode {
+    pub const NAMES: &'static [&'static str] = &["demo"];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Demo => "demo",
+        }
+    }
+}
+
+/// Where API calls go: an absolute URL (direct, needs CORS) or a same-origin path prefix
+/// served by a reverse proxy (e.g. `/mde`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiBase {
+    Absolute(Url),
+    SameOrigin(String),
+}
+
+impl ApiBase {
+    /// The absolute base for a page loaded from `page_origin`.
+    pub fn resolve(&self, page_origin: &Url) -> Url {
+        match self {
+            Self::Absolute(url) => url.clone(),
+            Self::SameOrigin(path) => {
+                let mut url = page_origin.clone();
+                url.set_path(path);
+                url.set_query(None);
+                url.set_fragment(None);
+                url
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppConfig {
+    pub api_base: ApiBase,
+    pub cloud: Cloud,
+    pub auth: AuthMode,
+    /// Abort a request that has not answered after this many seconds.
+    pub request_timeout_secs: u32,
+    /// Reload the device list and the open device every N minutes; 0 = never.
+    pub auto_refresh_minutes: u32,
+    /// `$top` per device-list page (the API allows up to 10,000).
+    pub device_page_size: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config.json is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("config.json must be a JSON object")]
+    NotAnObject,
+    #[error("unknown key {key}")]
+    UnknownKey {
+        key: String,
+        suggestion: Option<&'static str>,
+    },
+    #[error("{key} must be {expected}")]
+    WrongType { key: String, expected: &'static str },
+    #[error("{key} = {value} is not allowed; allowed: {allowed}")]
+    InvalidValue {
+        key: String,
+        value: String,
+        allowed: String,
+    },
+}
+
+const TOP_KEYS: &[&str] = &["apiBase", "cloud", "auth", "refresh", "devicePageSize"];
+const AUTH_KEYS: &[&str] = &["mode"];
+const REFRESH_KEYS: &[&str] = &["requestTimeoutSeconds", "autoRefreshMinutes"];
+
+impl AppConfig {
+    pub fn parse(text: &str) -> Result<Self, Vec<ConfigError>> {
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| vec![ConfigError::NotJson(e.to_string())])?;
+        let Value::Object(root) = value else {
+            return Err(vec![ConfigError::NotAnObject]);
+        };
+        let mut errors = Vec::new();
+        check_keys(&root, "", TOP_KEYS, &mut errors);
+
+        let cloud = match root.get("cloud") {
+            None | Some(Value::Null) => Cloud::default(),
+            Some(Value::String(s)) => s.parse().unwrap_or_else(|()| {
+                errors.push(invalid("cloud", s, &Cloud::ALL.map(Cloud::config_name).join(", ")));
+                Cloud::default()
+            }),
+            Some(_) => {
+                errors.push(wrong_type("cloud", "a string"));
+                Cloud::default()
+            }
+        };
+
+        let api_base = match root.get("apiBase") {
+            None | Some(Value::Null) => ApiBase::Absolute(
+                Url::parse(cloud.default_api_base()).expect("built-in API hosts are valid URLs"),
+            ),
+            Some(Value::String(s)) => parse_api_base(s).unwrap_or_else(|e| {
+                errors.push(e);
+                ApiBase::SameOrigin("/".into())
+            }),
+            Some(_) => {
+                errors.push(wrong_type("apiBase", "a string"));
+                ApiBase::SameOrigin("/".into())
+            }
+        };
+
+        let auth_section = section(&root, "auth", AUTH_KEYS, &mut errors);
+        let auth = match auth_section.and_then(|s| s.get("mode")) {
+            None | Some(Value::Null) => AuthMode::Demo,
+            Some(Value::String(s)) if s == "demo" => AuthMode::Demo,
+            Some(Value::String(s)) => {
+                errors.push(invalid("auth.mode", s, &AuthMode::NAMES.join(", ")));
+                AuthMode::Demo
+            }
+            Some(_) => {
+                errors.push(wrong_type("auth.mode", "a string"));
+                AuthMode::Demo
+            }
+        };
+
+        let refresh = section(&root, "refresh", REFRESH_KEYS, &mut errors);
+        let request_timeout_secs = number_in(
+            refresh.and_then(|r| r.get("requestTimeoutSeconds")),
+            "refresh.requestTimeoutSeconds",
+            1..=600,
+            30,
+            &mut errors,
+        );
+        let auto_refresh_minutes = number_in(
+            refresh.and_then(|r| r.get("autoRefreshMinutes")),
+            "refresh.autoRefreshMinutes",
+            0..=1440,
+            0,
+            &mut errors,
+        );
+        let device_page_size = number_in(
+            root.get("devicePageSize"),
+            "devicePageSize",
+            1..=crate::odata::MAX_TOP,
+            crate::odata::MAX_TOP,
+            &mut errors,
+        );
+
+        if errors.is_empty() {
+            Ok(Self {
+                api_base,
+                cloud,
+                auth,
+                request_timeout_secs,
+                auto_refresh_minutes,
+                device_page_size,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn parse_api_base(raw: &str) -> Result<ApiBase, ConfigError> {
+    let allowed = "an https:// URL (or http:// on localhost/127.0.0.1), or a same-origin path starting with /";
+    let raw = raw.trim();
+    if raw.starts_with('/') && !raw.starts_with("//") {
+        let ok = !raw.contains(['?', '#', '\\']) && !raw.split('/').any(|s| s == "..");
+        return if ok {
+            Ok(ApiBase::SameOrigin(raw.trim_end_matches('/').to_owned()))
+        } else {
+            Err(invalid("apiBase", raw, allowed))
+        };
+    }
+    let url = Url::parse(raw).map_err(|_| invalid("apiBase", raw, allowed))?;
+    let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && local);
+    if !scheme_ok || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(invalid("apiBase", raw, allowed));
+    }
+    Ok(ApiBase::Absolute(url))
+}
+
+fn section<'a>(
+    root: &'a Map<String, Value>,
+    key: &str,
+    known: &[&'static str],
+    errors: &mut Vec<ConfigError>,
+) -> Option<&'a Map<String, Value>> {
+    match root.get(key) {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) => {
+            check_keys(map, &format!("{key}."), known, errors);
+            Some(map)
+        }
+        Some(_) => {
+            errors.push(wrong_type(key, "an object"));
+            None
+        }
+    }
+}
+
+fn check_keys(map: &Map<String, Value>, prefix: &str, known: &[&'static str], errors: &mut Vec<ConfigError>) {
+    for key in map.keys() {
+        if !known.contains(&key.as_str()) {
+            let suggestion = known
+                .iter()
+                .copied()
+                .filter(|k| strsim::levenshtein(&k.to_lowercase(), &key.to_lowercase()) <= 2)
+                .min_by_key(|k| strsim::levenshtein(k, key));
+            errors.push(ConfigError::UnknownKey {
+                key: format!("{prefix}{key}"),
+                suggestion,
+            });
+        }
+    }
+}
+
+fn number_in(
+    value: Option<&Value>,
+    key: &str,
+    range: std::ops::RangeInclusive<u32>,
+    default: u32,
+    errors: &mut Vec<ConfigError>,
+) -> u32 {
+    match value {
+        None | Some(Value::Null) => default,
+        Some(Value::Number(n)) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(n) if range.contains(&n) => n,
+            _ => {
+                errors.push(invalid(
+                    key,
+                    &n.to_string(),
+                    &format!("a whole number from {} to {}", range.start(), range.end()),
+                ));
+                default
+            }
+        },
+        Some(_) => {
+            errors.push(wrong_type(key, "a number"));
+            default
+        }
+    }
+}
+
+fn invalid(key: &str, value: &str, allowed: &str) -> ConfigError {
+    ConfigError::InvalidValue {
+        key: key.to_owned(),
+        value: format!("{value:?}"),
+        allowed: allowed.to_owned(),
+    }
+}
+
+fn wrong_type(key: &str, expected: &'static str) -> ConfigError {
+    ConfigError::WrongType {
+        key: key.to_owned(),
+        expected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn demo_config_parses() {
+        let config = AppConfig::parse(
+            r#"{"apiBase": "http://127.0.0.1:8787", "auth": {"mode": "demo"}, "refresh": {"requestTimeoutSeconds": 20}}"#,
+        )
+        .unwrap();
+        assert_eq!(config.request_timeout_secs, 20);
+        assert_eq!(config.auto_refresh_minutes, 0);
+        let origin = Url::parse("http://127.0.0.1:8080/").unwrap();
+        assert_eq!(config.api_base.resolve(&origin).as_str(), "http://127.0.0.1:8787/");
+    }
+
+    #[test]
+    fn empty_config_means_commercial_cloud() {
+        let config = AppConfig::parse("{}").unwrap();
+        assert_eq!(config.cloud, Cloud::Commercial);
+        assert_eq!(
+            config.api_base,
+            ApiBase::Absolute(Url::parse("https://api.security.microsoft.com").unwrap())
+        );
+        let config = AppConfig::parse(r#"{"cloud": "dod"}"#).unwrap();
+        let origin = Url::parse("https://kb.example/").unwrap();
+        assert_eq!(
+            config.api_base.resolve(&origin).as_str(),
+            "https://api-gov.securitycenter.microsoft.us/"
+        );
+    }
+
+    #[test]
+    fn proxy_path_resolves_against_the_page() {
+        let config = AppConfig::parse(r#"{"apiBase": "/mde/"}"#).unwrap();
+        let origin = Url::parse("https://kb.example/app/index.html?x=1").unwrap();
+        assert_eq!(config.api_base.resolve(&origin).as_str(), "https://kb.example/mde");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let errors = AppConfig::parse(
+            r#"{"apibase": "x", "cloud": "mars", "auth": {"mode": "magic"}, "refresh": {"requestTimeoutSeconds": 0}, "devicePageSize": "big"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            vec![
+                ConfigError::UnknownKey { key: "apibase".into(), suggestion: Some("apiBase") },
+                invalid("cloud", "mars", "commercial, gcc, gcc-high, dod"),
+                invalid("auth.mode", "magic", "demo"),
+                invalid("refresh.requestTimeoutSeconds", "0", "a whole number from 1 to 600"),
+                wrong_type("devicePageSize", "a number"),
+            ]
+        );
+    }
+
+    #[test]
+    fn unsafe_api_bases_are_refused() {
+        for bad in [
+            "http://api.security.microsoft.com",
+            "javascript:alert(1)",
+            "//evil.example",
+            "/mde/../x",
+            "https://api.security.microsoft.com/?x=1",
+            "ftp://x",
+        ] {
+            let text = format!(r#"{{"apiBase": {bad:?}}}"#);
+            assert!(AppConfig::parse(&text).is_err(), "{bad}");
+        }
+        assert!(matches!(AppConfig::parse("[1]"), Err(e) if e == vec![ConfigError::NotAnObject]));
+        assert!(matches!(AppConfig::parse("{"), Err(e) if matches!(e[0], ConfigError::NotJson(_))));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            let _ = AppConfig::parse(&text);
+        }
+
+        #[test]
+        fn arbitrary_json_objects_never_panic(key in "[a-zA-Z.]{0,12}", value in "\\PC{0,20}", n in any::<i64>()) {
+            let _ = AppConfig::parse(&format!(r#"{{{key:?}: {value:?}, "devicePageSize": {n}, "refresh": {{{key:?}: {n}}}}}"#));
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Missing security updates (`PublicProductFixDto` in the API's metadata).
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::lenient;
+
+const CATALOG_HOST: &str = "catalog.update.microsoft.com";
+
+/// One security update a device lacks, from `GET /api/machines/{id}/getmissingkbs`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MissingKb {
+    /// The KB number without "KB" prefix, as the API sends it (not trusted to be digits).
+    #[serde(deserialize_with = "required_text")]
+    pub id: String,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub name: Option<String>,
+    #[serde(default, rename = "productsNames", deserialize_with = "lenient::text_list")]
+    pub products: Vec<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub url: Option<String>,
+    /// Always 1 on the per-device endpoint; a device count on the per-software variant.
+    #[serde(default, deserialize_with = "lenient::count")]
+    pub machine_missed_on: Option<u32>,
+    #[serde(default, deserialize_with = "lenient::count")]
+    pub cve_addressed: Option<u32>,
+}
+
+fn required_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    lenient::text(deserializer)?
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| serde::de::Error::custom("missing KB id"))
+}
+
+impl MissingKb {
+    /// The KB number when the id is a plausible one (digits only, at most 8).
+    pub fn kb_number(&self) -> Option<&str> {
+        let id = self.id.strip_prefix("KB").unwrap_or(&self.id);
+        (!id.is_empty() && id.len() <= 8 && id.bytes().all(|b| b.is_ascii_digit())).then_some(id)
+    }
+
+    /// "KB4540673", or the raw id when it is not a KB number.
+    pub fn label(&self) -> String {
+        match self.kb_number() {
+            Some(n) => format!("KB{n}"),
+            None => self.id.clone(),
+        }
+    }
+
+    pub fn cves(&self) -> u32 {
+        self.cve_addressed.unwrap_or(0)
+    }
+
+    /// The Microsoft Update Catalog link. The API's own `url` is used only when it is https on
+    /// the catalog host; otherwise the link is built from the KB number. `None` when neither
+    /// is possible (a hostile or garbled record).
+    pub fn catalog_url(&self) -> Option<String> {
+        if let Some(given) = self.url.as_deref().and_then(safe_catalog_url) {
+            return Some(given);
+        }
+        self.kb_number()
+            .map(|n| format!("https://{CATALOG_HOST}/v7/site/Search.aspx?q=KB{n}"))
+    }
+
+    /// The KB article on Microsoft Support.
+    pub fn support_url(&self) -> Option<String> {
+        self.kb_number()
+            .map(|n| format!("https://support.microsoft.com/help/{n}"))
+    }
+
+    /// Human product names, in API order.
+    pub fn product_labels(&self) -> Vec<String> {
+        self.products.iter().map(|p| humanize_product(p)).collect()
+    }
+}
+
+/// Returns the URL normalised when it is `https://catalog.update.microsoft.com/...` without
+/// credentials or explicit port, else `None`.
+pub fn safe_catalog_url(candidate: &str) -> Option<String> {
+    let url = Url::parse(candidate.trim()).ok()?;
+    let ok = url.scheme() == "https"
+        && url.host_str() == Some(CATALOG_HOST)
+        && url.port().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    ok.then(|| url.to_string())
+}
+
+/// `windows_10` → "Windows 10", `.net_framework` → ".NET Framework".
+pub fn humanize_product(raw: &str) -> String {
+    const KNOWN: &[(&str, &str)] = &[
+        (".net_framework", ".NET Framework"),
+        ("edge", "Microsoft Edge"),
+        ("internet_explorer", "Internet Explorer"),
+        ("office", "Microsoft Office"),
+        ("sql_server", "SQL Server"),
+        ("exchange_server", "Exchange Server"),
+        ("sharepoint_server", "SharePoint Server"),
+    ];
+    if let Some((_, label)) = KNOWN.iter().find(|(key, _)| key.eq_ignore_ascii_case(raw)) {
+        return (*label).to_owned();
+    }
+    raw.split('_')
+        .filter(|w| !w.is_empty())
+        .map(|word| {
+            let mut chars = word.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kb(id: &str, url: Option<&str>) -> MissingKb {
+        MissingKb {
+            id: id.into(),
+            name: None,
+            products: vec![],
+            url: url.map(Into::into),
+            machine_missed_on: None,
+            cve_addressed: None,
+        }
+    }
+
+    #[test]
+    fn catalog_url_keeps_safe_api_links_only() {
+        let good = "https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB4540673";
+        assert_eq!(kb("4540673", Some(good)).catalog_url().as_deref(), Some(good));
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "http://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB1",
+            "https://catalog.update.microsoft.com.evil.example/x",
+            "https://evil@catalog.update.microsoft.com/x",
+            "https://catalog.update.microsoft.com:8443/x",
+            "//catalog.update.microsoft.com/x",
+        ] {
+            assert_eq!(
+                kb("4540673", Some(bad)).catalog_url().as_deref(),
+                Some("https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB4540673"),
+                "{bad}"
+            );
+        }
+        assert_eq!(kb("<script>", Some("javascript:x")).catalog_url(), None);
+        assert_eq!(kb("<script>", None).support_url(), None);
+    }
+
+    #[test]
+    fn kb_number_accepts_prefix_and_rejects_junk() {
+        assert_eq!(kb("KB5044285", None).kb_number(), Some("5044285"));
+        assert_eq!(kb("5044285", None).label(), "KB5044285");
+        assert_eq!(kb("12345678901", None).kb_number(), None);
+        assert_eq!(kb("45x", None).label(), "45x");
+    }
+
+    #[test]
+    fn products_are_humanised() {
+        assert_eq!(humanize_product("windows_10"), "Windows 10");
+        assert_eq!(humanize_product("windows_server_2019"), "Windows Server 2019");
+        assert_eq!(humanize_product(".net_framework"), ".NET Framework");
+        assert_eq!(humanize_product("edge"), "Microsoft Edge");
+        assert_eq!(humanize_product("__"), "");
+    }
+}

@@ -1,0 +1,32 @@
+//! Domain logic of kbwatch, free of any web dependency so it is tested natively.
+//!
+//! The browser app (`src/`) turns HTTP into these types and renders them; everything that
+//! decides something — parsing the Defender API leniently, paging, filtering, sorting,
+//! URL state, configuration — lives here.
+
+pub mod api_error;
+pub mod cloud;
+pub mod config;
+pub mod device;
+pub mod device_list;
+pub mod endpoints;
+pub mod kb;
+pub mod kb_list;
+mod lenient;
+pub mod loadable;
+pub mod odata;
+pub mod sort;
+pub mod url_state;
+
+pub use api_error::{ApiError, ErrorDetail};
+pub use cloud::Cloud;
+pub use config::{AppConfig, AuthMode, ConfigError};
+pub use device::{Device, DeviceId, DeviceRef, DeviceRefError};
+pub use endpoints::{Endpoints, MachineQuery};
+pub use device_list::{DeviceFilter, DeviceSortKey};
+pub use kb::MissingKb;
+pub use kb_list::{KbFilter, KbSortKey, KbTotals};
+pub use loadable::{LoadStatus, Loadable};
+pub use odata::{ODataPage, PageRequest};
+pub use sort::{Sort, SortDirection};
+pub use url_state::ViewState;

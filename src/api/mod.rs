@@ -1,0 +1,205 @@
+//! HTTP to core types: the one HTTP helper of the app.
+//!
+//! Every call carries the bearer token, is aborted after the configured timeout, and turns
+//! any non-2xx answer, network failure or unreadable body into an [`ApiError`].
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use gloo_net::http::Request;
+use gloo_timers::callback::Timeout;
+use kbwatch_core::odata::{next_page, NextPage};
+use kbwatch_core::{
+    ApiError, Device, DeviceId, DeviceRef, Endpoints, MachineQuery, MissingKb, ODataPage,
+    PageRequest,
+};
+use serde::de::DeserializeOwned;
+use url::Url;
+use web_sys::AbortController;
+
+use crate::auth::TokenSource;
+
+/// A safety net against servers whose paging never ends.
+const MAX_PAGES: usize = 1_000;
+
+/// Everything read from one paged collection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Collection<T> {
+    pub items: Vec<T>,
+    /// Records the API sent that could not be read (with the reason).
+    pub skipped: Vec<String>,
+    pub pages: usize,
+}
+
+impl<T> Default for Collection<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            skipped: Vec::new(),
+            pages: 0,
+        }
+    }
+}
+
+/// A device with its missing KBs, as shown by the KB view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceKbs {
+    pub device: Device,
+    pub kbs: Collection<MissingKb>,
+}
+
+#[derive(Clone)]
+pub struct ApiClient {
+    endpoints: Endpoints,
+    tokens: TokenSource,
+    timeout_secs: u32,
+    device_page_size: u32,
+}
+
+impl ApiClient {
+    pub fn new(endpoints: Endpoints, tokens: TokenSource, timeout_secs: u32, device_page_size: u32) -> Self {
+        Self {
+            endpoints,
+            tokens,
+            timeout_secs,
+            device_page_size,
+        }
+    }
+
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// All devices matching `query`, following `@odata.nextLink` or `$skip` until done.
+    /// A 404 is the API's way of saying "no machines": an empty list, not an error.
+    pub async fn devices(&self, query: MachineQuery) -> Result<Collection<Device>, ApiError> {
+        let first = PageRequest::first(self.device_page_size);
+        let collection = self.endpoints.machines_collection();
+        match self
+            .collection(self.endpoints.machines(query, first), &collection, Some(first), |request| {
+                self.endpoints.machines(query, request)
+            })
+            .await
+        {
+            Err(ApiError::NotFound(_)) => Ok(Collection::default()),
+            other => other,
+        }
+    }
+
+    /// One device by ID or computer name.
+    pub async fn device(&self, device: &DeviceRef) -> Result<Device, ApiError> {
+        let body = self.get(&self.endpoints.machine(device)).await?;
+        serde_json::from_str(&body).map_err(|e| malformed(&body, e))
+    }
+
+    /// The seed endpoint: missing KBs of one device (following a nextLink if one comes).
+    pub async fn missing_kbs(&self, id: &DeviceId) -> Result<Collection<MissingKb>, ApiError> {
+        let url = self.endpoints.missing_kbs(id);
+        self.collection(url.clone(), &url, None, |_| url.clone()).await
+    }
+
+    async fn collection<T: DeserializeOwned>(
+        &self,
+        first_url: Url,
+        collection_url: &Url,
+        mut request: Option<PageRequest>,
+        url_for: impl Fn(PageRequest) -> Url,
+    ) -> Result<Collection<T>, ApiError> {
+        let mut result = Collection::default();
+        let mut url = first_url;
+        loop {
+            let body = match self.get(&url).await {
+                Ok(body) => body,
+                // Paging by `$skip` past the last row gets the API's "no machines" 404.
+                Err(ApiError::NotFound(_)) if result.pages > 0 => return Ok(result),
+                Err(e) => return Err(e),
+            };
+            let page = ODataPage::<T>::parse(&body)?;
+            result.pages += 1;
+            let next = match request {
+                Some(r) => next_page(collection_url, r, &page)?,
+                None => match &page.next_link {
+                    Some(_) => next_page(collection_url, PageRequest::first(1), &page)?,
+                    None => NextPage::Done,
+                },
+            };
+            result.items.extend(page.items);
+            result.skipped.extend(page.skipped);
+            let next_url = match next {
+                NextPage::Done => return Ok(result),
+                NextPage::Link(link) => link,
+                NextPage::Skip(r) => {
+                    request = Some(r);
+                    url_for(r)
+                }
+            };
+            if result.pages >= MAX_PAGES || next_url == url {
+                return Ok(result);
+            }
+            url = next_url;
+        }
+    }
+
+    /// GET with bearer token and timeout; the body of a 2xx answer.
+    async fn get(&self, url: &Url) -> Result<String, ApiError> {
+        let token = self.tokens.bearer().await;
+        let controller = AbortController::new().map_err(|_| ApiError::Network(String::new()))?;
+        let timed_out = Rc::new(Cell::new(false));
+        let _timer = {
+            let controller = controller.clone();
+            let timed_out = timed_out.clone();
+            Timeout::new(self.timeout_secs.saturating_mul(1000), move || {
+                timed_out.set(true);
+                controller.abort();
+            })
+        };
+        let response = Request::get(url.as_str())
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Accept", "application/json")
+            .abort_signal(Some(&controller.signal()))
+            .send()
+            .await
+            .map_err(|e| {
+                if timed_out.get() {
+                    ApiError::Timeout(self.timeout_secs)
+                } else {
+                    ApiError::Network(network_reason(&e))
+                }
+            })?;
+        let status = response.status();
+        let retry_after = response.headers().get("Retry-After");
+        let body = response.text().await.map_err(|e| {
+            if timed_out.get() {
+                ApiError::Timeout(self.timeout_secs)
+            } else {
+                ApiError::Network(network_reason(&e))
+            }
+        })?;
+        if (200..300).contains(&status) {
+            Ok(body)
+        } else {
+            Err(ApiError::from_response(status, retry_after.as_deref(), &body))
+        }
+    }
+}
+
+fn malformed(body: &str, error: serde_json::Error) -> ApiError {
+    use kbwatch_core::api_error::MalformedBody;
+    ApiError::Malformed(if body.trim().is_empty() {
+        MalformedBody::Empty
+    } else if error.is_eof() {
+        MalformedBody::Truncated
+    } else if error.is_syntax() {
+        MalformedBody::NotJson(error.to_string())
+    } else {
+        MalformedBody::WrongShape(error.to_string())
+    })
+}
+
+/// The browser gives no detail on failed fetches (by design, for CORS); keep what it says.
+fn network_reason(error: &gloo_net::Error) -> String {
+    match error {
+        gloo_net::Error::JsError(js) => js.message.clone(),
+        other => other.to_string(),
+    }
+}

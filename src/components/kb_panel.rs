@@ -1,0 +1,134 @@
+use kbwatch_core::kb_list::{filter_and_sort, products};
+use kbwatch_core::sort::Sort;
+use kbwatch_core::{Cloud, Device, KbFilter, KbSortKey, KbTotals, LoadStatus, Loadable};
+use leptos::prelude::*;
+
+use super::error_banner::ErrorBanner;
+use super::kb_filters::KbFilters;
+use super::kb_table::KbTable;
+use crate::api::DeviceKbs;
+use crate::messages;
+
+/// Performance mark set once the first KB rows are in the DOM (read by `make bench`).
+pub const KB_TABLE_RENDERED_MARK: &str = "kb-table-rendered";
+
+/// One device's missing KBs: header, filters, totals, table, empty and error states.
+/// Earlier rows stay visible while a reload runs or fails.
+#[component]
+pub fn KbPanel(
+    #[prop(into)] data: Signal<Loadable<DeviceKbs>>,
+    /// The device the user asked for, named in loading and error messages.
+    #[prop(into)]
+    requested: Signal<Option<String>>,
+    #[prop(into)] filter: Signal<KbFilter>,
+    #[prop(into)] sort: Signal<Sort<KbSortKey>>,
+    on_filter: Callback<KbFilter>,
+    on_sort: Callback<KbSortKey>,
+    on_retry: Callback<()>,
+    cloud: Cloud,
+) -> impl IntoView {
+    let loaded = Memo::new(move |_| data.get().value);
+    let all_kbs = Memo::new(move |_| loaded.get().map(|d| d.kbs.items).unwrap_or_default());
+    let rows = Memo::new(move |_| {
+        all_kbs.with(|kbs| filter_and_sort(kbs, &filter.get(), sort.get()).into_iter().cloned().collect::<Vec<_>>())
+    });
+    let product_options = Memo::new(move |_| {
+        all_kbs.with(|kbs| {
+            products(kbs)
+                .into_iter()
+                .map(|p| {
+                    let n = kbs.iter().filter(|kb| kb.products.contains(&p)).count();
+                    (p, n)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let status = Signal::derive(move || data.get().status);
+
+    Effect::new(move |marked: Option<bool>| {
+        let has_rows = !rows.with(Vec::is_empty);
+        if has_rows && marked != Some(true) {
+            if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+                let _ = performance.mark(KB_TABLE_RENDERED_MARK);
+            }
+            return true;
+        }
+        marked.unwrap_or(false)
+    });
+
+    let error_context = Signal::derive(move || {
+        let requested = requested.get()?;
+        let shown = loaded.with(|d| d.as_ref().map(|d| d.device.display_name().to_owned()));
+        Some(match shown {
+            Some(name) => messages::showing_previous(&name),
+            None => messages::while_loading(&requested),
+        })
+    });
+
+    view! {
+        <section class="panel kb-panel" aria-live="polite">
+            <ErrorBanner status context=error_context on_retry/>
+            {move || match (loaded.get(), status.get()) {
+                (None, LoadStatus::Loading) => {
+                    let text = requested.get().map(|r| messages::loading_device(&r)).unwrap_or_else(|| messages::LOADING_KBS.to_owned());
+                    Some(view! { <p class="muted" data-testid="kb-loading">{text}</p> }.into_any())
+                }
+                (None, _) => None,
+                (Some(loaded), _) => Some(view! {
+                    <DeviceHeader device=loaded.device.clone() cloud/>
+                    {(!loaded.kbs.skipped.is_empty()).then(|| view! {
+                        <p class="banner banner-warning" data-testid="skipped-records">{messages::skipped_records(loaded.kbs.skipped.len())}</p>
+                    })}
+                }.into_any()),
+            }}
+            <Show when=move || loaded.with(Option::is_some)>
+                <KbFilters filter products=product_options on_change=on_filter/>
+                <p class="totals" data-testid="kb-totals">
+                    {move || {
+                        let shown = rows.with(|r| KbTotals::of(r.iter()));
+                        let all = all_kbs.with(|k| KbTotals::of(k.iter()));
+                        messages::kb_totals(shown, Some(all))
+                    }}
+                </p>
+                {move || {
+                    if all_kbs.with(Vec::is_empty) {
+                        let windows = loaded.with(|d| d.as_ref().is_some_and(|d| d.device.is_windows()));
+                        let text = if windows { messages::NO_MISSING_KBS } else { messages::NO_MISSING_KBS_NON_WINDOWS };
+                        view! { <p class="empty-state" data-testid="kb-empty">{text}</p> }.into_any()
+                    } else if rows.with(Vec::is_empty) {
+                        view! { <p class="empty-state" data-testid="kb-no-match">{messages::NO_KBS_MATCH}</p> }.into_any()
+                    } else {
+                        view! { <KbTable rows sort on_sort/> }.into_any()
+                    }
+                }}
+            </Show>
+        </section>
+    }
+}
+
+/// Name, OS, health, risk, exposure, last seen, and the link into the Defender portal.
+#[component]
+pub fn DeviceHeader(device: Device, cloud: Cloud) -> impl IntoView {
+    let now = time::OffsetDateTime::now_utc();
+    let or_unknown = |v: &Option<String>| v.clone().unwrap_or_else(|| messages::UNKNOWN.to_owned());
+    let portal = cloud.device_portal_url(&device.id);
+    let tags = (!device.machine_tags.is_empty()).then(|| {
+        let chips = device.machine_tags.iter().map(|t| view! { <span class="chip">{t.clone()}</span> }).collect_view();
+        view! { <div><dt>{messages::LABEL_TAGS}</dt><dd>{chips}</dd></div> }
+    });
+    view! {
+        <header class="device-header">
+            <h2 data-testid="device-header">{device.display_name().to_owned()}</h2>
+            <p class="muted">{device.os_summary()}</p>
+            <dl class="facts">
+                <div><dt>{messages::LABEL_HEALTH}</dt><dd>{or_unknown(&device.health_status)}</dd></div>
+                <div><dt>{messages::LABEL_RISK}</dt><dd class=format!("level level-{}", device.risk_score.clone().unwrap_or_default().to_lowercase())>{or_unknown(&device.risk_score)}</dd></div>
+                <div><dt>{messages::LABEL_EXPOSURE}</dt><dd class=format!("level level-{}", device.exposure_level.clone().unwrap_or_default().to_lowercase())>{or_unknown(&device.exposure_level)}</dd></div>
+                <div><dt>{messages::LABEL_LAST_SEEN}</dt><dd>{messages::timestamp(device.last_seen, now)}</dd></div>
+                <div><dt>{messages::LABEL_GROUP}</dt><dd>{or_unknown(&device.rbac_group_name)}</dd></div>
+                {tags}
+            </dl>
+            <a class="portal-link" href=portal target="_blank" rel="noopener noreferrer" data-testid="portal-link">{messages::OPEN_IN_PORTAL}</a>
+        </header>
+    }
+}

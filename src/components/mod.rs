@@ -1,0 +1,12 @@
+//! Presentational components: they read signals and render, and report user intent through
+//! callbacks. They do not fetch, parse, aggregate or retry.
+
+pub mod device_filters;
+pub mod device_panel;
+pub mod device_table;
+pub mod error_banner;
+pub mod kb_filters;
+pub mod kb_panel;
+pub mod kb_table;
+pub mod select_filter;
+pub mod sort_header;

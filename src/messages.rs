@@ -1,0 +1,272 @@
+//! Every word the user reads. English for now; a Dutch table follows (the seed page is
+//! Dutch), which is why components never hold string literals of their own.
+
+use kbwatch_core::api_error::MalformedBody;
+use kbwatch_core::config::ConfigError;
+use kbwatch_core::url_state::IgnoredParam;
+use kbwatch_core::{ApiError, DeviceRefError, KbTotals};
+use time::OffsetDateTime;
+
+pub const APP_NAME: &str = "kbwatch";
+pub const TAGLINE: &str = "Missing security updates per device, from Microsoft Defender for Endpoint";
+pub const LOADING_CONFIG: &str = "Loading configuration…";
+pub const CONFIG_INVALID_TITLE: &str = "config.json needs fixing";
+pub const CONFIG_INVALID_HELP: &str =
+    "kbwatch reads config.json next to index.html at start-up. Correct the keys below and reload.";
+pub const MODE_DEMO: &str = "Demo mode: local mock API";
+
+pub const DEVICES: &str = "Devices";
+pub const DEVICE_SEARCH: &str = "Search devices by name";
+pub const DEVICE_SEARCH_PLACEHOLDER: &str = "Search by name…";
+pub const INCLUDE_UNMANAGED: &str = "Include devices that are not onboarded";
+pub const ANY: &str = "Any";
+pub const FILTER_OS: &str = "OS platform";
+pub const FILTER_HEALTH: &str = "Health";
+pub const FILTER_RISK: &str = "Risk";
+pub const FILTER_EXPOSURE: &str = "Exposure";
+pub const FILTER_TAG: &str = "Tag";
+pub const FILTER_GROUP: &str = "Device group";
+pub const CLEAR_FILTERS: &str = "Clear filters";
+pub const COL_NAME: &str = "Name";
+pub const COL_OS: &str = "OS";
+pub const COL_HEALTH: &str = "Health";
+pub const COL_RISK: &str = "Risk";
+pub const COL_EXPOSURE: &str = "Exposure";
+pub const COL_LAST_SEEN: &str = "Last seen";
+pub const LOADING_DEVICES: &str = "Loading devices…";
+pub const NO_DEVICES: &str = "No devices found.";
+pub const NO_DEVICES_MATCH: &str = "No device matches these filters.";
+
+pub const SELECT_DEVICE: &str = "Select a device to see the security updates it is missing.";
+pub const LOADING_KBS: &str = "Loading missing updates…";
+pub const OPEN_IN_PORTAL: &str = "Open in Microsoft Defender";
+pub const KB_SEARCH: &str = "Filter updates by KB number or name";
+pub const KB_SEARCH_PLACEHOLDER: &str = "KB number or name…";
+pub const KB_PRODUCT: &str = "Product";
+pub const KB_MIN_CVES: &str = "Minimum CVEs";
+pub const COL_KB: &str = "KB";
+pub const COL_UPDATE: &str = "Update";
+pub const COL_PRODUCTS: &str = "Products";
+pub const COL_CVES: &str = "CVEs addressed";
+pub const KB_ARTICLE: &str = "Article";
+pub const KB_ARTICLE_TITLE: &str = "Microsoft Support article for this update";
+pub const CATALOG_LINK_TITLE: &str = "Download from the Microsoft Update Catalog";
+pub const NO_MISSING_KBS: &str = "No missing security updates: this device is up to date.";
+pub const NO_MISSING_KBS_NON_WINDOWS: &str =
+    "No missing security updates. Defender reports KBs for Windows devices only.";
+pub const NO_KBS_MATCH: &str = "No update matches these filters.";
+pub const RETRY: &str = "Retry";
+pub const REFRESH: &str = "Refresh";
+pub const CODE: &str = "Code";
+pub const CORRELATION_ID: &str = "Correlation ID";
+pub const LABEL_HEALTH: &str = "Health";
+pub const LABEL_RISK: &str = "Risk";
+pub const LABEL_EXPOSURE: &str = "Exposure";
+pub const LABEL_LAST_SEEN: &str = "Last seen";
+pub const LABEL_GROUP: &str = "Group";
+pub const LABEL_TAGS: &str = "Tags";
+pub const UNKNOWN: &str = "—";
+pub const SORT_ASCENDING: &str = "sorted ascending";
+pub const SORT_DESCENDING: &str = "sorted descending";
+pub const CRASH_TITLE: &str = "kbwatch hit an internal error";
+
+pub fn device_count(shown: usize, total: usize) -> String {
+    if shown == total {
+        format!("{total} {}", plural(total, "device", "devices"))
+    } else {
+        format!("{shown} of {total} {}", plural(total, "device", "devices"))
+    }
+}
+
+pub fn kb_totals(totals: KbTotals, of_all: Option<KbTotals>) -> String {
+    let base = format!(
+        "{} {} · {} {}",
+        totals.kbs,
+        plural(totals.kbs, "update", "updates"),
+        totals.cves,
+        plural(totals.cves as usize, "CVE", "CVEs")
+    );
+    match of_all {
+        Some(all) if all != totals => format!("{base} (of {} updates, {} CVEs)", all.kbs, all.cves),
+        _ => base,
+    }
+}
+
+pub fn skipped_records(count: usize) -> String {
+    format!(
+        "{count} {} from the API could not be read and {} not shown.",
+        plural(count, "record", "records"),
+        plural(count, "is", "are")
+    )
+}
+
+pub fn loading_device(device: &str) -> String {
+    format!("Loading {device}…")
+}
+
+pub fn while_loading(device: &str) -> String {
+    format!("While loading {device}.")
+}
+
+pub fn showing_previous(device: &str) -> String {
+    format!("Still showing the last data loaded for {device}.")
+}
+
+pub fn retrying_in(seconds: u32) -> String {
+    format!("Retrying automatically in {seconds} s…")
+}
+
+pub fn ignored_params(params: &[IgnoredParam]) -> String {
+    let list: Vec<String> = params.iter().map(|p| format!("{}={}", p.key, p.value)).collect();
+    format!("Ignored unreadable link parameters: {}", list.join(", "))
+}
+
+pub fn invalid_device_ref(input: &str, error: &DeviceRefError) -> String {
+    let why = match error {
+        DeviceRefError::Empty => "it is empty".to_owned(),
+        DeviceRefError::TooLong => "it is longer than 255 characters".to_owned(),
+        DeviceRefError::InvalidCharacter(c) => format!("it contains {c:?}"),
+        DeviceRefError::PathTrick => "it contains an empty or '..' name part".to_owned(),
+    };
+    format!(
+        "\"{input}\" is not a device ID (40 hexadecimal characters) or a computer name: {why}. No request was sent."
+    )
+}
+
+pub fn config_error(error: &ConfigError) -> String {
+    match error {
+        ConfigError::NotJson(reason) => format!("config.json is not valid JSON: {reason}"),
+        ConfigError::NotAnObject => "config.json must contain a JSON object ({ … }).".to_owned(),
+        ConfigError::UnknownKey { key, suggestion } => match suggestion {
+            Some(s) => format!("Unknown key \"{key}\". Did you mean \"{s}\"?"),
+            None => format!("Unknown key \"{key}\"."),
+        },
+        ConfigError::WrongType { key, expected } => format!("\"{key}\" must be {expected}."),
+        ConfigError::InvalidValue { key, value, allowed } => {
+            format!("\"{key}\" is {value}, which is not allowed. Allowed: {allowed}.")
+        }
+    }
+}
+
+pub fn config_unreachable(status: Option<u16>, reason: &str) -> String {
+    match status {
+        Some(s) => format!("config.json could not be loaded (HTTP {s}). Put it next to index.html."),
+        None => format!("config.json could not be loaded: {reason}"),
+    }
+}
+
+/// The parts of an error report: what happened, what the API said, what to do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorText {
+    pub title: String,
+    pub action: String,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub correlation_id: Option<String>,
+}
+
+pub fn api_error(error: &ApiError) -> ErrorText {
+    let (title, action) = match error {
+        ApiError::Unauthorized(_) => (
+            "The API did not accept your sign-in (401).".to_owned(),
+            "Your session may have expired: sign in again.".to_owned(),
+        ),
+        ApiError::Forbidden { required_roles, .. } => (
+            "You are signed in, but not allowed to read this (403).".to_owned(),
+            if required_roles.is_empty() {
+                "Ask your Defender administrator for the API permissions Machine.Read and Software.Read and a role with 'View data'.".to_owned()
+            } else {
+                format!(
+                    "Missing permission: {}. Ask your administrator to grant it (with admin consent).",
+                    required_roles.join(", ")
+                )
+            },
+        ),
+        ApiError::NotFound(_) => (
+            "Defender does not know this device (404).".to_owned(),
+            "Check the device ID or name; the device may have been removed or be outside your device groups.".to_owned(),
+        ),
+        ApiError::BadRequest(_) => (
+            "The API refused the request (400).".to_owned(),
+            "This is likely a kbwatch bug or an unsupported filter: please report it with the correlation ID.".to_owned(),
+        ),
+        ApiError::Throttled { .. } => (
+            "The API is throttling requests (429).".to_owned(),
+            "kbwatch waits as the API asks and retries by itself.".to_owned(),
+        ),
+        ApiError::Server { status, html, .. } => (
+            if *html {
+                format!("A gateway in front of the API failed (HTTP {status}).")
+            } else {
+                format!("The API had an internal problem (HTTP {status}).")
+            },
+            "This is usually temporary: retry in a moment.".to_owned(),
+        ),
+        ApiError::Network(reason) => (
+            if reason.is_empty() {
+                "The API could not be reached.".to_owned()
+            } else {
+                format!("The API could not be reached: {reason}")
+            },
+            "Check the network, apiBase in config.json and, for direct calls, CORS (or use the proxy). Then retry.".to_owned(),
+        ),
+        ApiError::Timeout(seconds) => (
+            format!("The API did not answer within {seconds} s."),
+            "Retry; if this persists, raise refresh.requestTimeoutSeconds in config.json.".to_owned(),
+        ),
+        ApiError::Malformed(kind) => (
+            match kind {
+                MalformedBody::Empty => "The API sent an empty answer.".to_owned(),
+                MalformedBody::Truncated => "The API's answer was cut off.".to_owned(),
+                MalformedBody::NotJson(_) => "The API's answer is not JSON.".to_owned(),
+                MalformedBody::WrongShape(what) => format!("The API's answer has an unexpected shape: {what}."),
+            },
+            "Retry; if it persists, a proxy or gateway may be altering responses.".to_owned(),
+        ),
+    };
+    let detail = error.detail();
+    ErrorText {
+        title,
+        action,
+        code: detail.and_then(|d| d.code.clone()),
+        message: detail.and_then(|d| d.message.clone()),
+        correlation_id: detail.and_then(|d| d.correlation_id.clone()),
+    }
+}
+
+/// "2024-10-20 10:15 UTC (3 days ago)".
+pub fn timestamp(at: Option<OffsetDateTime>, now: OffsetDateTime) -> String {
+    let Some(at) = at else {
+        return UNKNOWN.to_owned();
+    };
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    let absolute = at
+        .to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_else(|_| UNKNOWN.to_owned());
+    format!("{absolute} ({})", ago(now - at))
+}
+
+/// Compact relative age for table cells: "3 d ago".
+pub fn age(at: Option<OffsetDateTime>, now: OffsetDateTime) -> String {
+    at.map_or_else(|| UNKNOWN.to_owned(), |at| ago(now - at))
+}
+
+fn ago(elapsed: time::Duration) -> String {
+    let minutes = elapsed.whole_minutes();
+    match minutes {
+        i64::MIN..=-1 => "in the future".to_owned(),
+        0 => "just now".to_owned(),
+        1..=59 => format!("{minutes} min ago"),
+        60..=2879 => format!("{} h ago", minutes / 60),
+        _ => format!("{} d ago", minutes / 1440),
+    }
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}

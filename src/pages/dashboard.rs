@@ -1,0 +1,188 @@
+//! The dashboard: device list beside the selected device's missing KBs. The whole view lives
+//! in the URL query (see `kbwatch_core::url_state`), so Back, reload and shared links work.
+
+use kbwatch_core::{
+    Device, DeviceFilter, DeviceId, DeviceRef, DeviceSortKey, KbFilter, KbSortKey, MachineQuery,
+    ViewState,
+};
+use leptos::prelude::*;
+use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::NavigateOptions;
+
+use crate::api::{ApiClient, Collection, DeviceKbs};
+use crate::app::AppContext;
+use crate::components::device_panel::DevicePanel;
+use crate::components::kb_panel::KbPanel;
+use crate::messages;
+use crate::remote::Remote;
+
+#[component]
+pub fn Dashboard() -> impl IntoView {
+    let context = expect_context::<AppContext>();
+    let cloud = context.config.cloud;
+    let client = StoredValue::new(context.client.clone());
+    let location = use_location();
+    let navigate = StoredValue::new_local(use_navigate());
+
+    let parsed = Memo::new(move |_| ViewState::from_query(&location.search.get()));
+    let state = Memo::new(move |_| parsed.get().0);
+    let ignored = Memo::new(move |_| parsed.get().1);
+
+    // `push` for deliberate steps (open a device) so Back returns; `replace` for typing.
+    let go = move |next: ViewState, push: bool| {
+        let path = location.pathname.get_untracked();
+        let query = next.to_query();
+        let url = if query.is_empty() { path } else { format!("{path}?{query}") };
+        navigate.with_value(|nav| {
+            nav(
+                &url,
+                NavigateOptions {
+                    replace: !push,
+                    scroll: false,
+                    ..Default::default()
+                },
+            )
+        });
+    };
+    let change = move |push: bool, edit: &dyn Fn(&mut ViewState)| {
+        let mut next = state.get_untracked();
+        edit(&mut next);
+        if next != state.get_untracked() {
+            go(next, push);
+        }
+    };
+
+    // Device list: reloaded only when the server-side query changes.
+    let devices = Remote::<Collection<Device>>::new();
+    let machine_query = Memo::new(move |_| MachineQuery {
+        include_unmanaged: state.get().include_unmanaged,
+    });
+    Effect::new(move |_| {
+        let query = machine_query.get();
+        let client = client.get_value();
+        devices.load(move || {
+            let client = client.clone();
+            async move { client.devices(query).await }
+        });
+    });
+
+    // Selected device: validated before any call; reloaded only when it changes.
+    let requested = Memo::new(move |_| state.get().device);
+    let device_ref = Memo::new(move |_| {
+        requested
+            .get()
+            .map(|raw| DeviceRef::parse(&raw).map_err(|e| messages::invalid_device_ref(&raw, &e)))
+    });
+    let kbs = Remote::<DeviceKbs>::new();
+    Effect::new(move |_| {
+        kbs.clear();
+        if let Some(Ok(device)) = device_ref.get() {
+            let client = client.get_value();
+            kbs.load(move || {
+                let client = client.clone();
+                let device = device.clone();
+                let known = devices.state().with_untracked(|d| {
+                    let items = d.value.as_ref()?;
+                    match &device {
+                        DeviceRef::Id(id) => items.items.iter().find(|x| &x.id == id).cloned(),
+                        DeviceRef::ComputerName(_) => None,
+                    }
+                });
+                async move { load_device_kbs(&client, &device, known).await }
+            });
+        }
+    });
+
+    let selected_id = Signal::derive(move || kbs.state().with(|s| s.value.as_ref().map(|d| d.device.id.clone())));
+    let link_for = Callback::new(move |id: DeviceId| {
+        let mut next = state.get_untracked();
+        next.device = Some(id.to_string());
+        let query = next.to_query();
+        format!("{}?{query}", location.pathname.get_untracked())
+    });
+
+    let auto_refresh = context.config.auto_refresh_minutes;
+    if auto_refresh > 0 {
+        let handle = set_interval_with_handle(
+            move || {
+                devices.retry();
+                kbs.retry();
+            },
+            std::time::Duration::from_secs(u64::from(auto_refresh) * 60),
+        );
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    }
+
+    view! {
+        <header class="topbar">
+            <div>
+                <h1 class="brand">{messages::APP_NAME}</h1>
+                <p class="tagline">{messages::TAGLINE}</p>
+            </div>
+            <div class="topbar-actions">
+                <span class="badge" data-testid="mode">{messages::MODE_DEMO}</span>
+                <button type="button" class="button" data-testid="refresh" on:click=move |_| { devices.retry(); kbs.retry(); }>
+                    {messages::REFRESH}
+                </button>
+            </div>
+        </header>
+        {move || {
+            let ignored = ignored.get();
+            (!ignored.is_empty()).then(|| view! {
+                <p class="banner banner-warning" data-testid="ignored-params">{messages::ignored_params(&ignored)}</p>
+            })
+        }}
+        <main class="layout">
+            <DevicePanel
+                data=devices.state()
+                filter=Signal::derive(move || state.get().device_filter)
+                sort=Signal::derive(move || state.get().device_sort)
+                include_unmanaged=Signal::derive(move || state.get().include_unmanaged)
+                selected=selected_id
+                on_filter=Callback::new(move |f: DeviceFilter| change(false, &|s| s.device_filter = f.clone()))
+                on_sort=Callback::new(move |k: DeviceSortKey| change(false, &|s| s.device_sort = s.device_sort.toggled(k)))
+                on_include_unmanaged=Callback::new(move |on: bool| change(true, &|s| s.include_unmanaged = on))
+                on_retry=Callback::new(move |()| devices.retry())
+                link_for
+            />
+            {move || match device_ref.get() {
+                None => view! {
+                    <section class="panel kb-panel placeholder" data-testid="select-device"><p class="muted">{messages::SELECT_DEVICE}</p></section>
+                }.into_any(),
+                Some(Err(problem)) => view! {
+                    <section class="panel kb-panel">
+                        <div class="banner banner-error" role="alert" data-testid="error-banner"><p>{problem}</p></div>
+                    </section>
+                }.into_any(),
+                Some(Ok(_)) => view! {
+                    <KbPanel
+                        data=kbs.state()
+                        requested=requested
+                        filter=Signal::derive(move || state.get().kb_filter)
+                        sort=Signal::derive(move || state.get().kb_sort)
+                        on_filter=Callback::new(move |f: KbFilter| change(false, &|s| s.kb_filter = f.clone()))
+                        on_sort=Callback::new(move |k: KbSortKey| change(false, &|s| s.kb_sort = s.kb_sort.toggled(k)))
+                        on_retry=Callback::new(move |()| kbs.retry())
+                        cloud
+                    />
+                }.into_any(),
+            }}
+        </main>
+    }
+}
+
+/// The device (from the list when already known, else by ID or computer name) and its KBs.
+async fn load_device_kbs(
+    client: &ApiClient,
+    device: &DeviceRef,
+    known: Option<Device>,
+) -> Result<DeviceKbs, kbwatch_core::ApiError> {
+    let device = match known {
+        Some(d) => d,
+        None => client.device(device).await?,
+    };
+    let kbs = client.missing_kbs(&device.id).await?;
+    Ok(DeviceKbs { device, kbs })
+}

@@ -1,0 +1,3 @@
+//! Pages: wire URL state and remote data to components.
+
+pub mod dashboard;

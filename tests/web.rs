@@ -1,0 +1,384 @@
+//! Browser tests of the components (wasm-bindgen-test in headless Chromium): mount a
+//! component with data in signals, act through the DOM, yield to Leptos, assert on the DOM.
+#![cfg(target_arch = "wasm32")]
+
+use gloo_timers::future::TimeoutFuture;
+use kbwatch::api::{Collection, DeviceKbs};
+use kbwatch::app::{ConfigProblem, StartupProblem};
+use kbwatch::components::device_panel::DevicePanel;
+use kbwatch::components::kb_panel::KbPanel;
+use kbwatch_core::sort::Sort;
+use kbwatch_core::{
+    ApiError, AppConfig, Cloud, Device, DeviceFilter, DeviceId, DeviceSortKey, ErrorDetail,
+    KbFilter, KbSortKey, Loadable, MissingKb,
+};
+use leptos::mount::mount_to;
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlSelectElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Lets Leptos run its effects and DOM updates.
+async fn settle() {
+    TimeoutFuture::new(0).await;
+    TimeoutFuture::new(0).await;
+}
+
+fn container() -> HtmlElement {
+    let document = web_sys::window().unwrap().document().unwrap();
+    let div = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&div).unwrap();
+    div.unchecked_into()
+}
+
+fn all(root: &Element, selector: &str) -> Vec<Element> {
+    let list = root.query_selector_all(selector).unwrap();
+    (0..list.length())
+        .map(|i| list.item(i).unwrap().unchecked_into())
+        .collect()
+}
+
+fn one(root: &Element, selector: &str) -> Element {
+    root.query_selector(selector)
+        .unwrap()
+        .unwrap_or_else(|| panic!("no element matches {selector}"))
+}
+
+fn text(root: &Element, selector: &str) -> String {
+    one(root, selector).text_content().unwrap_or_default()
+}
+
+fn kb_ids(root: &Element) -> Vec<String> {
+    all(root, "tr[data-testid=kb-row]")
+        .iter()
+        .map(|r| r.get_attribute("data-kb-id").unwrap())
+        .collect()
+}
+
+fn type_into(input: &Element, value: &str) {
+    let input: HtmlInputElement = input.clone().unchecked_into();
+    input.set_value(value);
+    let event = web_sys::Event::new_with_event_init_dict("input", &{
+        let init = web_sys::EventInit::new();
+        init.set_bubbles(true);
+        init
+    })
+    .unwrap();
+    input.dispatch_event(&event).unwrap();
+}
+
+fn choose(select: &Element, value: &str) {
+    let select: HtmlSelectElement = select.clone().unchecked_into();
+    select.set_value(value);
+    let event = web_sys::Event::new("change").unwrap();
+    select.dispatch_event(&event).unwrap();
+}
+
+fn kb(id: &str, name: &str, products: &[&str], cves: u32, url: Option<&str>) -> MissingKb {
+    MissingKb {
+        id: id.into(),
+        name: Some(name.into()),
+        products: products.iter().map(|p| p.to_string()).collect(),
+        url: url.map(Into::into),
+        machine_missed_on: Some(1),
+        cve_addressed: Some(cves),
+    }
+}
+
+fn device(n: u32, name: &str, os: &str) -> Device {
+    serde_json::from_value(serde_json::json!({
+        "id": format!("{n:040x}"),
+        "computerDnsName": name,
+        "osPlatform": os,
+        "version": "22H2",
+        "osBuild": 19045,
+        "healthStatus": "Active",
+        "riskScore": "Medium",
+        "exposureLevel": "High",
+        "lastSeen": "2026-11-20T08:00:00.1234567Z",
+        "machineTags": ["Finance"],
+    }))
+    .unwrap()
+}
+
+fn sample_kbs() -> Vec<MissingKb> {
+    vec![
+        kb(
+            "4540673",
+            "March 2020 Security Updates",
+            &["windows_10", "edge"],
+            97,
+            Some("https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB4540673"),
+        ),
+        kb("5044285", "October 2024 Security Updates", &["windows_10"], 12, Some("javascript:alert(1)")),
+        kb("4552931", "May 2020 .NET Framework Update", &[".net_framework"], 3, None),
+    ]
+}
+
+fn loaded(kbs: Vec<MissingKb>) -> Loadable<DeviceKbs> {
+    let mut state = Loadable::default();
+    state.succeed(DeviceKbs {
+        device: device(1, "fin-ws-0001.contoso.local", "Windows10"),
+        kbs: Collection { items: kbs, skipped: vec![], pages: 1 },
+    });
+    state
+}
+
+/// A KB panel wired to local signals the way the dashboard wires it to the URL.
+struct KbHarness {
+    root: HtmlElement,
+    data: RwSignal<Loadable<DeviceKbs>>,
+    filter: RwSignal<KbFilter>,
+    retries: RwSignal<u32>,
+    _mounted: leptos::mount::UnmountHandle<leptos::tachys::view::any_view::AnyViewState>,
+}
+
+fn mount_kb_panel(initial: Loadable<DeviceKbs>) -> KbHarness {
+    let root = container();
+    let data = RwSignal::new(initial);
+    let filter = RwSignal::new(KbFilter::default());
+    let sort = RwSignal::new(Sort::<KbSortKey>::default());
+    let retries = RwSignal::new(0);
+    let mounted = mount_to(root.clone(), move || {
+        view! {
+            <KbPanel
+                data
+                requested=Signal::derive(|| Some("fin-ws-0001.contoso.local".to_owned()))
+                filter
+                sort
+                on_filter=Callback::new(move |f| filter.set(f))
+                on_sort=Callback::new(move |k| sort.update(|s| *s = s.toggled(k)))
+                on_retry=Callback::new(move |()| retries.update(|n| *n += 1))
+                cloud=Cloud::Commercial
+            />
+        }
+        .into_any()
+    });
+    KbHarness { root, data, filter, retries, _mounted: mounted }
+}
+
+#[wasm_bindgen_test]
+async fn kb_table_renders_rows_from_data_most_cves_first() {
+    let h = mount_kb_panel(loaded(sample_kbs()));
+    settle().await;
+    assert_eq!(kb_ids(&h.root), ["4540673", "5044285", "4552931"]);
+    assert_eq!(text(&h.root, "[data-testid=kb-totals]"), "3 updates · 112 CVEs");
+    assert_eq!(text(&h.root, "[data-testid=device-header]"), "fin-ws-0001.contoso.local");
+    let products = text(&h.root, "tr[data-kb-id='4540673'] td:nth-child(3)");
+    assert!(products.contains("Windows 10") && products.contains("Microsoft Edge"), "{products}");
+    let portal = one(&h.root, "[data-testid=portal-link]").get_attribute("href").unwrap();
+    assert_eq!(portal, format!("https://security.microsoft.com/machines/v2/{:040x}/overview", 1));
+}
+
+#[wasm_bindgen_test]
+async fn text_filter_narrows_rows_and_totals() {
+    let h = mount_kb_panel(loaded(sample_kbs()));
+    settle().await;
+    type_into(&one(&h.root, "input[data-testid=kb-search]"), "kb5044");
+    settle().await;
+    assert_eq!(h.filter.get_untracked().text, "kb5044");
+    assert_eq!(kb_ids(&h.root), ["5044285"]);
+    assert_eq!(text(&h.root, "[data-testid=kb-totals]"), "1 update · 12 CVEs (of 3 updates, 112 CVEs)");
+
+    type_into(&one(&h.root, "input[data-testid=kb-search]"), "no such update");
+    settle().await;
+    assert!(kb_ids(&h.root).is_empty());
+    assert!(one(&h.root, "[data-testid=kb-no-match]").is_connected());
+}
+
+#[wasm_bindgen_test]
+async fn product_and_minimum_cve_filters_combine() {
+    let h = mount_kb_panel(loaded(sample_kbs()));
+    settle().await;
+    choose(&one(&h.root, "select[data-testid=kb-product]"), "windows_10");
+    settle().await;
+    assert_eq!(kb_ids(&h.root), ["4540673", "5044285"]);
+    type_into(&one(&h.root, "input[data-testid=kb-min-cve]"), "50");
+    settle().await;
+    assert_eq!(kb_ids(&h.root), ["4540673"]);
+    assert_eq!(h.filter.get_untracked().min_cves, Some(50));
+}
+
+#[wasm_bindgen_test]
+async fn clicking_headers_sorts_and_flips() {
+    let h = mount_kb_panel(loaded(sample_kbs()));
+    settle().await;
+    let kb_header = || one(&h.root, "th[data-sort-key=kb] button").unchecked_into::<HtmlElement>();
+    kb_header().click();
+    settle().await;
+    assert_eq!(kb_ids(&h.root), ["5044285", "4552931", "4540673"]);
+    assert_eq!(one(&h.root, "th[data-sort-key=kb]").get_attribute("aria-sort").as_deref(), Some("descending"));
+    kb_header().click();
+    settle().await;
+    assert_eq!(kb_ids(&h.root), ["4540673", "4552931", "5044285"]);
+    one(&h.root, "th[data-sort-key=name] button").unchecked_into::<HtmlElement>().click();
+    settle().await;
+    assert_eq!(kb_ids(&h.root), ["4540673", "4552931", "5044285"]);
+    assert_eq!(one(&h.root, "th[data-sort-key=kb]").get_attribute("aria-sort").as_deref(), Some("none"));
+}
+
+#[wasm_bindgen_test]
+async fn catalog_links_use_safe_api_urls_only() {
+    let h = mount_kb_panel(loaded(sample_kbs()));
+    settle().await;
+    let href = |id: &str| {
+        one(&h.root, &format!("tr[data-kb-id='{id}'] a[data-testid=kb-link]"))
+            .get_attribute("href")
+            .unwrap()
+    };
+    assert_eq!(href("4540673"), "https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB4540673");
+    assert_eq!(href("5044285"), "https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB5044285");
+    assert_eq!(href("4552931"), "https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB4552931");
+    for link in all(&h.root, "a[target=_blank]") {
+        assert_eq!(link.get_attribute("rel").as_deref(), Some("noopener noreferrer"));
+    }
+}
+
+#[wasm_bindgen_test]
+async fn markup_in_api_data_renders_as_text() {
+    let hostile = "<script>window.__kbwatch_pwned = 1</script><img src=x onerror=alert(1)>";
+    let h = mount_kb_panel(loaded(vec![kb("<b>1</b>", hostile, &["<i>x</i>"], 1, Some("data:text/html,hi"))]));
+    settle().await;
+    assert_eq!(text(&h.root, "td.update-name"), hostile);
+    let table = one(&h.root, "[data-testid=kb-table]");
+    assert!(all(&table, "script, img, b, i").is_empty());
+    assert!(all(&table, "a[data-testid=kb-link]").is_empty(), "no link without a KB number");
+    assert_eq!(text(&h.root, "[data-testid=kb-label]"), "<b>1</b>");
+    let pwned = js_sys::Reflect::get(&js_sys::global(), &"__kbwatch_pwned".into()).unwrap();
+    assert!(pwned.is_undefined());
+}
+
+#[wasm_bindgen_test]
+async fn api_error_shows_its_details_while_earlier_rows_remain() {
+    let h = mount_kb_panel(loaded(sample_kbs()));
+    settle().await;
+    assert_eq!(kb_ids(&h.root).len(), 3);
+    h.data.update(|d| d.start());
+    settle().await;
+    assert_eq!(kb_ids(&h.root).len(), 3, "rows stay while reloading");
+    h.data.update(|d| {
+        d.fail(ApiError::Server {
+            status: 500,
+            html: false,
+            detail: ErrorDetail {
+                code: Some("InternalServerError".into()),
+                message: Some("Something went wrong".into()),
+                correlation_id: Some("9f1c1d0e-3c1e-4c07-a3c5-0d5e0b0c9d11".into()),
+            },
+        })
+    });
+    settle().await;
+    assert_eq!(kb_ids(&h.root).len(), 3, "rows stay after a failure");
+    let banner = text(&h.root, "[data-testid=error-banner]");
+    assert!(banner.contains("HTTP 500"), "{banner}");
+    assert!(banner.contains("Something went wrong"), "{banner}");
+    assert_eq!(text(&h.root, "[data-testid=error-code]"), "InternalServerError");
+    assert_eq!(text(&h.root, "[data-testid=correlation-id]"), "9f1c1d0e-3c1e-4c07-a3c5-0d5e0b0c9d11");
+    one(&h.root, "[data-testid=retry]").unchecked_into::<HtmlElement>().click();
+    settle().await;
+    assert_eq!(h.retries.get_untracked(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn throttling_shows_a_countdown_and_no_retry_button() {
+    let h = mount_kb_panel(loaded(sample_kbs()));
+    h.data.update(|d| {
+        d.wait(
+            7,
+            ApiError::from_response(429, Some("7"), r#"{"error":{"code":"TooManyRequests","message":"Rate limit","target":"abc"}}"#),
+        )
+    });
+    settle().await;
+    assert_eq!(text(&h.root, "[data-testid=retry-countdown]"), "Retrying automatically in 7 s…");
+    assert!(h.root.query_selector("[data-testid=retry]").unwrap().is_none());
+    assert_eq!(kb_ids(&h.root).len(), 3);
+}
+
+#[wasm_bindgen_test]
+async fn forbidden_names_the_missing_permission() {
+    let mut state = Loadable::<DeviceKbs>::default();
+    state.fail(ApiError::from_response(
+        403,
+        None,
+        r#"{"error":{"code":"Forbidden","message":"Missing application roles. API required roles: Software.Read.All. Application roles: .","target":"c0ffee"}}"#,
+    ));
+    let h = mount_kb_panel(state);
+    settle().await;
+    let banner = text(&h.root, "[data-testid=error-banner]");
+    assert!(banner.contains("Missing permission: Software.Read.All"), "{banner}");
+    assert!(h.root.query_selector("[data-testid=retry]").unwrap().is_none(), "403 is not transient");
+}
+
+#[wasm_bindgen_test]
+async fn fully_patched_device_shows_the_empty_state() {
+    let h = mount_kb_panel(loaded(vec![]));
+    settle().await;
+    assert_eq!(
+        text(&h.root, "[data-testid=kb-empty]"),
+        "No missing security updates: this device is up to date."
+    );
+    assert!(h.root.query_selector("[data-testid=kb-table]").unwrap().is_none());
+}
+
+#[wasm_bindgen_test]
+async fn device_panel_filters_by_os_and_counts() {
+    let root = container();
+    let mut data = Loadable::default();
+    data.succeed(Collection {
+        items: vec![
+            device(1, "alpha.contoso.local", "Windows11"),
+            device(2, "beta.contoso.local", "Windows10"),
+            device(3, "gamma.contoso.local", "Windows11"),
+        ],
+        skipped: vec!["record 4: missing field `id`".into()],
+        pages: 1,
+    });
+    let data = RwSignal::new(data);
+    let filter = RwSignal::new(DeviceFilter::default());
+    let _mounted = mount_to(root.clone(), move || {
+        view! {
+            <DevicePanel
+                data
+                filter
+                sort=Signal::derive(|| Sort::<DeviceSortKey>::default())
+                include_unmanaged=Signal::derive(|| false)
+                selected=Signal::derive(|| None::<DeviceId>)
+                on_filter=Callback::new(move |f| filter.set(f))
+                on_sort=Callback::new(|_| {})
+                on_include_unmanaged=Callback::new(|_| {})
+                on_retry=Callback::new(|()| {})
+                link_for=Callback::new(|id: DeviceId| format!("/?device={id}"))
+            />
+        }
+    });
+    settle().await;
+    assert_eq!(text(&root, "[data-testid=device-count]"), "3 devices");
+    assert!(text(&root, "[data-testid=skipped-devices]").starts_with("1 record"));
+    choose(&one(&root, "select[data-testid=device-os]"), "Windows11");
+    settle().await;
+    assert_eq!(text(&root, "[data-testid=device-count]"), "2 of 3 devices");
+    let names: Vec<String> = all(&root, "a[data-testid=device-link]").iter().map(|a| a.text_content().unwrap()).collect();
+    assert_eq!(names, ["alpha.contoso.local", "gamma.contoso.local"]);
+    assert_eq!(
+        one(&root, "a[data-testid=device-link]").get_attribute("href").unwrap(),
+        format!("/?device={:040x}", 1)
+    );
+}
+
+#[wasm_bindgen_test]
+async fn config_problems_are_listed_by_key() {
+    let root = container();
+    let errors = AppConfig::parse(r#"{"apibase": "x", "auth": {"mode": "magic"}}"#).unwrap_err();
+    let _mounted = mount_to(root.clone(), move || view! { <ConfigProblem problem=StartupProblem::Invalid(errors.clone())/> });
+    settle().await;
+    let items: Vec<String> = all(&root, "[data-testid=config-error-item]").iter().map(|e| e.text_content().unwrap()).collect();
+    assert_eq!(
+        items,
+        [
+            "Unknown key \"apibase\". Did you mean \"apiBase\"?",
+            "\"auth.mode\" is \"magic\", which is not allowed. Allowed: demo.",
+        ]
+    );
+}
