@@ -1,0 +1,82 @@
+//! `/_mock/*`: control the mock from tests and the dev server, without auth.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::errors::ApiError;
+use crate::faults::{FaultRule, FaultRuleBody};
+use crate::MockState;
+
+fn fault_list(state: &MockState) -> Value {
+    Value::Array(state.faults.list().iter().map(FaultRule::to_json).collect())
+}
+
+/// `GET /_mock/faults`.
+pub(crate) async fn list_faults(State(state): State<Arc<MockState>>) -> Json<Value> {
+    Json(json!({ "faults": fault_list(&state) }))
+}
+
+/// `POST /_mock/faults` with `{"kind": "...", "retry_after_secs"?, "ms"?, "path_contains"?, "count"?}`.
+pub(crate) async fn add_fault(State(state): State<Arc<MockState>>, body: Bytes) -> Response {
+    let rule = serde_json::from_slice::<FaultRuleBody>(&body)
+        .map_err(|e| ApiError::invalid_request_body(format!("Fault body is not valid: {e}")))
+        .and_then(|b| {
+            FaultRule::try_from(b).map_err(|e| ApiError::invalid_request_body(e.to_string()))
+        });
+    match rule {
+        Ok(rule) => {
+            let added = rule.to_json();
+            state.faults.add(rule);
+            (
+                StatusCode::CREATED,
+                Json(json!({ "added": added, "faults": fault_list(&state) })),
+            )
+                .into_response()
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// `DELETE /_mock/faults`.
+pub(crate) async fn clear_faults(State(state): State<Arc<MockState>>) -> Json<Value> {
+    Json(json!({ "cleared": state.faults.clear() }))
+}
+
+/// `GET /_mock/stats`.
+pub(crate) async fn stats(State(state): State<Arc<MockState>>) -> Json<Value> {
+    Json(json!(state.stats.snapshot()))
+}
+
+/// `POST /_mock/reset`: no faults, no counts, fresh rate windows.
+pub(crate) async fn reset(State(state): State<Arc<MockState>>) -> Json<Value> {
+    state.faults.clear();
+    state.stats.reset();
+    state.limiter.reset();
+    Json(json!({ "reset": true }))
+}
+
+/// `GET /_mock/fleet`: a summary of every device, so tests can pick one by shape.
+pub(crate) async fn fleet(State(state): State<Arc<MockState>>) -> Json<Value> {
+    let devices: Vec<Value> = state
+        .fleet
+        .machines
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "computerDnsName": m.computer_dns_name,
+                "osPlatform": m.os_platform,
+                "onboardingStatus": m.onboarding_status,
+                "healthStatus": m.health_status,
+                "missingKbs": m.missing_kbs.len(),
+            })
+        })
+        .collect();
+    Json(json!({ "devices": devices, "catalogSize": state.fleet.catalog.kbs.len() }))
+}

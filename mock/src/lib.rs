@@ -1,0 +1,244 @@
+//! `kbwatch-mock`: a faithful local stand-in for the Microsoft Defender for Endpoint API.
+//!
+//! It serves a deterministic generated fleet (devices and their missing KBs) with the documented
+//! JSON, status codes and error bodies, enforces the documented rate limits, and injects the
+//! failures real clients meet (throttling, HTML gateway pages, truncated JSON, …) on demand.
+//! It is written from `docs/defender-api.md`, never from the client's types, so a contract
+//! mistake cannot hide on both sides.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let mock = kbwatch_mock::spawn(kbwatch_mock::MockOptions::default(), 0).await?;
+//! println!("API at http://{}", mock.api_addr);
+//! mock.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod admin;
+pub mod auth;
+pub mod catalog;
+pub mod errors;
+pub mod faults;
+pub mod fleet;
+pub mod odata;
+pub mod rate_limit;
+mod routes;
+pub mod stats;
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{header, HeaderName, Method};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::services::{ServeDir, ServeFile};
+
+pub use errors::ApiError;
+pub use faults::{FaultKind, FaultRule};
+pub use fleet::Fleet;
+
+/// How a mock instance behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockOptions {
+    /// Seed of the generated fleet; the same seed gives the same fleet (on the same day).
+    pub seed: u64,
+    /// Number of devices.
+    pub devices: usize,
+    /// Send CORS headers and answer preflights (any origin, `Authorization`, exposes `Retry-After`).
+    pub cors: bool,
+    /// Server-side maximum rows per `/api/machines` page.
+    pub page_size: usize,
+    /// Send `@odata.nextLink` when more rows remain; `false` forces paging by `$skip` alone.
+    pub next_link: bool,
+    /// Calls per minute per bearer token; 0 = unlimited.
+    pub rate_per_minute: u32,
+    /// Calls per hour per bearer token; 0 = unlimited.
+    pub rate_per_hour: u32,
+    /// Faults active from the start.
+    pub faults: Vec<FaultRule>,
+    /// If set, also serve this directory statically on a second listener.
+    pub app_dir: Option<PathBuf>,
+    /// Port of that second listener (0 = any free).
+    pub app_port: u16,
+}
+
+impl Default for MockOptions {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            devices: 300,
+            cors: false,
+            page_size: odata::MAX_TOP,
+            next_link: true,
+            rate_per_minute: 100,
+            rate_per_hour: 1500,
+            faults: Vec::new(),
+            app_dir: None,
+            app_port: 8080,
+        }
+    }
+}
+
+/// State shared by all handlers of one router.
+#[derive(Debug)]
+pub(crate) struct MockState {
+    pub(crate) options: MockOptions,
+    pub(crate) fleet: Fleet,
+    pub(crate) faults: faults::FaultStore,
+    pub(crate) stats: stats::StatsStore,
+    pub(crate) limiter: rate_limit::RateLimiter,
+}
+
+/// The API and admin routes for `opts`, for in-process tests (`tower::ServiceExt::oneshot`).
+///
+/// Each call generates its own fleet and has its own faults, counters and rate windows.
+pub fn router(opts: &MockOptions) -> Router {
+    let state = Arc::new(MockState {
+        options: opts.clone(),
+        fleet: Fleet::generate(opts.seed, opts.devices, fleet::default_anchor()),
+        faults: faults::FaultStore::new(opts.faults.clone()),
+        stats: stats::StatsStore::default(),
+        limiter: rate_limit::RateLimiter::new(opts.rate_per_minute, opts.rate_per_hour),
+    });
+    // Layers run outermost-last: auth, then rate limit, then faults, then the handler.
+    let api = Router::new()
+        .route("/machines", get(routes::list_machines))
+        .route("/machines/{id}", get(routes::get_machine))
+        .route("/machines/{id}/getmissingkbs", get(routes::missing_kbs))
+        .fallback(routes::api_fallback)
+        .layer(from_fn_with_state(state.clone(), faults::inject_faults))
+        .layer(from_fn_with_state(state.clone(), rate_limit::enforce))
+        .layer(from_fn(auth::require_bearer));
+    let admin = Router::new()
+        .route(
+            "/_mock/faults",
+            get(admin::list_faults)
+                .post(admin::add_fault)
+                .delete(admin::clear_faults),
+        )
+        .route("/_mock/stats", get(admin::stats))
+        .route("/_mock/reset", axum::routing::post(admin::reset))
+        .route("/_mock/fleet", get(admin::fleet));
+    let mut app = Router::new()
+        .nest("/api", api)
+        .merge(admin)
+        .with_state(state.clone());
+    if opts.cors {
+        app = app.layer(cors_layer());
+    }
+    app.layer(from_fn_with_state(state, stats::record))
+}
+
+/// Any origin, the headers a browser client sends, `Retry-After` readable from scripts.
+fn cors_layer() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static(faults::FAULT_HEADER),
+        ])
+        .expose_headers([
+            header::RETRY_AFTER,
+            HeaderName::from_static(faults::APPLIED_HEADER),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// The static app: files from `dir`, `index.html` for `/` and for unknown paths (client routing).
+fn app_router(dir: &std::path::Path) -> Router {
+    let index = ServeFile::new(dir.join("index.html"));
+    Router::new().fallback_service(ServeDir::new(dir).fallback(index))
+}
+
+/// A mock listening on 127.0.0.1. Dropping it also stops the servers, without waiting.
+#[derive(Debug)]
+pub struct RunningMock {
+    /// Address of the API listener.
+    pub api_addr: SocketAddr,
+    /// Address of the static app listener, when `app_dir` was set.
+    pub app_addr: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<io::Result<()>>>,
+}
+
+impl RunningMock {
+    /// `http://127.0.0.1:<port>`, the API base for a client.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.api_addr)
+    }
+
+    /// Stop both listeners and wait (up to 5 s) for open connections to finish.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    mut stop: watch::Receiver<bool>,
+) -> io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            // Err means the sender was dropped: stop too.
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        })
+        .await
+}
+
+/// Start the mock on 127.0.0.1:`api_port` (0 = any free), plus the static app listener when
+/// `opts.app_dir` is set. Returns once both are listening.
+pub async fn spawn(opts: MockOptions, api_port: u16) -> io::Result<RunningMock> {
+    if let Some(dir) = &opts.app_dir {
+        if !dir.join("index.html").is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "{} has no index.html; build the app first or fix --app-dir",
+                    dir.display()
+                ),
+            ));
+        }
+    }
+    let api_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, api_port)).await?;
+    let app_listener = match &opts.app_dir {
+        Some(_) => Some(TcpListener::bind((Ipv4Addr::LOCALHOST, opts.app_port)).await?),
+        None => None,
+    };
+    let api_addr = api_listener.local_addr()?;
+    let app_addr = app_listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = vec![tokio::spawn(serve(
+        api_listener,
+        router(&opts),
+        stopped.clone(),
+    ))];
+    if let (Some(listener), Some(dir)) = (app_listener, &opts.app_dir) {
+        tasks.push(tokio::spawn(serve(listener, app_router(dir), stopped)));
+    }
+    Ok(RunningMock {
+        api_addr,
+        app_addr,
+        stop,
+        tasks,
+    })
+}

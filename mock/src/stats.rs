@@ -1,0 +1,85 @@
+//! Request counters, so tests can assert how many calls a client made.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::Serialize;
+
+use crate::MockState;
+
+/// Counts of `/api` requests since start or the last reset.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Stats {
+    /// All `/api` requests except CORS preflights.
+    pub total: u64,
+    /// Per exact path, e.g. `/api/machines/3a…/getmissingkbs`.
+    pub paths: BTreeMap<String, u64>,
+    /// Per route template: `/api/machines`, `/api/machines/{id}`, `/api/machines/{id}/getmissingkbs`.
+    pub routes: BTreeMap<String, u64>,
+    /// Per response status.
+    pub statuses: BTreeMap<u16, u64>,
+    /// `OPTIONS` requests to `/api` (browser preflights).
+    pub preflights: u64,
+}
+
+/// Route template of an `/api` path.
+fn route_of(path: &str) -> String {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["api", "machines"] => "/api/machines".to_owned(),
+        ["api", "machines", _] => "/api/machines/{id}".to_owned(),
+        ["api", "machines", _, "getmissingkbs"] => "/api/machines/{id}/getmissingkbs".to_owned(),
+        _ => "other".to_owned(),
+    }
+}
+
+/// Shared, lock-protected counters.
+#[derive(Debug, Default)]
+pub struct StatsStore(Mutex<Stats>);
+
+impl StatsStore {
+    pub fn snapshot(&self) -> Stats {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn reset(&self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Stats::default();
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Stats) -> R) -> R {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// Outermost middleware: counts `/api` requests, including ones CORS answers itself.
+pub(crate) async fn record(
+    State(state): State<Arc<MockState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    if !(path == "/api" || path.starts_with("/api/")) {
+        return next.run(request).await;
+    }
+    if request.method() == Method::OPTIONS {
+        state.stats.with(|s| s.preflights += 1);
+        return next.run(request).await;
+    }
+    state.stats.with(|s| {
+        s.total += 1;
+        *s.paths.entry(path.clone()).or_default() += 1;
+        *s.routes.entry(route_of(&path)).or_default() += 1;
+    });
+    let response = next.run(request).await;
+    state
+        .stats
+        .with(|s| *s.statuses.entry(response.status().as_u16()).or_default() += 1);
+    response
+}

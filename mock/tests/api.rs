@@ -1,0 +1,1090 @@
+//! The mock's HTTP contract, exercised in-process with `tower::ServiceExt::oneshot`.
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use kbwatch_mock::{router, FaultKind, FaultRule, MockOptions};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const HOST: &str = "mock.test:8787";
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Assert the Defender error envelope and return its code.
+    fn error_code(&self) -> String {
+        let body = self.json();
+        let error = &body["error"];
+        let target = error["target"].as_str().expect("target");
+        assert_eq!(target.len(), 36, "GUID-like target: {target}");
+        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
+        error["code"].as_str().expect("code").to_owned()
+    }
+}
+
+fn request(method: Method, uri: &str, headers: &[(&str, &str)], body: Body) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::HOST, HOST);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(body).expect("valid request")
+}
+
+async fn send(app: &Router, request: Request<Body>) -> Answer {
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Authorized GET.
+async fn get(app: &Router, uri: &str) -> Answer {
+    get_with(app, uri, &[]).await
+}
+
+async fn get_with(app: &Router, uri: &str, extra: &[(&str, &str)]) -> Answer {
+    let mut headers = vec![("authorization", "Bearer test-token")];
+    headers.extend_from_slice(extra);
+    send(app, request(Method::GET, uri, &headers, Body::empty())).await
+}
+
+fn unlimited() -> MockOptions {
+    MockOptions {
+        rate_per_minute: 0,
+        rate_per_hour: 0,
+        ..MockOptions::default()
+    }
+}
+
+fn app() -> Router {
+    router(&unlimited())
+}
+
+/// `$filter` value, percent-encoded for a URI.
+fn filter_uri(filter: &str) -> String {
+    let encoded: String = form_urlencoded::byte_serialize(filter.as_bytes()).collect();
+    format!("/api/machines?$filter={encoded}")
+}
+
+async fn all_machines(app: &Router) -> Vec<Value> {
+    let answer = get(app, "/api/machines").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    answer.json()["value"].as_array().expect("value").clone()
+}
+
+fn names(machines: &[Value]) -> BTreeSet<String> {
+    machines
+        .iter()
+        .map(|m| m["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+async fn filtered(app: &Router, filter: &str) -> BTreeSet<String> {
+    let answer = get(app, &filter_uri(filter)).await;
+    match answer.status {
+        StatusCode::OK => names(answer.json()["value"].as_array().expect("value")),
+        StatusCode::NOT_FOUND => BTreeSet::new(),
+        other => panic!(
+            "{filter}: {other} {}",
+            String::from_utf8_lossy(&answer.body)
+        ),
+    }
+}
+
+fn expect(machines: &[Value], pred: impl Fn(&Value) -> bool) -> BTreeSet<String> {
+    let subset: Vec<Value> = machines.iter().filter(|m| pred(m)).cloned().collect();
+    names(&subset)
+}
+
+fn text<'a>(m: &'a Value, field: &str) -> &'a str {
+    m[field].as_str().unwrap_or_default()
+}
+
+const MACHINE_FIELDS: &[&str] = &[
+    "id",
+    "computerDnsName",
+    "firstSeen",
+    "lastSeen",
+    "osPlatform",
+    "version",
+    "osProcessor",
+    "osBuild",
+    "osArchitecture",
+    "healthStatus",
+    "riskScore",
+    "exposureLevel",
+    "deviceValue",
+    "onboardingStatus",
+    "rbacGroupName",
+    "rbacGroupId",
+    "aadDeviceId",
+    "machineTags",
+    "lastIpAddress",
+    "lastExternalIpAddress",
+    "ipAddresses",
+    "isAadJoined",
+    "defenderAvStatus",
+];
+
+fn keys(object: &Value) -> BTreeSet<&str> {
+    object
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+#[tokio::test]
+async fn machines_have_the_documented_shape() {
+    let app = app();
+    let answer = get(&app, "/api/machines").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/json")));
+    let body = answer.json();
+    assert_eq!(
+        body["@odata.context"],
+        "https://api.securitycenter.microsoft.com/api/$metadata#Machines"
+    );
+    assert!(
+        body.get("@odata.nextLink").is_none(),
+        "300 < 10,000: one page"
+    );
+    let machines = body["value"].as_array().expect("value");
+    assert_eq!(machines.len(), 300);
+    let expected: BTreeSet<&str> = MACHINE_FIELDS.iter().copied().collect();
+    for m in machines {
+        assert_eq!(keys(m), expected);
+        let id = text(m, "id");
+        assert!(
+            id.len() == 40
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        );
+        for field in ["firstSeen", "lastSeen"] {
+            let t = text(m, field);
+            assert!(
+                t.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(t).is_ok(),
+                "{t}"
+            );
+        }
+        assert!(m["machineTags"].is_array() && m["ipAddresses"].is_array());
+        for ip in m["ipAddresses"].as_array().expect("array") {
+            assert_eq!(
+                keys(ip),
+                BTreeSet::from(["ipAddress", "macAddress", "type", "operationalStatus"])
+            );
+        }
+    }
+    let statuses: BTreeSet<&str> = machines
+        .iter()
+        .map(|m| text(m, "onboardingStatus"))
+        .collect();
+    assert!(
+        statuses.contains("Onboarded") && statuses.len() > 1,
+        "{statuses:?}"
+    );
+    assert!(machines.iter().any(|m| m["aadDeviceId"].is_null()));
+    assert!(machines
+        .iter()
+        .any(|m| text(m, "healthStatus") == "Inactive"));
+}
+
+#[tokio::test]
+async fn missing_kbs_have_the_documented_shape() {
+    let app = app();
+    let machines = all_machines(&app).await;
+    let first = &machines[0];
+    assert!(text(first, "osPlatform").starts_with("Windows"));
+    assert_eq!(text(first, "onboardingStatus"), "Onboarded");
+    let answer = get(
+        &app,
+        &format!("/api/machines/{}/getmissingkbs", text(first, "id")),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let body = answer.json();
+    assert_eq!(
+        body["@odata.context"],
+        "https://api.securitycenter.microsoft.com/api/$metadata#Collection(microsoft.windowsDefenderATP.api.PublicProductFixDto)"
+    );
+    let kbs = body["value"].as_array().expect("value");
+    assert!(
+        (10..=40).contains(&kbs.len()),
+        "device #0 has {} KBs",
+        kbs.len()
+    );
+    let fields = BTreeSet::from([
+        "id",
+        "name",
+        "productsNames",
+        "url",
+        "machineMissedOn",
+        "cveAddressed",
+    ]);
+    for kb in kbs {
+        assert_eq!(keys(kb), fields);
+        let id = text(kb, "id");
+        assert!(
+            (6..=7).contains(&id.len()) && id.chars().all(|c| c.is_ascii_digit()),
+            "{id}"
+        );
+        assert_eq!(
+            text(kb, "url"),
+            format!("https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB{id}")
+        );
+        assert_eq!(kb["machineMissedOn"], 1);
+        assert!(kb["cveAddressed"].as_u64().is_some_and(|n| n <= 150));
+        assert!(!kb["productsNames"].as_array().expect("products").is_empty());
+        assert!(text(kb, "name").contains("20"), "{}", text(kb, "name"));
+    }
+}
+
+#[tokio::test]
+async fn fleet_has_patched_and_neglected_devices_and_no_kbs_for_macs() {
+    let app = app();
+    let machines = all_machines(&app).await;
+    let mut counts = Vec::new();
+    for m in machines
+        .iter()
+        .filter(|m| text(m, "onboardingStatus") == "Onboarded")
+    {
+        let answer = get(
+            &app,
+            &format!("/api/machines/{}/getmissingkbs", text(m, "id")),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK);
+        let n = answer.json()["value"].as_array().expect("value").len();
+        if !text(m, "osPlatform").starts_with("Windows") {
+            assert_eq!(n, 0, "{} has KBs", text(m, "osPlatform"));
+        }
+        counts.push(n);
+    }
+    assert!(counts.contains(&0));
+    assert!(
+        counts.iter().any(|&n| n >= 150),
+        "max {:?}",
+        counts.iter().max()
+    );
+    let typical = counts.iter().filter(|&&n| (1..=10).contains(&n)).count();
+    assert!(typical > counts.len() / 4, "most have a handful");
+}
+
+#[tokio::test]
+async fn same_seed_same_fleet_other_seed_other_fleet() {
+    let a = get(&app(), "/api/machines").await.body;
+    let b = get(&app(), "/api/machines").await.body;
+    assert_eq!(a, b);
+    let other = router(&MockOptions {
+        seed: 7,
+        ..unlimited()
+    });
+    assert_ne!(a, get(&other, "/api/machines").await.body);
+    let small = router(&MockOptions {
+        devices: 12,
+        ..unlimited()
+    });
+    assert_eq!(all_machines(&small).await.len(), 12);
+}
+
+#[tokio::test]
+async fn filters_select_the_right_devices() {
+    let app = app();
+    let all = all_machines(&app).await;
+    let first = &all[0];
+    let name = text(first, "computerDnsName");
+
+    assert_eq!(
+        filtered(
+            &app,
+            &format!("computerDnsName eq '{}'", name.to_uppercase())
+        )
+        .await,
+        expect(&all, |m| text(m, "computerDnsName") == name)
+    );
+    assert_eq!(
+        filtered(&app, "onboardingStatus eq 'Onboarded'").await,
+        expect(&all, |m| text(m, "onboardingStatus") == "Onboarded")
+    );
+    assert_eq!(
+        filtered(&app, "healthStatus ne 'Active'").await,
+        expect(&all, |m| text(m, "healthStatus") != "Active")
+    );
+    assert_eq!(
+        filtered(
+            &app,
+            "osPlatform eq 'Windows10' and healthStatus eq 'Inactive'"
+        )
+        .await,
+        expect(&all, |m| text(m, "osPlatform") == "Windows10"
+            && text(m, "healthStatus") == "Inactive")
+    );
+    // `and` binds tighter than `or`; parentheses change that.
+    let a = |m: &Value| text(m, "osPlatform") == "macOS";
+    let b = |m: &Value| text(m, "riskScore") == "High";
+    let c = |m: &Value| text(m, "deviceValue") == "High";
+    assert_eq!(
+        filtered(
+            &app,
+            "osPlatform eq 'macOS' or riskScore eq 'High' and deviceValue eq 'High'"
+        )
+        .await,
+        expect(&all, |m| a(m) || (b(m) && c(m)))
+    );
+    assert_eq!(
+        filtered(
+            &app,
+            "(osPlatform eq 'macOS' or riskScore eq 'High') and deviceValue eq 'High'"
+        )
+        .await,
+        expect(&all, |m| (a(m) || b(m)) && c(m))
+    );
+    assert_eq!(
+        filtered(&app, "startswith(computerDnsName,'srv-')").await,
+        expect(&all, |m| text(m, "computerDnsName").starts_with("srv-"))
+    );
+    assert_eq!(
+        filtered(&app, "machineTags/any(t: t eq 'Finance')").await,
+        expect(&all, |m| m["machineTags"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!("Finance"))))
+    );
+    assert!(!filtered(&app, "machineTags/any(t: t eq 'Finance')")
+        .await
+        .is_empty());
+    assert_eq!(
+        filtered(&app, "aadDeviceId eq null").await,
+        expect(&all, |m| m["aadDeviceId"].is_null())
+    );
+    assert_eq!(
+        filtered(&app, "rbacGroupId eq 101").await,
+        expect(&all, |m| m["rbacGroupId"] == 101)
+    );
+    assert_eq!(
+        filtered(&app, "not (exposureLevel eq 'Low')").await,
+        expect(&all, |m| text(m, "exposureLevel") != "Low")
+    );
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(7);
+    let iso = cutoff.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    assert_eq!(
+        filtered(&app, &format!("lastSeen gt {iso}")).await,
+        expect(&all, |m| chrono::DateTime::parse_from_rfc3339(text(
+            m, "lastSeen"
+        ))
+        .is_ok_and(|t| t > cutoff))
+    );
+}
+
+#[tokio::test]
+async fn bad_filters_are_400_odata_errors() {
+    let app = app();
+    for bad in [
+        "computerDnsName eq",
+        "computerdnsname eq 'x'",
+        "osBuild eq 19045",
+        "(healthStatus eq 'Active'",
+        "healthStatus eq 'Active' or",
+        "computerDnsName eq 'unterminated",
+        "contains(computerDnsName,'x')",
+        "machineTags eq 'VIP'",
+        "lastSeen gt 'not a date'",
+    ] {
+        let answer = get(&app, &filter_uri(bad)).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(answer.error_code(), "ODataError", "{bad}");
+        let message = answer.json()["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(message.starts_with("Invalid filter clause: "), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn top_and_skip_page_with_next_link() {
+    let app = app();
+    let all = all_machines(&app).await;
+    let mut uri = "/api/machines?$top=120".to_owned();
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let answer = get(&app, &uri).await;
+        assert_eq!(answer.status, StatusCode::OK, "{uri}");
+        let body = answer.json();
+        seen.extend(body["value"].as_array().expect("value").iter().cloned());
+        pages += 1;
+        match body["@odata.nextLink"].as_str() {
+            Some(link) => {
+                let prefix = format!("http://{HOST}/api/machines?");
+                assert!(link.starts_with(&prefix), "absolute link: {link}");
+                assert!(link.contains(&format!("$skip={}", seen.len())), "{link}");
+                assert!(link.contains("$top=120"), "{link}");
+                uri = link
+                    .trim_start_matches(&format!("http://{HOST}"))
+                    .to_owned();
+            }
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, all, "pages concatenate to the whole list in order");
+
+    let page = get(&app, "/api/machines?$top=10&$skip=295").await.json();
+    assert_eq!(page["value"].as_array().map(Vec::len), Some(5));
+    assert!(page.get("@odata.nextLink").is_none());
+}
+
+#[tokio::test]
+async fn next_link_keeps_the_filter_and_server_page_size_caps_rows() {
+    let app = router(&MockOptions {
+        page_size: 40,
+        ..unlimited()
+    });
+    let filter = "onboardingStatus eq 'Onboarded'";
+    let answer = get(&app, &filter_uri(filter)).await;
+    let body = answer.json();
+    assert_eq!(body["value"].as_array().map(Vec::len), Some(40));
+    let link = body["@odata.nextLink"].as_str().expect("nextLink");
+    assert!(
+        link.contains("$filter=onboardingStatus%20eq%20'Onboarded'"),
+        "{link}"
+    );
+    assert!(link.ends_with("$skip=40"), "{link}");
+    let rest = link.trim_start_matches(&format!("http://{HOST}"));
+    let next = get(&app, rest).await.json();
+    let ids: Vec<&str> = next["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .map(|m| text(m, "onboardingStatus"))
+        .collect();
+    assert!(ids.iter().all(|s| *s == "Onboarded"));
+}
+
+#[tokio::test]
+async fn without_next_link_the_client_pages_by_skip_until_404() {
+    let app = router(&MockOptions {
+        next_link: false,
+        page_size: 100,
+        ..unlimited()
+    });
+    let mut total = 0;
+    let mut skip = 0;
+    loop {
+        let answer = get(&app, &format!("/api/machines?$top=100&$skip={skip}")).await;
+        if answer.status == StatusCode::NOT_FOUND {
+            assert_eq!(answer.error_code(), "NotFound");
+            break;
+        }
+        let body = answer.json();
+        assert!(body.get("@odata.nextLink").is_none());
+        let n = body["value"].as_array().map_or(0, Vec::len);
+        total += n;
+        skip += n;
+    }
+    assert_eq!(total, 300);
+    assert_eq!(
+        skip, 300,
+        "300 is a multiple of 100: the ugly 404 ends the loop"
+    );
+}
+
+#[tokio::test]
+async fn top_out_of_range_is_400() {
+    let app = app();
+    for (uri, code) in [
+        ("/api/machines?$top=0", "InvalidInput"),
+        ("/api/machines?$top=10001", "InvalidInput"),
+        ("/api/machines?$top=abc", "ODataError"),
+        ("/api/machines?$skip=-3", "ODataError"),
+    ] {
+        let answer = get(&app, uri).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(answer.error_code(), code, "{uri}");
+    }
+    assert_eq!(
+        get(&app, "/api/machines?$top=10000").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn empty_result_is_the_documented_404() {
+    let answer = get(&app(), &filter_uri("computerDnsName eq 'no-such-host'")).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_eq!(answer.error_code(), "NotFound");
+    assert_eq!(
+        answer.json()["error"]["message"],
+        "No recent machines found"
+    );
+}
+
+#[tokio::test]
+async fn single_machine_by_id_or_name_and_unknown_404() {
+    let app = app();
+    let all = all_machines(&app).await;
+    let first = &all[0];
+    let by_id = get(&app, &format!("/api/machines/{}", text(first, "id"))).await;
+    assert_eq!(by_id.status, StatusCode::OK);
+    let body = by_id.json();
+    assert_eq!(body["id"], first["id"]);
+    assert_eq!(
+        body["@odata.context"],
+        "https://api.securitycenter.microsoft.com/api/$metadata#Machines/$entity"
+    );
+    let name = text(first, "computerDnsName").to_uppercase();
+    assert_eq!(
+        get(&app, &format!("/api/machines/{name}")).await.json()["id"],
+        first["id"]
+    );
+
+    let unknown = get(&app, "/api/machines/nope").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.error_code(), "NotFound");
+    assert_eq!(
+        unknown.json()["error"]["message"],
+        "Machine nope was not found"
+    );
+
+    let missing_by_name = get(&app, &format!("/api/machines/{name}/getmissingkbs")).await;
+    assert_eq!(
+        missing_by_name.status,
+        StatusCode::NOT_FOUND,
+        "getmissingkbs takes ids only"
+    );
+    let unknown_id = "0".repeat(40);
+    let missing = get(&app, &format!("/api/machines/{unknown_id}/getmissingkbs")).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        missing.json()["error"]["message"],
+        format!("Machine {unknown_id} was not found")
+    );
+}
+
+#[tokio::test]
+async fn requests_without_a_bearer_token_are_401() {
+    let app = app();
+    for headers in [
+        vec![],
+        vec![("authorization", "Bearer ")],
+        vec![("authorization", "Basic dXNlcjpwYXNz")],
+        vec![("authorization", "token-without-scheme")],
+    ] {
+        let answer = send(
+            &app,
+            request(Method::GET, "/api/machines", &headers, Body::empty()),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{headers:?}");
+        assert_eq!(answer.error_code(), "Unauthorized");
+    }
+    // Admin endpoints need none.
+    let stats = send(
+        &app,
+        request(Method::GET, "/_mock/stats", &[], Body::empty()),
+    )
+    .await;
+    assert_eq!(stats.status, StatusCode::OK);
+}
+
+/// Expected status and (for JSON errors) code of each fault answering on its own.
+fn status_faults() -> Vec<(&'static str, StatusCode, &'static str)> {
+    vec![
+        ("unauthorized", StatusCode::UNAUTHORIZED, "Unauthorized"),
+        ("forbidden", StatusCode::FORBIDDEN, "Forbidden"),
+        ("not_found", StatusCode::NOT_FOUND, "NotFound"),
+        (
+            "throttle;retry_after=3",
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+        ),
+        (
+            "server_error",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+        ),
+        ("bad_request", StatusCode::BAD_REQUEST, "ODataError"),
+    ]
+}
+
+#[tokio::test]
+async fn error_faults_answer_with_status_and_error_body() {
+    let app = app();
+    for (fault, status, code) in status_faults() {
+        let answer = get_with(&app, "/api/machines", &[("x-mock-fault", fault)]).await;
+        assert_eq!(answer.status, status, "{fault}");
+        assert_eq!(answer.error_code(), code, "{fault}");
+    }
+    let forbidden = get_with(&app, "/api/machines", &[("x-mock-fault", "forbidden")]).await;
+    assert_eq!(
+        forbidden.json()["error"]["message"],
+        "Missing application roles. API required roles: Software.Read.All. Application roles: ."
+    );
+    let throttled = get_with(
+        &app,
+        "/api/machines",
+        &[("x-mock-fault", "throttle;retry_after=3")],
+    )
+    .await;
+    assert_eq!(throttled.header("retry-after"), Some("3"));
+    let id = "a".repeat(40);
+    let not_found = get_with(
+        &app,
+        &format!("/api/machines/{id}/getmissingkbs"),
+        &[("x-mock-fault", "404")],
+    )
+    .await;
+    assert_eq!(
+        not_found.json()["error"]["message"],
+        format!("Machine {id} was not found")
+    );
+}
+
+#[tokio::test]
+async fn body_faults_break_the_body_as_described() {
+    let app = app();
+    let first = all_machines(&app).await[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let kbs_uri = format!("/api/machines/{first}/getmissingkbs");
+
+    for (fault, status) in [("bad_gateway_html", 502), ("service_unavailable_html", 503)] {
+        let answer = get_with(&app, &kbs_uri, &[("x-mock-fault", fault)]).await;
+        assert_eq!(answer.status.as_u16(), status);
+        assert!(answer
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("text/html")));
+        assert!(
+            String::from_utf8_lossy(&answer.body).contains("<html")
+                || String::from_utf8_lossy(&answer.body).contains("<HTML")
+        );
+    }
+
+    let empty = get_with(&app, &kbs_uri, &[("x-mock-fault", "empty_body")]).await;
+    assert_eq!((empty.status, empty.body.len()), (StatusCode::OK, 0));
+
+    let malformed = get_with(&app, &kbs_uri, &[("x-mock-fault", "malformed_json")]).await;
+    assert_eq!(malformed.status, StatusCode::OK);
+    assert!(serde_json::from_slice::<Value>(&malformed.body).is_err());
+    assert!(malformed.body.starts_with(br#"{"value": ["#));
+
+    let normal = get(&app, &kbs_uri).await;
+    let truncated = get_with(&app, &kbs_uri, &[("x-mock-fault", "truncated_json")]).await;
+    assert_eq!(truncated.status, StatusCode::OK);
+    assert_eq!(truncated.body, normal.body[..normal.body.len() / 2]);
+    assert!(serde_json::from_slice::<Value>(&truncated.body).is_err());
+
+    let extra = get_with(&app, &kbs_uri, &[("x-mock-fault", "extra_fields")])
+        .await
+        .json();
+    assert!(extra.get("mockExtraText").is_some(), "envelope gets extras");
+    let kbs = extra["value"].as_array().expect("value");
+    assert!(!kbs.is_empty());
+    for kb in kbs {
+        assert!(kb.get("mockExtraObject").is_some());
+        assert!(kb["id"].is_string(), "known fields stay");
+    }
+
+    let nulls = get_with(&app, &kbs_uri, &[("x-mock-fault", "nulls")])
+        .await
+        .json();
+    for kb in nulls["value"].as_array().expect("value") {
+        assert!(
+            kb.as_object().expect("object").values().all(Value::is_null),
+            "{kb}"
+        );
+    }
+    let machine_nulls = get_with(&app, "/api/machines", &[("x-mock-fault", "nulls")])
+        .await
+        .json();
+    let machines = machine_nulls["value"].as_array().expect("value");
+    assert_eq!(machines.len(), 300);
+    assert!(machines
+        .iter()
+        .all(|m| m["id"].is_null() && m["computerDnsName"].is_null()));
+
+    let value_null = get_with(&app, &kbs_uri, &[("x-mock-fault", "value_null")])
+        .await
+        .json();
+    assert!(value_null["value"].is_null() && value_null.get("value").is_some());
+
+    let wrong = get_with(&app, &kbs_uri, &[("x-mock-fault", "wrong_shape")])
+        .await
+        .json();
+    assert_eq!(wrong["value"], json!({ "oops": 1 }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_fault_delays_then_answers_normally() {
+    let app = app();
+    let start = tokio::time::Instant::now();
+    let answer = get_with(
+        &app,
+        "/api/machines?$top=1",
+        &[("x-mock-fault", "slow;ms=1500")],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.json()["value"].as_array().map(Vec::len), Some(1));
+    assert!(start.elapsed() >= std::time::Duration::from_millis(1500));
+}
+
+#[tokio::test]
+async fn query_parameter_fault_and_unknown_fault_names() {
+    let app = app();
+    let answer = get(&app, "/api/machines?mock_fault=server_error").await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(answer.header("x-mock-fault-applied"), Some("server_error"));
+    let bogus = get_with(&app, "/api/machines", &[("x-mock-fault", "explode")]).await;
+    assert_eq!(bogus.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bogus.error_code(), "InvalidInput");
+    assert_eq!(
+        get(&app, "/api/machines?$top=1").await.status,
+        StatusCode::OK,
+        "one request only"
+    );
+}
+
+#[tokio::test]
+async fn admin_fault_rules_match_paths_and_run_out() {
+    let app = app();
+    let post = send(
+        &app,
+        request(
+            Method::POST,
+            "/_mock/faults",
+            &[("content-type", "application/json")],
+            Body::from(r#"{"kind":"throttle","retry_after_secs":3,"path_contains":"getmissingkbs","count":2}"#),
+        ),
+    )
+    .await;
+    assert_eq!(post.status, StatusCode::CREATED);
+    let listed = send(
+        &app,
+        request(Method::GET, "/_mock/faults", &[], Body::empty()),
+    )
+    .await
+    .json();
+    assert_eq!(
+        listed["faults"],
+        json!([{"kind":"throttle","retry_after_secs":3,"path_contains":"getmissingkbs","count":2}])
+    );
+
+    let first = all_machines(&app).await[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let kbs_uri = format!("/api/machines/{first}/getmissingkbs");
+    assert_eq!(
+        get(&app, "/api/machines?$top=1").await.status,
+        StatusCode::OK,
+        "other path untouched"
+    );
+    for _ in 0..2 {
+        let answer = get(&app, &kbs_uri).await;
+        assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(answer.header("retry-after"), Some("3"));
+    }
+    assert_eq!(
+        get(&app, &kbs_uri).await.status,
+        StatusCode::OK,
+        "count used up"
+    );
+
+    let bad = send(
+        &app,
+        request(
+            Method::POST,
+            "/_mock/faults",
+            &[],
+            Body::from(r#"{"kind":"nope"}"#),
+        ),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.error_code(), "InvalidRequestBody");
+
+    send(
+        &app,
+        request(
+            Method::POST,
+            "/_mock/faults",
+            &[],
+            Body::from(r#"{"kind":"forbidden"}"#),
+        ),
+    )
+    .await;
+    assert_eq!(get(&app, &kbs_uri).await.status, StatusCode::FORBIDDEN);
+    let cleared = send(
+        &app,
+        request(Method::DELETE, "/_mock/faults", &[], Body::empty()),
+    )
+    .await
+    .json();
+    assert_eq!(cleared["cleared"], 1);
+    assert_eq!(get(&app, &kbs_uri).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn startup_faults_from_options() {
+    let opts = MockOptions {
+        faults: vec![
+            FaultRule {
+                kind: FaultKind::ServerError,
+                path_contains: None,
+                remaining: Some(1),
+            },
+            "wrong_shape:getmissingkbs".parse().expect("rule"),
+            // Rules see the full path, `/api` prefix included.
+            "not_found:/api/machines/fin-:1".parse().expect("rule"),
+        ],
+        ..unlimited()
+    };
+    let app = router(&opts);
+    assert_eq!(
+        get(&app, "/api/machines").await.status,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    let first = all_machines(&app).await[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let answer = get(&app, &format!("/api/machines/{first}/getmissingkbs"))
+        .await
+        .json();
+    assert_eq!(answer["value"], json!({"oops": 1}));
+    let by_name = get(&app, "/api/machines/fin-ws-0001.contoso.local").await;
+    assert_eq!(by_name.status, StatusCode::NOT_FOUND);
+    assert_eq!(by_name.header("x-mock-fault-applied"), Some("not_found"));
+}
+
+#[tokio::test]
+async fn rate_limit_per_token_with_retry_after() {
+    let app = router(&MockOptions {
+        rate_per_minute: 3,
+        ..MockOptions::default()
+    });
+    for _ in 0..3 {
+        assert_eq!(
+            get(&app, "/api/machines?$top=1").await.status,
+            StatusCode::OK
+        );
+    }
+    let refused = get(&app, "/api/machines?$top=1").await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.error_code(), "TooManyRequests");
+    let retry: u64 = refused
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&retry), "{retry}");
+
+    let other = send(
+        &app,
+        request(
+            Method::GET,
+            "/api/machines?$top=1",
+            &[("authorization", "Bearer someone-else")],
+            Body::empty(),
+        ),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::OK, "limits are per token");
+
+    send(
+        &app,
+        request(Method::POST, "/_mock/reset", &[], Body::empty()),
+    )
+    .await;
+    assert_eq!(
+        get(&app, "/api/machines?$top=1").await.status,
+        StatusCode::OK,
+        "reset clears windows"
+    );
+}
+
+#[tokio::test]
+async fn hourly_limit_applies_too() {
+    let app = router(&MockOptions {
+        rate_per_minute: 0,
+        rate_per_hour: 2,
+        ..MockOptions::default()
+    });
+    assert_eq!(
+        get(&app, "/api/machines?$top=1").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&app, "/api/machines?$top=1").await.status,
+        StatusCode::OK
+    );
+    let refused = get(&app, "/api/machines?$top=1").await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = refused
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!(retry > 60 && retry <= 3600, "{retry}");
+}
+
+fn preflight(uri: &str) -> Request<Body> {
+    request(
+        Method::OPTIONS,
+        uri,
+        &[
+            ("origin", "http://localhost:8080"),
+            ("access-control-request-method", "GET"),
+            ("access-control-request-headers", "authorization"),
+        ],
+        Body::empty(),
+    )
+}
+
+#[tokio::test]
+async fn cors_on_answers_preflights_and_exposes_retry_after() {
+    let app = router(&MockOptions {
+        cors: true,
+        ..unlimited()
+    });
+    let answer = send(&app, preflight("/api/machines")).await;
+    assert!(answer.status.is_success());
+    assert_eq!(answer.header("access-control-allow-origin"), Some("*"));
+    let allowed = answer
+        .header("access-control-allow-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("authorization"), "{allowed}");
+
+    let throttled = get_with(
+        &app,
+        "/api/machines",
+        &[("origin", "http://localhost:8080"), ("x-mock-fault", "429")],
+    )
+    .await;
+    assert_eq!(throttled.header("access-control-allow-origin"), Some("*"));
+    let exposed = throttled
+        .header("access-control-expose-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("retry-after"), "{exposed}");
+
+    let admin = send(
+        &app,
+        request(
+            Method::GET,
+            "/_mock/stats",
+            &[("origin", "http://localhost:8080")],
+            Body::empty(),
+        ),
+    )
+    .await;
+    assert_eq!(admin.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(admin.json()["preflights"], 1);
+}
+
+#[tokio::test]
+async fn cors_off_sends_no_cors_headers() {
+    let app = app();
+    let answer = send(&app, preflight("/api/machines")).await;
+    assert!(answer.header("access-control-allow-origin").is_none());
+    assert_eq!(
+        answer.status,
+        StatusCode::UNAUTHORIZED,
+        "a preflight carries no token"
+    );
+    let normal = get_with(
+        &app,
+        "/api/machines?$top=1",
+        &[("origin", "http://localhost:8080")],
+    )
+    .await;
+    assert!(normal.header("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn stats_count_calls_per_path_and_reset() {
+    let app = app();
+    let first = all_machines(&app).await[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    for _ in 0..3 {
+        get(&app, &format!("/api/machines/{first}/getmissingkbs")).await;
+    }
+    send(
+        &app,
+        request(Method::GET, "/api/machines", &[], Body::empty()),
+    )
+    .await;
+    let stats = send(
+        &app,
+        request(Method::GET, "/_mock/stats", &[], Body::empty()),
+    )
+    .await
+    .json();
+    assert_eq!(stats["total"], 5);
+    assert_eq!(
+        stats["paths"][format!("/api/machines/{first}/getmissingkbs")],
+        3
+    );
+    assert_eq!(stats["routes"]["/api/machines/{id}/getmissingkbs"], 3);
+    assert_eq!(stats["routes"]["/api/machines"], 2);
+    assert_eq!(stats["statuses"]["200"], 4);
+    assert_eq!(stats["statuses"]["401"], 1);
+
+    send(
+        &app,
+        request(Method::POST, "/_mock/reset", &[], Body::empty()),
+    )
+    .await;
+    let stats = send(
+        &app,
+        request(Method::GET, "/_mock/stats", &[], Body::empty()),
+    )
+    .await
+    .json();
+    assert_eq!(stats["total"], 0);
+}
+
+#[tokio::test]
+async fn unknown_api_path_is_a_json_404() {
+    let answer = get(&app(), "/api/vulnerabilities").await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_eq!(answer.error_code(), "ResourceNotFound");
+}
