@@ -15,6 +15,24 @@ pub mod remote;
 
 /// Entry point used by `main.rs`: panics become a visible report instead of a dead page.
 pub fn start() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        show_crash_report(&info.to_string());
+    }));
     leptos::mount::mount_to_body(app::App);
+}
+
+/// Written with plain DOM calls: after a panic the reactive runtime cannot be trusted.
+fn show_crash_report(detail: &str) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let (Ok(report), Some(body)) = (document.create_element("div"), document.body()) else {
+        return;
+    };
+    report.set_class_name("banner banner-error crash-report");
+    let _ = report.set_attribute("role", "alert");
+    let _ = report.set_attribute("data-testid", "crash-report");
+    report.set_text_content(Some(&format!("{}: {detail}. {}", messages::CRASH_TITLE, messages::CRASH_ACTION)));
+    let _ = body.prepend_with_node_1(&report);
 }

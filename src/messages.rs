@@ -69,6 +69,7 @@ pub const UNKNOWN: &str = "—";
 pub const SORT_ASCENDING: &str = "sorted ascending";
 pub const SORT_DESCENDING: &str = "sorted descending";
 pub const CRASH_TITLE: &str = "kbwatch hit an internal error";
+pub const CRASH_ACTION: &str = "Reload the page; if it happens again, report this text";
 
 pub fn device_count(shown: usize, total: usize) -> String {
     if shown == total {
