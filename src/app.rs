@@ -2,7 +2,7 @@
 //! is wrong with the configuration.
 
 use gloo_net::http::Request;
-use kbwatch_core::{AppConfig, ConfigError, Endpoints};
+use kbwatch_core::{AppConfig, AuthMode, ConfigError, Endpoints};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::Router;
@@ -10,15 +10,22 @@ use url::Url;
 use web_sys::RequestCache;
 
 use crate::api::ApiClient;
+use crate::auth::msal::{self, MsalError};
 use crate::auth::TokenSource;
+use crate::components::session::{SignInPage, TokenEntry};
 use crate::messages;
 use crate::pages::dashboard::Dashboard;
 
-/// What every page needs: the validated configuration and the API client built from it.
+/// What every page needs: the validated configuration, the API client built from it, and
+/// who is signed in.
 #[derive(Clone)]
 pub struct AppContext {
     pub config: AppConfig,
     pub client: ApiClient,
+    /// MSAL: the signed-in account's user name.
+    pub account: RwSignal<Option<String>>,
+    /// MSAL: why the last sign-in failed (shown on the sign-in page).
+    pub sign_in_error: RwSignal<Option<MsalError>>,
 }
 
 impl AppContext {
@@ -30,7 +37,12 @@ impl AppContext {
             config.request_timeout_secs,
             config.device_page_size,
         );
-        Self { config, client }
+        Self {
+            config,
+            client,
+            account: RwSignal::new(None),
+            sign_in_error: RwSignal::new(None),
+        }
     }
 }
 
@@ -51,8 +63,31 @@ pub fn App() -> impl IntoView {
         None => view! { <p class="muted startup">{messages::LOADING_CONFIG}</p> }.into_any(),
         Some(Err(problem)) => view! { <ConfigProblem problem/> }.into_any(),
         Some(Ok(context)) => {
-            provide_context(context);
+            provide_context(context.clone());
+            view! { <Gate context/> }.into_any()
+        }
+    }
+}
+
+/// Shows the dashboard once the auth mode has what it needs (a token, an account).
+#[component]
+fn Gate(context: AppContext) -> impl IntoView {
+    let tokens = context.client.tokens();
+    let account = context.account;
+    let ready = Memo::new(move |_| match tokens {
+        TokenSource::Demo => true,
+        TokenSource::Pasted(token) => token.with(Option::is_some),
+        TokenSource::Msal => account.with(Option::is_some),
+    });
+    let sign_in_error = context.sign_in_error;
+    move || {
+        if ready.get() {
             view! { <Router><Dashboard/></Router> }.into_any()
+        } else {
+            match tokens {
+                TokenSource::Pasted(token) => view! { <TokenEntry token/> }.into_any(),
+                _ => view! { <SignInPage error=sign_in_error/> }.into_any(),
+            }
         }
     }
 }
@@ -67,20 +102,30 @@ async fn load_context() -> Result<AppContext, StartupProblem> {
         .cache(RequestCache::NoCache)
         .send()
         .await
-        .map_err(|e| StartupProblem::Unreachable(messages::config_unreachable(None, &e.to_string())))?;
+        .map_err(|e| {
+            StartupProblem::Unreachable(messages::config_unreachable(None, &e.to_string()))
+        })?;
     if !response.ok() {
         return Err(StartupProblem::Unreachable(messages::config_unreachable(
             Some(response.status()),
             "",
         )));
     }
-    let text = response
-        .text()
-        .await
-        .map_err(|e| StartupProblem::Unreachable(messages::config_unreachable(None, &e.to_string())))?;
+    let text = response.text().await.map_err(|e| {
+        StartupProblem::Unreachable(messages::config_unreachable(None, &e.to_string()))
+    })?;
     let config = AppConfig::parse(&text).map_err(StartupProblem::Invalid)?;
-    let page = page_url().ok_or_else(|| StartupProblem::Unreachable(messages::config_unreachable(None, "no page URL")))?;
-    Ok(AppContext::new(config, &page))
+    let page = page_url().ok_or_else(|| {
+        StartupProblem::Unreachable(messages::config_unreachable(None, "no page URL"))
+    })?;
+    let context = AppContext::new(config, &page);
+    if let AuthMode::Msal(settings) = &context.config.auth {
+        match msal::init(settings, &page).await {
+            Ok(account) => context.account.set(account),
+            Err(error) => context.sign_in_error.set(Some(error)),
+        }
+    }
+    Ok(context)
 }
 
 /// The configuration error page: every wrong key, what was found, what is allowed.

@@ -33,6 +33,10 @@ fn show_crash_report(detail: &str) {
     report.set_class_name("banner banner-error crash-report");
     let _ = report.set_attribute("role", "alert");
     let _ = report.set_attribute("data-testid", "crash-report");
-    report.set_text_content(Some(&format!("{}: {detail}. {}", messages::CRASH_TITLE, messages::CRASH_ACTION)));
+    report.set_text_content(Some(&format!(
+        "{}: {detail}. {}",
+        messages::CRASH_TITLE,
+        messages::CRASH_ACTION
+    )));
     let _ = body.prepend_with_node_1(&report);
 }

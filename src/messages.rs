@@ -8,7 +8,8 @@ use kbwatch_core::{ApiError, DeviceRefError, KbTotals};
 use time::OffsetDateTime;
 
 pub const APP_NAME: &str = "kbwatch";
-pub const TAGLINE: &str = "Missing security updates per device, from Microsoft Defender for Endpoint";
+pub const TAGLINE: &str =
+    "Missing security updates per device, from Microsoft Defender for Endpoint";
 pub const LOADING_CONFIG: &str = "Loading configuration…";
 pub const CONFIG_INVALID_TITLE: &str = "config.json needs fixing";
 pub const CONFIG_INVALID_HELP: &str =
@@ -118,7 +119,10 @@ pub fn retrying_in(seconds: u32) -> String {
 }
 
 pub fn ignored_params(params: &[IgnoredParam]) -> String {
-    let list: Vec<String> = params.iter().map(|p| format!("{}={}", p.key, p.value)).collect();
+    let list: Vec<String> = params
+        .iter()
+        .map(|p| format!("{}={}", p.key, p.value))
+        .collect();
     format!("Ignored unreadable link parameters: {}", list.join(", "))
 }
 
@@ -142,8 +146,13 @@ pub fn config_error(error: &ConfigError) -> String {
             Some(s) => format!("Unknown key \"{key}\". Did you mean \"{s}\"?"),
             None => format!("Unknown key \"{key}\"."),
         },
+        ConfigError::Missing { key } => format!("\"{key}\" is required."),
         ConfigError::WrongType { key, expected } => format!("\"{key}\" must be {expected}."),
-        ConfigError::InvalidValue { key, value, allowed } => {
+        ConfigError::InvalidValue {
+            key,
+            value,
+            allowed,
+        } => {
             format!("\"{key}\" is {value}, which is not allowed. Allowed: {allowed}.")
         }
     }
@@ -151,7 +160,9 @@ pub fn config_error(error: &ConfigError) -> String {
 
 pub fn config_unreachable(status: Option<u16>, reason: &str) -> String {
     match status {
-        Some(s) => format!("config.json could not be loaded (HTTP {s}). Put it next to index.html."),
+        Some(s) => {
+            format!("config.json could not be loaded (HTTP {s}). Put it next to index.html.")
+        }
         None => format!("config.json could not be loaded: {reason}"),
     }
 }
@@ -215,6 +226,17 @@ pub fn api_error(error: &ApiError) -> ErrorText {
             format!("The API did not answer within {seconds} s."),
             "Retry; if this persists, raise refresh.requestTimeoutSeconds in config.json.".to_owned(),
         ),
+        ApiError::SignInRequired { code, message } => (
+            match code {
+                Some(code) => format!("Sign-in needed ({code})."),
+                None => "Sign-in needed.".to_owned(),
+            },
+            if message.is_empty() {
+                "Sign in again to continue.".to_owned()
+            } else {
+                format!("Sign in again to continue. {message}")
+            },
+        ),
         ApiError::Malformed(kind) => (
             match kind {
                 MalformedBody::Empty => "The API sent an empty answer.".to_owned(),
@@ -271,3 +293,70 @@ fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
         many
     }
 }
+
+pub const MODE_TOKEN: &str = "Pasted token";
+pub const SIGN_IN_TITLE: &str = "Sign in to Microsoft Defender";
+pub const SIGN_IN_HELP: &str =
+    "kbwatch reads device and vulnerability data with your own Microsoft Entra account (Machine.Read, Software.Read).";
+pub const SIGN_IN: &str = "Sign in with Microsoft";
+pub const SIGN_OUT: &str = "Sign out";
+pub const SIGNING_IN: &str = "Signing in…";
+pub const SIGN_IN_FAILED: &str = "Sign-in did not succeed";
+pub const TOKEN_TITLE: &str = "Paste an access token";
+pub const TOKEN_HELP: &str = "The token stays in this tab's memory only and is sent to the configured API host and nowhere else. Get one with:";
+pub const TOKEN_COMMAND: &str = "az account get-access-token --resource https://api.securitycenter.microsoft.com --query accessToken -o tsv";
+pub const TOKEN_LABEL: &str = "Access token";
+pub const TOKEN_USE: &str = "Use this token";
+pub const TOKEN_REPLACE: &str = "Replace token";
+pub const TOKEN_NOT_JWT: &str =
+    "This is not an access token: a token is three base64url parts separated by dots.";
+pub const TOKEN_UNREADABLE: &str = "This token's claims cannot be read.";
+pub const TOKEN_ALREADY_EXPIRED: &str = "This token has already expired. Get a new one.";
+
+/// Explains an MSAL error code in words, keeping the code for support.
+pub fn msal_error(code: &str, message: &str) -> String {
+    let what = match code {
+        "unauthorized_client" | "invalid_client" => {
+            "The app registration was not found or is not allowed: check auth.clientId and auth.tenantId in config.json."
+        }
+        "invalid_request" => "The sign-in request was refused: check the redirect URI registered for this app (Single-page application, including redirect.html).",
+        "access_denied" | "consent_required" => "Consent for kbwatch's API permissions is missing: ask an administrator to grant admin consent.",
+        "interaction_required" | "login_required" | "no_account" => "Your sign-in has expired: sign in again.",
+        "script_load_failed" => "The MSAL library could not be loaded (msal-browser.min.js next to index.html).",
+        "endpoints_resolution_error" | "network_error" | "post_request_failed" => "The sign-in service could not be reached.",
+        _ => "Sign-in failed.",
+    };
+    if message.is_empty() {
+        format!("{what} ({code})")
+    } else {
+        format!("{what} ({code}: {message})")
+    }
+}
+
+pub fn token_owner(subject: Option<&str>) -> String {
+    match subject {
+        Some(s) => format!("Token for {s}"),
+        None => "Token".to_owned(),
+    }
+}
+
+pub fn token_expires_in(seconds: i64) -> String {
+    if seconds >= 3600 {
+        format!(
+            "expires in {} h {} min",
+            seconds / 3600,
+            (seconds % 3600) / 60
+        )
+    } else if seconds >= 60 {
+        format!("expires in {} min", seconds / 60)
+    } else {
+        format!("expires in {seconds} s")
+    }
+}
+
+pub fn token_expiring_soon(seconds: i64) -> String {
+    format!("{} — paste a new token soon", token_expires_in(seconds))
+}
+
+pub const TOKEN_EXPIRED: &str = "expired — paste a new token";
+pub const TOKEN_NO_EXPIRY: &str = "no expiry in the token";

@@ -7,6 +7,7 @@ use kbwatch::api::{Collection, DeviceKbs};
 use kbwatch::app::{ConfigProblem, StartupProblem};
 use kbwatch::components::device_panel::DevicePanel;
 use kbwatch::components::kb_panel::KbPanel;
+use kbwatch::components::session::{TokenEntry, TokenStatus};
 use kbwatch_core::sort::Sort;
 use kbwatch_core::{
     ApiError, AppConfig, Cloud, Device, DeviceFilter, DeviceId, DeviceSortKey, ErrorDetail,
@@ -112,8 +113,20 @@ fn sample_kbs() -> Vec<MissingKb> {
             97,
             Some("https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB4540673"),
         ),
-        kb("5044285", "October 2024 Security Updates", &["windows_10"], 12, Some("javascript:alert(1)")),
-        kb("4552931", "May 2020 .NET Framework Update", &[".net_framework"], 3, None),
+        kb(
+            "5044285",
+            "October 2024 Security Updates",
+            &["windows_10"],
+            12,
+            Some("javascript:alert(1)"),
+        ),
+        kb(
+            "4552931",
+            "May 2020 .NET Framework Update",
+            &[".net_framework"],
+            3,
+            None,
+        ),
     ]
 }
 
@@ -121,7 +134,11 @@ fn loaded(kbs: Vec<MissingKb>) -> Loadable<DeviceKbs> {
     let mut state = Loadable::default();
     state.succeed(DeviceKbs {
         device: device(1, "fin-ws-0001.contoso.local", "Windows10"),
-        kbs: Collection { items: kbs, skipped: vec![], pages: 1 },
+        kbs: Collection {
+            items: kbs,
+            skipped: vec![],
+            pages: 1,
+        },
     });
     state
 }
@@ -156,7 +173,13 @@ fn mount_kb_panel(initial: Loadable<DeviceKbs>) -> KbHarness {
         }
         .into_any()
     });
-    KbHarness { root, data, filter, retries, _mounted: mounted }
+    KbHarness {
+        root,
+        data,
+        filter,
+        retries,
+        _mounted: mounted,
+    }
 }
 
 #[wasm_bindgen_test]
@@ -164,12 +187,29 @@ async fn kb_table_renders_rows_from_data_most_cves_first() {
     let h = mount_kb_panel(loaded(sample_kbs()));
     settle().await;
     assert_eq!(kb_ids(&h.root), ["4540673", "5044285", "4552931"]);
-    assert_eq!(text(&h.root, "[data-testid=kb-totals]"), "3 updates · 112 CVEs");
-    assert_eq!(text(&h.root, "[data-testid=device-header]"), "fin-ws-0001.contoso.local");
+    assert_eq!(
+        text(&h.root, "[data-testid=kb-totals]"),
+        "3 updates · 112 CVEs"
+    );
+    assert_eq!(
+        text(&h.root, "[data-testid=device-header]"),
+        "fin-ws-0001.contoso.local"
+    );
     let products = text(&h.root, "tr[data-kb-id='4540673'] td:nth-child(3)");
-    assert!(products.contains("Windows 10") && products.contains("Microsoft Edge"), "{products}");
-    let portal = one(&h.root, "[data-testid=portal-link]").get_attribute("href").unwrap();
-    assert_eq!(portal, format!("https://security.microsoft.com/machines/v2/{:040x}/overview", 1));
+    assert!(
+        products.contains("Windows 10") && products.contains("Microsoft Edge"),
+        "{products}"
+    );
+    let portal = one(&h.root, "[data-testid=portal-link]")
+        .get_attribute("href")
+        .unwrap();
+    assert_eq!(
+        portal,
+        format!(
+            "https://security.microsoft.com/machines/v2/{:040x}/overview",
+            1
+        )
+    );
 }
 
 #[wasm_bindgen_test]
@@ -180,9 +220,15 @@ async fn text_filter_narrows_rows_and_totals() {
     settle().await;
     assert_eq!(h.filter.get_untracked().text, "kb5044");
     assert_eq!(kb_ids(&h.root), ["5044285"]);
-    assert_eq!(text(&h.root, "[data-testid=kb-totals]"), "1 update · 12 CVEs (of 3 updates, 112 CVEs)");
+    assert_eq!(
+        text(&h.root, "[data-testid=kb-totals]"),
+        "1 update · 12 CVEs (of 3 updates, 112 CVEs)"
+    );
 
-    type_into(&one(&h.root, "input[data-testid=kb-search]"), "no such update");
+    type_into(
+        &one(&h.root, "input[data-testid=kb-search]"),
+        "no such update",
+    );
     settle().await;
     assert!(kb_ids(&h.root).is_empty());
     assert!(one(&h.root, "[data-testid=kb-no-match]").is_connected());
@@ -192,7 +238,10 @@ async fn text_filter_narrows_rows_and_totals() {
 async fn product_and_minimum_cve_filters_combine() {
     let h = mount_kb_panel(loaded(sample_kbs()));
     settle().await;
-    choose(&one(&h.root, "select[data-testid=kb-product]"), "windows_10");
+    choose(
+        &one(&h.root, "select[data-testid=kb-product]"),
+        "windows_10",
+    );
     settle().await;
     assert_eq!(kb_ids(&h.root), ["4540673", "5044285"]);
     type_into(&one(&h.root, "input[data-testid=kb-min-cve]"), "50");
@@ -209,14 +258,26 @@ async fn clicking_headers_sorts_and_flips() {
     kb_header().click();
     settle().await;
     assert_eq!(kb_ids(&h.root), ["5044285", "4552931", "4540673"]);
-    assert_eq!(one(&h.root, "th[data-sort-key=kb]").get_attribute("aria-sort").as_deref(), Some("descending"));
+    assert_eq!(
+        one(&h.root, "th[data-sort-key=kb]")
+            .get_attribute("aria-sort")
+            .as_deref(),
+        Some("descending")
+    );
     kb_header().click();
     settle().await;
     assert_eq!(kb_ids(&h.root), ["4540673", "4552931", "5044285"]);
-    one(&h.root, "th[data-sort-key=name] button").unchecked_into::<HtmlElement>().click();
+    one(&h.root, "th[data-sort-key=name] button")
+        .unchecked_into::<HtmlElement>()
+        .click();
     settle().await;
     assert_eq!(kb_ids(&h.root), ["4540673", "4552931", "5044285"]);
-    assert_eq!(one(&h.root, "th[data-sort-key=kb]").get_attribute("aria-sort").as_deref(), Some("none"));
+    assert_eq!(
+        one(&h.root, "th[data-sort-key=kb]")
+            .get_attribute("aria-sort")
+            .as_deref(),
+        Some("none")
+    );
 }
 
 #[wasm_bindgen_test]
@@ -224,27 +285,51 @@ async fn catalog_links_use_safe_api_urls_only() {
     let h = mount_kb_panel(loaded(sample_kbs()));
     settle().await;
     let href = |id: &str| {
-        one(&h.root, &format!("tr[data-kb-id='{id}'] a[data-testid=kb-link]"))
-            .get_attribute("href")
-            .unwrap()
+        one(
+            &h.root,
+            &format!("tr[data-kb-id='{id}'] a[data-testid=kb-link]"),
+        )
+        .get_attribute("href")
+        .unwrap()
     };
-    assert_eq!(href("4540673"), "https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB4540673");
-    assert_eq!(href("5044285"), "https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB5044285");
-    assert_eq!(href("4552931"), "https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB4552931");
+    assert_eq!(
+        href("4540673"),
+        "https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB4540673"
+    );
+    assert_eq!(
+        href("5044285"),
+        "https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB5044285"
+    );
+    assert_eq!(
+        href("4552931"),
+        "https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB4552931"
+    );
     for link in all(&h.root, "a[target=_blank]") {
-        assert_eq!(link.get_attribute("rel").as_deref(), Some("noopener noreferrer"));
+        assert_eq!(
+            link.get_attribute("rel").as_deref(),
+            Some("noopener noreferrer")
+        );
     }
 }
 
 #[wasm_bindgen_test]
 async fn markup_in_api_data_renders_as_text() {
     let hostile = "<script>window.__kbwatch_pwned = 1</script><img src=x onerror=alert(1)>";
-    let h = mount_kb_panel(loaded(vec![kb("<b>1</b>", hostile, &["<i>x</i>"], 1, Some("data:text/html,hi"))]));
+    let h = mount_kb_panel(loaded(vec![kb(
+        "<b>1</b>",
+        hostile,
+        &["<i>x</i>"],
+        1,
+        Some("data:text/html,hi"),
+    )]));
     settle().await;
     assert_eq!(text(&h.root, "td.update-name"), hostile);
     let table = one(&h.root, "[data-testid=kb-table]");
     assert!(all(&table, "script, img, b, i").is_empty());
-    assert!(all(&table, "a[data-testid=kb-link]").is_empty(), "no link without a KB number");
+    assert!(
+        all(&table, "a[data-testid=kb-link]").is_empty(),
+        "no link without a KB number"
+    );
     assert_eq!(text(&h.root, "[data-testid=kb-label]"), "<b>1</b>");
     let pwned = js_sys::Reflect::get(&js_sys::global(), &"__kbwatch_pwned".into()).unwrap();
     assert!(pwned.is_undefined());
@@ -274,9 +359,17 @@ async fn api_error_shows_its_details_while_earlier_rows_remain() {
     let banner = text(&h.root, "[data-testid=error-banner]");
     assert!(banner.contains("HTTP 500"), "{banner}");
     assert!(banner.contains("Something went wrong"), "{banner}");
-    assert_eq!(text(&h.root, "[data-testid=error-code]"), "InternalServerError");
-    assert_eq!(text(&h.root, "[data-testid=correlation-id]"), "9f1c1d0e-3c1e-4c07-a3c5-0d5e0b0c9d11");
-    one(&h.root, "[data-testid=retry]").unchecked_into::<HtmlElement>().click();
+    assert_eq!(
+        text(&h.root, "[data-testid=error-code]"),
+        "InternalServerError"
+    );
+    assert_eq!(
+        text(&h.root, "[data-testid=correlation-id]"),
+        "9f1c1d0e-3c1e-4c07-a3c5-0d5e0b0c9d11"
+    );
+    one(&h.root, "[data-testid=retry]")
+        .unchecked_into::<HtmlElement>()
+        .click();
     settle().await;
     assert_eq!(h.retries.get_untracked(), 1);
 }
@@ -287,12 +380,23 @@ async fn throttling_shows_a_countdown_and_no_retry_button() {
     h.data.update(|d| {
         d.wait(
             7,
-            ApiError::from_response(429, Some("7"), r#"{"error":{"code":"TooManyRequests","message":"Rate limit","target":"abc"}}"#),
+            ApiError::from_response(
+                429,
+                Some("7"),
+                r#"{"error":{"code":"TooManyRequests","message":"Rate limit","target":"abc"}}"#,
+            ),
         )
     });
     settle().await;
-    assert_eq!(text(&h.root, "[data-testid=retry-countdown]"), "Retrying automatically in 7 s…");
-    assert!(h.root.query_selector("[data-testid=retry]").unwrap().is_none());
+    assert_eq!(
+        text(&h.root, "[data-testid=retry-countdown]"),
+        "Retrying automatically in 7 s…"
+    );
+    assert!(h
+        .root
+        .query_selector("[data-testid=retry]")
+        .unwrap()
+        .is_none());
     assert_eq!(kb_ids(&h.root).len(), 3);
 }
 
@@ -307,8 +411,17 @@ async fn forbidden_names_the_missing_permission() {
     let h = mount_kb_panel(state);
     settle().await;
     let banner = text(&h.root, "[data-testid=error-banner]");
-    assert!(banner.contains("Missing permission: Software.Read.All"), "{banner}");
-    assert!(h.root.query_selector("[data-testid=retry]").unwrap().is_none(), "403 is not transient");
+    assert!(
+        banner.contains("Missing permission: Software.Read.All"),
+        "{banner}"
+    );
+    assert!(
+        h.root
+            .query_selector("[data-testid=retry]")
+            .unwrap()
+            .is_none(),
+        "403 is not transient"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -319,7 +432,11 @@ async fn fully_patched_device_shows_the_empty_state() {
         text(&h.root, "[data-testid=kb-empty]"),
         "No missing security updates: this device is up to date."
     );
-    assert!(h.root.query_selector("[data-testid=kb-table]").unwrap().is_none());
+    assert!(h
+        .root
+        .query_selector("[data-testid=kb-table]")
+        .unwrap()
+        .is_none());
 }
 
 #[wasm_bindgen_test]
@@ -359,10 +476,15 @@ async fn device_panel_filters_by_os_and_counts() {
     choose(&one(&root, "select[data-testid=device-os]"), "Windows11");
     settle().await;
     assert_eq!(text(&root, "[data-testid=device-count]"), "2 of 3 devices");
-    let names: Vec<String> = all(&root, "a[data-testid=device-link]").iter().map(|a| a.text_content().unwrap()).collect();
+    let names: Vec<String> = all(&root, "a[data-testid=device-link]")
+        .iter()
+        .map(|a| a.text_content().unwrap())
+        .collect();
     assert_eq!(names, ["alpha.contoso.local", "gamma.contoso.local"]);
     assert_eq!(
-        one(&root, "a[data-testid=device-link]").get_attribute("href").unwrap(),
+        one(&root, "a[data-testid=device-link]")
+            .get_attribute("href")
+            .unwrap(),
         format!("/?device={:040x}", 1)
     );
 }
@@ -371,14 +493,149 @@ async fn device_panel_filters_by_os_and_counts() {
 async fn config_problems_are_listed_by_key() {
     let root = container();
     let errors = AppConfig::parse(r#"{"apibase": "x", "auth": {"mode": "magic"}}"#).unwrap_err();
-    let _mounted = mount_to(root.clone(), move || view! { <ConfigProblem problem=StartupProblem::Invalid(errors.clone())/> });
+    let _mounted = mount_to(
+        root.clone(),
+        move || view! { <ConfigProblem problem=StartupProblem::Invalid(errors.clone())/> },
+    );
     settle().await;
-    let items: Vec<String> = all(&root, "[data-testid=config-error-item]").iter().map(|e| e.text_content().unwrap()).collect();
+    let items: Vec<String> = all(&root, "[data-testid=config-error-item]")
+        .iter()
+        .map(|e| e.text_content().unwrap())
+        .collect();
     assert_eq!(
         items,
         [
             "Unknown key \"apibase\". Did you mean \"apiBase\"?",
-            "\"auth.mode\" is \"magic\", which is not allowed. Allowed: demo.",
+            "\"auth.mode\" is \"magic\", which is not allowed. Allowed: msal, token, demo.",
         ]
     );
+}
+
+#[wasm_bindgen_test]
+async fn msal_config_problems_name_the_wrong_key() {
+    let root = container();
+    let errors = AppConfig::parse(r#"{"auth": {"mode": "msal", "clientId": "abc", "tenantId": "contoso.onmicrosoft.com", "cacheLocation": "cookie"}}"#).unwrap_err();
+    let _mounted = mount_to(
+        root.clone(),
+        move || view! { <ConfigProblem problem=StartupProblem::Invalid(errors.clone())/> },
+    );
+    settle().await;
+    let items: Vec<String> = all(&root, "[data-testid=config-error-item]")
+        .iter()
+        .map(|e| e.text_content().unwrap())
+        .collect();
+    assert_eq!(
+        items,
+        [
+            "\"auth.clientId\" is \"abc\", which is not allowed. Allowed: the application (client) ID, a GUID like 00000000-0000-0000-0000-000000000000.",
+            "\"auth.cacheLocation\" is \"cookie\", which is not allowed. Allowed: sessionStorage, localStorage.",
+        ]
+    );
+}
+
+fn unsigned_jwt(claims: serde_json::Value) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+fn mount_token_status(
+    token: RwSignal<Option<String>>,
+) -> (
+    HtmlElement,
+    leptos::mount::UnmountHandle<leptos::tachys::view::any_view::AnyViewState>,
+) {
+    let root = container();
+    let mounted = mount_to(root.clone(), move || {
+        view! { <TokenStatus token/> }.into_any()
+    });
+    (root, mounted)
+}
+
+#[wasm_bindgen_test]
+async fn token_status_shows_owner_expiry_and_warns_before_expiry() {
+    let now = kbwatch::components::session::now_unix();
+    let token = RwSignal::new(Some(unsigned_jwt(serde_json::json!({
+        "upn": "ana@contoso.com", "exp": now + 2 * 3600 + 600, "aud": "https://api.securitycenter.microsoft.com"
+    }))));
+    let (root, _mounted) = mount_token_status(token);
+    settle().await;
+    let status = one(&root, "[data-testid=token-status]");
+    assert_eq!(
+        status.text_content().unwrap(),
+        "Token for ana@contoso.com, expires in 2 h 10 min"
+    );
+    assert_eq!(status.get_attribute("class").as_deref(), Some("badge"));
+
+    token.set(Some(unsigned_jwt(
+        serde_json::json!({"upn": "ana@contoso.com", "exp": now + 150}),
+    )));
+    settle().await;
+    let status = one(&root, "[data-testid=token-status]");
+    let shown = status.text_content().unwrap();
+    assert!(
+        shown.starts_with("Token for ana@contoso.com, expires in 2 min")
+            && shown.contains("paste a new token soon"),
+        "{shown}"
+    );
+    assert_eq!(
+        status.get_attribute("class").as_deref(),
+        Some("badge badge-warning")
+    );
+
+    token.set(Some(unsigned_jwt(
+        serde_json::json!({"upn": "ana@contoso.com", "exp": now - 5}),
+    )));
+    settle().await;
+    assert_eq!(
+        text(&root, "[data-testid=token-status]"),
+        "Token for ana@contoso.com, expired — paste a new token"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn token_entry_refuses_garbage_and_expired_tokens() {
+    let root = container();
+    let token = RwSignal::new(None::<String>);
+    let _mounted = mount_to(root.clone(), move || view! { <TokenEntry token/> });
+    settle().await;
+    let submit = |value: &str| {
+        let input: web_sys::HtmlTextAreaElement =
+            one(&root, "[data-testid=token-input]").unchecked_into();
+        input.set_value(value);
+        input
+            .dispatch_event(
+                &web_sys::Event::new_with_event_init_dict("input", &{
+                    let init = web_sys::EventInit::new();
+                    init.set_bubbles(true);
+                    init
+                })
+                .unwrap(),
+            )
+            .unwrap();
+        one(&root, "[data-testid=token-submit]")
+            .unchecked_into::<HtmlElement>()
+            .click();
+    };
+    submit("not a token");
+    settle().await;
+    assert!(text(&root, "[data-testid=token-problem]").starts_with("This is not an access token"));
+    let now = kbwatch::components::session::now_unix();
+    submit(&unsigned_jwt(
+        serde_json::json!({"upn": "a@b.c", "exp": now - 60}),
+    ));
+    settle().await;
+    assert_eq!(
+        text(&root, "[data-testid=token-problem]"),
+        "This token has already expired. Get a new one."
+    );
+    assert_eq!(token.get_untracked(), None);
+    let good = unsigned_jwt(serde_json::json!({"upn": "a@b.c", "exp": now + 3600}));
+    submit(&format!("Bearer {good}"));
+    settle().await;
+    assert_eq!(token.get_untracked(), Some(good));
 }

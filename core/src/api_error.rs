@@ -87,6 +87,13 @@ pub enum ApiError {
     Timeout(u32),
     #[error("malformed response")]
     Malformed(MalformedBody),
+    /// No token could be obtained without the user (sign-in expired, consent needed, …).
+    #[error("sign-in required")]
+    SignInRequired {
+        /// The sign-in library's error code (e.g. MSAL's `interaction_required`).
+        code: Option<String>,
+        message: String,
+    },
 }
 
 impl ApiError {
@@ -123,7 +130,10 @@ impl ApiError {
             Self::Forbidden { detail, .. }
             | Self::Throttled { detail, .. }
             | Self::Server { detail, .. } => Some(detail),
-            Self::Network(_) | Self::Timeout(_) | Self::Malformed(_) => None,
+            Self::Network(_)
+            | Self::Timeout(_)
+            | Self::Malformed(_)
+            | Self::SignInRequired { .. } => None,
         }
     }
 
@@ -157,7 +167,11 @@ fn parse_retry_after(value: &str) -> Option<u32> {
 }
 
 fn looks_like_html(body: &str) -> bool {
-    let start = body.trim_start().get(..15).unwrap_or(body).to_ascii_lowercase();
+    let start = body
+        .trim_start()
+        .get(..15)
+        .unwrap_or(body)
+        .to_ascii_lowercase();
     start.starts_with("<!doctype") || start.starts_with("<html")
 }
 
@@ -184,7 +198,10 @@ mod tests {
         let detail = err.detail().unwrap();
         assert!(matches!(err, ApiError::NotFound(_)));
         assert_eq!(detail.code.as_deref(), Some("NotFound"));
-        assert_eq!(detail.correlation_id.as_deref(), Some("43f4cb08-8fac-4b65-9db1-745c2ae65f3a"));
+        assert_eq!(
+            detail.correlation_id.as_deref(),
+            Some("43f4cb08-8fac-4b65-9db1-745c2ae65f3a")
+        );
     }
 
     #[test]
@@ -192,7 +209,10 @@ mod tests {
         let body = r#"{"error":{"code":"Forbidden","message":"Missing application roles. API required roles: Software.Read.All, Machine.Read.All. Application roles: .","target":"x"}}"#;
         match ApiError::from_response(403, None, body) {
             ApiError::Forbidden { required_roles, .. } => {
-                assert_eq!(required_roles, vec!["Software.Read.All", "Machine.Read.All"])
+                assert_eq!(
+                    required_roles,
+                    vec!["Software.Read.All", "Machine.Read.All"]
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -209,10 +229,18 @@ mod tests {
 
     #[test]
     fn gateway_html_is_recognised_and_has_no_detail() {
-        let err = ApiError::from_response(502, None, "<!DOCTYPE html><html><body>Bad Gateway</body></html>");
+        let err = ApiError::from_response(
+            502,
+            None,
+            "<!DOCTYPE html><html><body>Bad Gateway</body></html>",
+        );
         assert_eq!(
             err,
-            ApiError::Server { status: 502, detail: ErrorDetail::default(), html: true }
+            ApiError::Server {
+                status: 502,
+                detail: ErrorDetail::default(),
+                html: true
+            }
         );
         assert!(!ApiError::from_response(401, None, "").is_transient());
     }

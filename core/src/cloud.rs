@@ -35,6 +35,24 @@ impl Cloud {
         }
     }
 
+    /// Regional hosts of the commercial cloud (`eu` → `https://eu.api.security.microsoft.com`).
+    pub const REGIONS: &'static [&'static str] = &["us", "eu", "uk", "au", "swa", "ina", "aea"];
+
+    /// The API base for a region; only the commercial cloud has regional hosts.
+    pub fn regional_api_base(self, region: &str) -> Option<String> {
+        (self == Self::Commercial && Self::REGIONS.contains(&region))
+            .then(|| format!("https://{region}.api.security.microsoft.com"))
+    }
+
+    /// The MSAL scope that yields a token for the Defender API in this cloud.
+    pub fn default_scope(self) -> &'static str {
+        match self {
+            Self::Commercial => "https://api.securitycenter.microsoft.com/.default",
+            Self::Gcc => "https://api-gcc.securitycenter.microsoft.us/.default",
+            Self::GccHigh | Self::Dod => "https://api-gov.securitycenter.microsoft.us/.default",
+        }
+    }
+
     pub fn authority_host(self) -> &'static str {
         match self {
             Self::Commercial | Self::Gcc => "login.microsoftonline.com",
@@ -82,9 +100,14 @@ mod tests {
         let id = DeviceId::parse(&"a".repeat(40)).unwrap();
         assert_eq!(
             Cloud::Commercial.device_portal_url(&id),
-            format!("https://security.microsoft.com/machines/v2/{}/overview", "a".repeat(40))
+            format!(
+                "https://security.microsoft.com/machines/v2/{}/overview",
+                "a".repeat(40)
+            )
         );
-        assert!(Cloud::Dod.device_portal_url(&id).starts_with("https://security.apps.mil/"));
+        assert!(Cloud::Dod
+            .device_portal_url(&id)
+            .starts_with("https://security.apps.mil/"));
         assert_eq!("GCC-High".parse(), Ok(Cloud::GccHigh));
         assert_eq!(Cloud::GccHigh.authority_host(), "login.microsoftonline.us");
     }

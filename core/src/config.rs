@@ -12,16 +12,56 @@ use crate::cloud::Cloud;
 pub enum AuthMode {
     /// Any bearer token: only the local mock accepts it.
     Demo,
+    /// The user pastes an access token (e.g. from `az account get-access-token`); memory only.
+    Token,
+    /// Sign-in with MSAL.js against Microsoft Entra ID.
+    Msal(MsalConfig),
 }
 
 impl AuthMode {
-    pub const NAMES: &'static [&'static str] = &["demo"];
+    pub const NAMES: &'static [&'static str] = &["msal", "token", "demo"];
 
     pub fn name(&self) -> &'static str {
         match self {
             Self::Demo => "demo",
+            Self::Token => "token",
+            Self::Msal(_) => "msal",
         }
     }
+}
+
+/// Where MSAL keeps its token cache. sessionStorage unless the config says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheLocation {
+    #[default]
+    SessionStorage,
+    LocalStorage,
+}
+
+impl CacheLocation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SessionStorage => "sessionStorage",
+            Self::LocalStorage => "localStorage",
+        }
+    }
+}
+
+/// Everything the MSAL bridge needs, derived from the cloud unless overridden.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MsalConfig {
+    pub client_id: String,
+    pub tenant_id: String,
+    /// `https://login.microsoftonline.com/{tenant}` (or the cloud's host, or the override).
+    pub authority: Url,
+    pub scopes: Vec<String>,
+    /// Absolute, or relative to the page; default: `redirect.html` beside `index.html`.
+    pub redirect_uri: Option<String>,
+    pub cache_location: CacheLocation,
+    /// Authority hosts MSAL should trust without discovery (needed for non-Microsoft hosts).
+    pub known_authorities: Vec<String>,
+    /// OIDC metadata as JSON text, so MSAL skips its discovery request.
+    pub authority_metadata: Option<String>,
 }
 
 /// Where API calls go: an absolute URL (direct, needs CORS) or a same-origin path prefix
@@ -72,6 +112,8 @@ pub enum ConfigError {
         key: String,
         suggestion: Option<&'static str>,
     },
+    #[error("{key} is required")]
+    Missing { key: String },
     #[error("{key} must be {expected}")]
     WrongType { key: String, expected: &'static str },
     #[error("{key} = {value} is not allowed; allowed: {allowed}")]
@@ -82,8 +124,25 @@ pub enum ConfigError {
     },
 }
 
-const TOP_KEYS: &[&str] = &["apiBase", "cloud", "auth", "refresh", "devicePageSize"];
-const AUTH_KEYS: &[&str] = &["mode"];
+const TOP_KEYS: &[&str] = &[
+    "apiBase",
+    "cloud",
+    "region",
+    "auth",
+    "refresh",
+    "devicePageSize",
+];
+const AUTH_KEYS: &[&str] = &[
+    "mode",
+    "tenantId",
+    "clientId",
+    "authority",
+    "scope",
+    "redirectUri",
+    "cacheLocation",
+    "knownAuthorities",
+    "authorityMetadata",
+];
 const REFRESH_KEYS: &[&str] = &["requestTimeoutSeconds", "autoRefreshMinutes"];
 
 impl AppConfig {
@@ -99,7 +158,11 @@ impl AppConfig {
         let cloud = match root.get("cloud") {
             None | Some(Value::Null) => Cloud::default(),
             Some(Value::String(s)) => s.parse().unwrap_or_else(|()| {
-                errors.push(invalid("cloud", s, &Cloud::ALL.map(Cloud::config_name).join(", ")));
+                errors.push(invalid(
+                    "cloud",
+                    s,
+                    &Cloud::ALL.map(Cloud::config_name).join(", "),
+                ));
                 Cloud::default()
             }),
             Some(_) => {
@@ -108,9 +171,30 @@ impl AppConfig {
             }
         };
 
+        let region = match root.get("region") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(r)) => match cloud.regional_api_base(r) {
+                Some(base) => Some(base),
+                None => {
+                    let allowed = if cloud == Cloud::Commercial {
+                        Cloud::REGIONS.join(", ")
+                    } else {
+                        "no region (only the commercial cloud has regional hosts)".to_owned()
+                    };
+                    errors.push(invalid("region", r, &allowed));
+                    None
+                }
+            },
+            Some(_) => {
+                errors.push(wrong_type("region", "a string"));
+                None
+            }
+        };
+
+        let default_base = region.unwrap_or_else(|| cloud.default_api_base().to_owned());
         let api_base = match root.get("apiBase") {
             None | Some(Value::Null) => ApiBase::Absolute(
-                Url::parse(cloud.default_api_base()).expect("built-in API hosts are valid URLs"),
+                Url::parse(&default_base).expect("built-in API hosts are valid URLs"),
             ),
             Some(Value::String(s)) => parse_api_base(s).unwrap_or_else(|e| {
                 errors.push(e);
@@ -124,8 +208,16 @@ impl AppConfig {
 
         let auth_section = section(&root, "auth", AUTH_KEYS, &mut errors);
         let auth = match auth_section.and_then(|s| s.get("mode")) {
-            None | Some(Value::Null) => AuthMode::Demo,
+            None | Some(Value::Null) => {
+                errors.push(invalid("auth.mode", "", &AuthMode::NAMES.join(", ")));
+                AuthMode::Demo
+            }
             Some(Value::String(s)) if s == "demo" => AuthMode::Demo,
+            Some(Value::String(s)) if s == "token" => AuthMode::Token,
+            Some(Value::String(s)) if s == "msal" => match auth_section {
+                Some(section) => parse_msal(section, cloud, &mut errors),
+                None => AuthMode::Demo,
+            },
             Some(Value::String(s)) => {
                 errors.push(invalid("auth.mode", s, &AuthMode::NAMES.join(", ")));
                 AuthMode::Demo
@@ -174,6 +266,175 @@ impl AppConfig {
     }
 }
 
+fn parse_msal(
+    section: &Map<String, Value>,
+    cloud: Cloud,
+    errors: &mut Vec<ConfigError>,
+) -> AuthMode {
+    let mut text = |key: &str, required: bool| -> Option<String> {
+        match section.get(key) {
+            None | Some(Value::Null) => {
+                if required {
+                    errors.push(ConfigError::Missing {
+                        key: format!("auth.{key}"),
+                    });
+                }
+                None
+            }
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Some(_) => {
+                errors.push(wrong_type(&format!("auth.{key}"), "a non-empty string"));
+                None
+            }
+        }
+    };
+    let client_id = text("clientId", true);
+    let tenant_id = text("tenantId", true);
+    let authority_override = text("authority", false);
+    let redirect_uri = text("redirectUri", false);
+    let cache = text("cacheLocation", false);
+    let scope = section.get("scope");
+
+    if let Some(id) = &client_id {
+        if !is_guid(id) {
+            errors.push(invalid(
+                "auth.clientId",
+                id,
+                "the application (client) ID, a GUID like 00000000-0000-0000-0000-000000000000",
+            ));
+        }
+    }
+    if let Some(tenant) = &tenant_id {
+        let domain = tenant.contains('.')
+            && tenant
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if !is_guid(tenant) && !domain {
+            errors.push(invalid(
+                "auth.tenantId",
+                tenant,
+                "the directory (tenant) ID GUID or a domain such as contoso.onmicrosoft.com",
+            ));
+        }
+    }
+    let authority = match &authority_override {
+        Some(raw) => match Url::parse(raw) {
+            Ok(url)
+                if url.scheme() == "https" && url.host_str().is_some() && url.query().is_none() =>
+            {
+                Some(url)
+            }
+            _ => {
+                errors.push(invalid(
+                    "auth.authority",
+                    raw,
+                    "an https:// URL such as https://login.microsoftonline.com/<tenant>",
+                ));
+                None
+            }
+        },
+        None => tenant_id
+            .as_ref()
+            .and_then(|t| Url::parse(&format!("https://{}/{t}", cloud.authority_host())).ok()),
+    };
+    let scopes = match scope {
+        None | Some(Value::Null) => vec![cloud.default_scope().to_owned()],
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Some(_) => {
+            errors.push(wrong_type("auth.scope", "a string or a list of strings"));
+            Vec::new()
+        }
+    };
+    if scopes.is_empty() && !matches!(scope, Some(v) if !v.is_string() && !v.is_array()) {
+        errors.push(invalid(
+            "auth.scope",
+            "",
+            "at least one scope, e.g. https://api.securitycenter.microsoft.com/.default",
+        ));
+    }
+    let cache_location = match cache.as_deref() {
+        None | Some("sessionStorage") => CacheLocation::SessionStorage,
+        Some("localStorage") => CacheLocation::LocalStorage,
+        Some(other) => {
+            errors.push(invalid(
+                "auth.cacheLocation",
+                other,
+                "sessionStorage, localStorage",
+            ));
+            CacheLocation::SessionStorage
+        }
+    };
+    if let Some(uri) = &redirect_uri {
+        let ok = if uri.starts_with('/') {
+            !uri.starts_with("//")
+        } else {
+            Url::parse(uri).is_ok_and(|u| {
+                u.scheme() == "https"
+                    || (u.scheme() == "http"
+                        && matches!(u.host_str(), Some("localhost" | "127.0.0.1")))
+            })
+        };
+        if !ok {
+            errors.push(invalid(
+                "auth.redirectUri",
+                uri,
+                "an https:// URL (http:// only on localhost) or a path starting with /",
+            ));
+        }
+    }
+    let known_authorities = match section.get("knownAuthorities") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Some(_) => {
+            errors.push(wrong_type("auth.knownAuthorities", "a list of host names"));
+            Vec::new()
+        }
+    };
+    let authority_metadata = match section.get("authorityMetadata") {
+        None | Some(Value::Null) => None,
+        Some(object @ Value::Object(_)) => Some(object.to_string()),
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            errors.push(wrong_type(
+                "auth.authorityMetadata",
+                "an object (OIDC metadata)",
+            ));
+            None
+        }
+    };
+    match (client_id, tenant_id, authority) {
+        (Some(client_id), Some(tenant_id), Some(authority)) => AuthMode::Msal(MsalConfig {
+            client_id,
+            tenant_id,
+            authority,
+            scopes,
+            redirect_uri,
+            cache_location,
+            known_authorities,
+            authority_metadata,
+        }),
+        _ => AuthMode::Demo,
+    }
+}
+
+fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 fn parse_api_base(raw: &str) -> Result<ApiBase, ConfigError> {
     let allowed = "an https:// URL (or http:// on localhost/127.0.0.1), or a same-origin path starting with /";
     let raw = raw.trim();
@@ -188,7 +449,8 @@ fn parse_api_base(raw: &str) -> Result<ApiBase, ConfigError> {
     let url = Url::parse(raw).map_err(|_| invalid("apiBase", raw, allowed))?;
     let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && local);
-    if !scheme_ok || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+    if !scheme_ok || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty()
+    {
         return Err(invalid("apiBase", raw, allowed));
     }
     Ok(ApiBase::Absolute(url))
@@ -213,7 +475,12 @@ fn section<'a>(
     }
 }
 
-fn check_keys(map: &Map<String, Value>, prefix: &str, known: &[&'static str], errors: &mut Vec<ConfigError>) {
+fn check_keys(
+    map: &Map<String, Value>,
+    prefix: &str,
+    known: &[&'static str],
+    errors: &mut Vec<ConfigError>,
+) {
     for key in map.keys() {
         if !known.contains(&key.as_str()) {
             let suggestion = known
@@ -285,18 +552,97 @@ mod tests {
         assert_eq!(config.request_timeout_secs, 20);
         assert_eq!(config.auto_refresh_minutes, 0);
         let origin = Url::parse("http://127.0.0.1:8080/").unwrap();
-        assert_eq!(config.api_base.resolve(&origin).as_str(), "http://127.0.0.1:8787/");
+        assert_eq!(
+            config.api_base.resolve(&origin).as_str(),
+            "http://127.0.0.1:8787/"
+        );
     }
 
     #[test]
-    fn empty_config_means_commercial_cloud() {
-        let config = AppConfig::parse("{}").unwrap();
+    fn empty_config_needs_an_auth_mode() {
+        assert_eq!(
+            AppConfig::parse("{}").unwrap_err(),
+            vec![invalid("auth.mode", "", "msal, token, demo")]
+        );
+    }
+
+    #[test]
+    fn msal_config_derives_authority_and_scope_from_the_cloud() {
+        let config = AppConfig::parse(
+            r#"{"cloud": "gcc-high", "auth": {"mode": "msal", "tenantId": "contoso.onmicrosoft.com", "clientId": "11111111-2222-3333-4444-555555555555"}}"#,
+        )
+        .unwrap();
+        let AuthMode::Msal(msal) = config.auth else {
+            panic!("not msal")
+        };
+        assert_eq!(
+            msal.authority.as_str(),
+            "https://login.microsoftonline.us/contoso.onmicrosoft.com"
+        );
+        assert_eq!(
+            msal.scopes,
+            ["https://api-gov.securitycenter.microsoft.us/.default"]
+        );
+        assert_eq!(msal.cache_location, CacheLocation::SessionStorage);
+        let origin = Url::parse("https://kb.example/").unwrap();
+        assert_eq!(
+            config.api_base.resolve(&origin).as_str(),
+            "https://api-gov.securitycenter.microsoft.us/"
+        );
+    }
+
+    #[test]
+    fn msal_config_problems_name_the_key() {
+        let errors = AppConfig::parse(
+            r#"{"region": "mars", "auth": {"mode": "msal", "clientId": "not-a-guid", "cacheLocation": "cookies", "authority": "http://login.example"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            vec![
+                invalid("region", "mars", "us, eu, uk, au, swa, ina, aea"),
+                ConfigError::Missing {
+                    key: "auth.tenantId".into()
+                },
+                invalid(
+                    "auth.clientId",
+                    "not-a-guid",
+                    "the application (client) ID, a GUID like 00000000-0000-0000-0000-000000000000"
+                ),
+                invalid(
+                    "auth.authority",
+                    "http://login.example",
+                    "an https:// URL such as https://login.microsoftonline.com/<tenant>"
+                ),
+                invalid(
+                    "auth.cacheLocation",
+                    "cookies",
+                    "sessionStorage, localStorage"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn regional_hosts_follow_the_region() {
+        let config = AppConfig::parse(r#"{"region": "eu", "auth": {"mode": "token"}}"#).unwrap();
+        let origin = Url::parse("https://kb.example/").unwrap();
+        assert_eq!(
+            config.api_base.resolve(&origin).as_str(),
+            "https://eu.api.security.microsoft.com/"
+        );
+        assert_eq!(config.auth, AuthMode::Token);
+    }
+
+    #[test]
+    fn token_mode_defaults_to_commercial_cloud() {
+        let config = AppConfig::parse(r#"{"auth": {"mode": "token"}}"#).unwrap();
         assert_eq!(config.cloud, Cloud::Commercial);
         assert_eq!(
             config.api_base,
             ApiBase::Absolute(Url::parse("https://api.security.microsoft.com").unwrap())
         );
-        let config = AppConfig::parse(r#"{"cloud": "dod"}"#).unwrap();
+        let config = AppConfig::parse(r#"{"cloud": "dod", "auth": {"mode": "token"}}"#).unwrap();
         let origin = Url::parse("https://kb.example/").unwrap();
         assert_eq!(
             config.api_base.resolve(&origin).as_str(),
@@ -306,9 +652,12 @@ mod tests {
 
     #[test]
     fn proxy_path_resolves_against_the_page() {
-        let config = AppConfig::parse(r#"{"apiBase": "/mde/"}"#).unwrap();
+        let config = AppConfig::parse(r#"{"apiBase": "/mde/", "auth": {"mode": "demo"}}"#).unwrap();
         let origin = Url::parse("https://kb.example/app/index.html?x=1").unwrap();
-        assert_eq!(config.api_base.resolve(&origin).as_str(), "https://kb.example/mde");
+        assert_eq!(
+            config.api_base.resolve(&origin).as_str(),
+            "https://kb.example/mde"
+        );
     }
 
     #[test]
@@ -320,10 +669,17 @@ mod tests {
         assert_eq!(
             errors,
             vec![
-                ConfigError::UnknownKey { key: "apibase".into(), suggestion: Some("apiBase") },
+                ConfigError::UnknownKey {
+                    key: "apibase".into(),
+                    suggestion: Some("apiBase")
+                },
                 invalid("cloud", "mars", "commercial, gcc, gcc-high, dod"),
-                invalid("auth.mode", "magic", "demo"),
-                invalid("refresh.requestTimeoutSeconds", "0", "a whole number from 1 to 600"),
+                invalid("auth.mode", "magic", "msal, token, demo"),
+                invalid(
+                    "refresh.requestTimeoutSeconds",
+                    "0",
+                    "a whole number from 1 to 600"
+                ),
                 wrong_type("devicePageSize", "a number"),
             ]
         );
@@ -339,7 +695,7 @@ mod tests {
             "https://api.security.microsoft.com/?x=1",
             "ftp://x",
         ] {
-            let text = format!(r#"{{"apiBase": {bad:?}}}"#);
+            let text = format!(r#"{{"apiBase": {bad:?}, "auth": {{"mode": "demo"}}}}"#);
             assert!(AppConfig::parse(&text).is_err(), "{bad}");
         }
         assert!(matches!(AppConfig::parse("[1]"), Err(e) if e == vec![ConfigError::NotAnObject]));

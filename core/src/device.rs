@@ -60,7 +60,9 @@ pub enum DeviceRefError {
     Empty,
     #[error("device reference is longer than 255 characters")]
     TooLong,
-    #[error("device reference contains {0:?}, which is neither in a device ID nor in a computer name")]
+    #[error(
+        "device reference contains {0:?}, which is neither in a device ID nor in a computer name"
+    )]
     InvalidCharacter(char),
     #[error("device reference contains a path segment such as '..'")]
     PathTrick,
@@ -220,13 +222,28 @@ mod tests {
             DeviceRef::parse("fin-ws-0042.contoso.local"),
             Ok(DeviceRef::ComputerName("fin-ws-0042.contoso.local".into()))
         );
-        assert_eq!(DeviceRef::parse("../admin"), Err(DeviceRefError::InvalidCharacter('/')));
+        assert_eq!(
+            DeviceRef::parse("../admin"),
+            Err(DeviceRefError::InvalidCharacter('/'))
+        );
         assert_eq!(DeviceRef::parse(".."), Err(DeviceRefError::PathTrick));
-        assert_eq!(DeviceRef::parse("a%2Fb"), Err(DeviceRefError::InvalidCharacter('%')));
-        assert_eq!(DeviceRef::parse("a b"), Err(DeviceRefError::InvalidCharacter(' ')));
-        assert_eq!(DeviceRef::parse("host\u{200b}"), Err(DeviceRefError::InvalidCharacter('\u{200b}')));
+        assert_eq!(
+            DeviceRef::parse("a%2Fb"),
+            Err(DeviceRefError::InvalidCharacter('%'))
+        );
+        assert_eq!(
+            DeviceRef::parse("a b"),
+            Err(DeviceRefError::InvalidCharacter(' '))
+        );
+        assert_eq!(
+            DeviceRef::parse("host\u{200b}"),
+            Err(DeviceRefError::InvalidCharacter('\u{200b}'))
+        );
         assert_eq!(DeviceRef::parse("  "), Err(DeviceRefError::Empty));
-        assert_eq!(DeviceRef::parse(&"a".repeat(256)), Err(DeviceRefError::TooLong));
+        assert_eq!(
+            DeviceRef::parse(&"a".repeat(256)),
+            Err(DeviceRefError::TooLong)
+        );
     }
 
     #[test]

@@ -184,7 +184,13 @@ pub(crate) mod tests {
         vec![
             device(1, "beta.contoso.local", "Windows11", "High", &["VIP"]),
             device(2, "alpha.contoso.local", "Windows10", "Low", &[]),
-            device(3, "Gamma.contoso.local", "Windows11", "Medium", &["VIP", "Lab"]),
+            device(
+                3,
+                "Gamma.contoso.local",
+                "Windows11",
+                "Medium",
+                &["VIP", "Lab"],
+            ),
             device(4, "delta.contoso.local", "macOS", "None", &[]),
         ]
     }
@@ -203,7 +209,10 @@ pub(crate) mod tests {
         };
         let rows = filter_and_sort(&devices, &filter, Sort::default());
         assert_eq!(names(&rows), ["beta.contoso.local", "Gamma.contoso.local"]);
-        let filter = DeviceFilter { search: "GAMMA".into(), ..Default::default() };
+        let filter = DeviceFilter {
+            search: "GAMMA".into(),
+            ..Default::default()
+        };
         assert_eq!(filter_and_sort(&devices, &filter, Sort::default()).len(), 1);
     }
 
@@ -217,7 +226,12 @@ pub(crate) mod tests {
         );
         assert_eq!(
             names(&rows),
-            ["beta.contoso.local", "Gamma.contoso.local", "alpha.contoso.local", "delta.contoso.local"]
+            [
+                "beta.contoso.local",
+                "Gamma.contoso.local",
+                "alpha.contoso.local",
+                "delta.contoso.local"
+            ]
         );
     }
 

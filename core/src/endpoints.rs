@@ -86,7 +86,10 @@ mod tests {
         let e = endpoints("https://example.org/mde/");
         assert_eq!(
             e.missing_kbs(&id).as_str(),
-            format!("https://example.org/mde/api/machines/{}/getmissingkbs", "b".repeat(40))
+            format!(
+                "https://example.org/mde/api/machines/{}/getmissingkbs",
+                "b".repeat(40)
+            )
         );
         let e = endpoints("https://api.security.microsoft.com");
         assert_eq!(
@@ -94,8 +97,13 @@ mod tests {
             "https://api.security.microsoft.com/api/machines?%24filter=onboardingStatus+eq+%27Onboarded%27&%24top=10000"
         );
         assert_eq!(
-            e.machines(MachineQuery { include_unmanaged: true }, PageRequest { top: 5, skip: 10 })
-                .as_str(),
+            e.machines(
+                MachineQuery {
+                    include_unmanaged: true
+                },
+                PageRequest { top: 5, skip: 10 }
+            )
+            .as_str(),
             "https://api.security.microsoft.com/api/machines?%24top=5&%24skip=10"
         );
         let name = DeviceRef::parse("pc-1.contoso.local").unwrap();

@@ -16,7 +16,11 @@ pub struct MissingKb {
     pub id: String,
     #[serde(default, deserialize_with = "lenient::text")]
     pub name: Option<String>,
-    #[serde(default, rename = "productsNames", deserialize_with = "lenient::text_list")]
+    #[serde(
+        default,
+        rename = "productsNames",
+        deserialize_with = "lenient::text_list"
+    )]
     pub products: Vec<String>,
     #[serde(default, deserialize_with = "lenient::text")]
     pub url: Option<String>,
@@ -133,7 +137,10 @@ mod tests {
     #[test]
     fn catalog_url_keeps_safe_api_links_only() {
         let good = "https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB4540673";
-        assert_eq!(kb("4540673", Some(good)).catalog_url().as_deref(), Some(good));
+        assert_eq!(
+            kb("4540673", Some(good)).catalog_url().as_deref(),
+            Some(good)
+        );
         for bad in [
             "javascript:alert(1)",
             "data:text/html,<script>alert(1)</script>",
@@ -164,7 +171,10 @@ mod tests {
     #[test]
     fn products_are_humanised() {
         assert_eq!(humanize_product("windows_10"), "Windows 10");
-        assert_eq!(humanize_product("windows_server_2019"), "Windows Server 2019");
+        assert_eq!(
+            humanize_product("windows_server_2019"),
+            "Windows Server 2019"
+        );
         assert_eq!(humanize_product(".net_framework"), ".NET Framework");
         assert_eq!(humanize_product("edge"), "Microsoft Edge");
         assert_eq!(humanize_product("__"), "");

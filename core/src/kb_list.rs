@@ -129,7 +129,10 @@ impl KbTotals {
 
 /// Distinct raw product names present, sorted by their human label.
 pub fn products(kbs: &[MissingKb]) -> Vec<String> {
-    let set: BTreeSet<&str> = kbs.iter().flat_map(|kb| kb.products.iter().map(String::as_str)).collect();
+    let set: BTreeSet<&str> = kbs
+        .iter()
+        .flat_map(|kb| kb.products.iter().map(String::as_str))
+        .collect();
     let mut list: Vec<String> = set.into_iter().map(str::to_owned).collect();
     list.sort_by_cached_key(|p| crate::kb::humanize_product(p).to_lowercase());
     list
@@ -152,9 +155,24 @@ mod tests {
 
     fn sample() -> Vec<MissingKb> {
         vec![
-            kb("4540673", "March 2020 Security Updates", &["windows_10", "edge"], 97),
-            kb("5044285", "October 2024 Security Updates", &["windows_11"], 12),
-            kb("4552931", "May 2020 .NET Framework Update", &[".net_framework"], 3),
+            kb(
+                "4540673",
+                "March 2020 Security Updates",
+                &["windows_10", "edge"],
+                97,
+            ),
+            kb(
+                "5044285",
+                "October 2024 Security Updates",
+                &["windows_11"],
+                12,
+            ),
+            kb(
+                "4552931",
+                "May 2020 .NET Framework Update",
+                &[".net_framework"],
+                3,
+            ),
             kb("999", "Tiny", &["windows_10"], 12),
         ]
     }
@@ -173,7 +191,11 @@ mod tests {
     #[test]
     fn kb_numbers_sort_numerically() {
         let kbs = sample();
-        let rows = filter_and_sort(&kbs, &KbFilter::default(), Sort::new(KbSortKey::Kb, SortDirection::Ascending));
+        let rows = filter_and_sort(
+            &kbs,
+            &KbFilter::default(),
+            Sort::new(KbSortKey::Kb, SortDirection::Ascending),
+        );
         assert_eq!(ids(&rows), ["999", "4540673", "4552931", "5044285"]);
     }
 
@@ -181,19 +203,43 @@ mod tests {
     fn filters_by_text_product_and_min_cves() {
         let kbs = sample();
         let by = |filter: KbFilter| ids(&filter_and_sort(&kbs, &filter, Sort::default()));
-        assert_eq!(by(KbFilter { text: "kb4540".into(), ..Default::default() }), ["4540673"]);
-        assert_eq!(by(KbFilter { text: "october".into(), ..Default::default() }), ["5044285"]);
         assert_eq!(
-            by(KbFilter { product: Some("windows_10".into()), ..Default::default() }),
+            by(KbFilter {
+                text: "kb4540".into(),
+                ..Default::default()
+            }),
+            ["4540673"]
+        );
+        assert_eq!(
+            by(KbFilter {
+                text: "october".into(),
+                ..Default::default()
+            }),
+            ["5044285"]
+        );
+        assert_eq!(
+            by(KbFilter {
+                product: Some("windows_10".into()),
+                ..Default::default()
+            }),
             ["4540673", "999"]
         );
-        assert_eq!(by(KbFilter { min_cves: Some(12), ..Default::default() }), ["4540673", "5044285", "999"]);
+        assert_eq!(
+            by(KbFilter {
+                min_cves: Some(12),
+                ..Default::default()
+            }),
+            ["4540673", "5044285", "999"]
+        );
     }
 
     #[test]
     fn totals_and_products() {
         let kbs = sample();
         assert_eq!(KbTotals::of(&kbs), KbTotals { kbs: 4, cves: 124 });
-        assert_eq!(products(&kbs), [".net_framework", "edge", "windows_10", "windows_11"]);
+        assert_eq!(
+            products(&kbs),
+            [".net_framework", "edge", "windows_10", "windows_11"]
+        );
     }
 }

@@ -16,14 +16,15 @@ mod lenient;
 pub mod loadable;
 pub mod odata;
 pub mod sort;
+pub mod token_info;
 pub mod url_state;
 
 pub use api_error::{ApiError, ErrorDetail};
 pub use cloud::Cloud;
 pub use config::{AppConfig, AuthMode, ConfigError};
 pub use device::{Device, DeviceId, DeviceRef, DeviceRefError};
-pub use endpoints::{Endpoints, MachineQuery};
 pub use device_list::{DeviceFilter, DeviceSortKey};
+pub use endpoints::{Endpoints, MachineQuery};
 pub use kb::MissingKb;
 pub use kb_list::{KbFilter, KbSortKey, KbTotals};
 pub use loadable::{LoadStatus, Loadable};

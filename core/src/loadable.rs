@@ -8,7 +8,10 @@ pub enum LoadStatus {
     Idle,
     Loading,
     /// Throttled: retrying by itself after the countdown.
-    RetryingIn { seconds: u32, error: ApiError },
+    RetryingIn {
+        seconds: u32,
+        error: ApiError,
+    },
     Failed(ApiError),
 }
 

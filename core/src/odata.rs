@@ -33,7 +33,9 @@ impl<T: DeserializeOwned> ODataPage<T> {
             Err(e) => return malformed(MalformedBody::NotJson(e.to_string())),
         };
         let Value::Object(mut root) = root else {
-            return malformed(MalformedBody::WrongShape("the response is not a JSON object".into()));
+            return malformed(MalformedBody::WrongShape(
+                "the response is not a JSON object".into(),
+            ));
         };
         let records = match root.remove("value") {
             Some(Value::Array(records)) => records,
@@ -121,7 +123,9 @@ fn rebase_next_link(endpoint: &Url, link: &str) -> Result<Url, ApiError> {
             "@odata.nextLink does not point to the same collection: {link}"
         )))
     };
-    let parsed = Url::parse(link).or_else(|_| endpoint.join(link)).map_err(|_| wrong())?;
+    let parsed = Url::parse(link)
+        .or_else(|_| endpoint.join(link))
+        .map_err(|_| wrong())?;
     let collection = endpoint
         .path()
         .rsplit_once("/api/")
@@ -195,8 +199,14 @@ mod tests {
         assert_eq!(kind(""), MalformedBody::Empty);
         assert_eq!(kind(r#"{"value": [{"id": "1""#), MalformedBody::Truncated);
         assert!(matches!(kind("<html>"), MalformedBody::NotJson(_)));
-        assert!(matches!(kind(r#"{"value": null}"#), MalformedBody::WrongShape(_)));
-        assert!(matches!(kind(r#"{"value": {"oops": 1}}"#), MalformedBody::WrongShape(_)));
+        assert!(matches!(
+            kind(r#"{"value": null}"#),
+            MalformedBody::WrongShape(_)
+        ));
+        assert!(matches!(
+            kind(r#"{"value": {"oops": 1}}"#),
+            MalformedBody::WrongShape(_)
+        ));
         assert!(matches!(kind(r#"[1]"#), MalformedBody::WrongShape(_)));
     }
 
@@ -215,7 +225,10 @@ mod tests {
         let next = next_page(
             &endpoint,
             PageRequest::first(100),
-            &page(100, Some("https://api.security.microsoft.com/api/machines?$top=100&$skip=100")),
+            &page(
+                100,
+                Some("https://api.security.microsoft.com/api/machines?$top=100&$skip=100"),
+            ),
         )
         .unwrap();
         assert_eq!(
@@ -243,10 +256,19 @@ mod tests {
         let first = PageRequest::first(100);
         assert_eq!(
             next_page(&endpoint, first, &page(100, None)).unwrap(),
-            NextPage::Skip(PageRequest { top: 100, skip: 100 })
+            NextPage::Skip(PageRequest {
+                top: 100,
+                skip: 100
+            })
         );
-        assert_eq!(next_page(&endpoint, first, &page(99, None)).unwrap(), NextPage::Done);
-        assert_eq!(next_page(&endpoint, first, &page(0, None)).unwrap(), NextPage::Done);
+        assert_eq!(
+            next_page(&endpoint, first, &page(99, None)).unwrap(),
+            NextPage::Done
+        );
+        assert_eq!(
+            next_page(&endpoint, first, &page(0, None)).unwrap(),
+            NextPage::Done
+        );
         assert_eq!(PageRequest::first(50_000).top, MAX_TOP);
     }
 }

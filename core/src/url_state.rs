@@ -175,19 +175,31 @@ mod tests {
         );
         assert!(ignored.is_empty());
         assert_eq!(state.kb_filter.text, "KB45");
-        assert_eq!(state.kb_sort, Sort::new(KbSortKey::Kb, SortDirection::Ascending));
-        assert_eq!(state.device_filter.os_platform.as_deref(), Some("Windows11"));
+        assert_eq!(
+            state.kb_sort,
+            Sort::new(KbSortKey::Kb, SortDirection::Ascending)
+        );
+        assert_eq!(
+            state.device_filter.os_platform.as_deref(),
+            Some("Windows11")
+        );
     }
 
     fn opt_text() -> impl Strategy<Value = Option<String>> {
-        proptest::option::of("\\PC{1,12}".prop_filter("non-blank", |s: &String| !s.trim().is_empty()))
+        proptest::option::of(
+            "\\PC{1,12}".prop_filter("non-blank", |s: &String| !s.trim().is_empty()),
+        )
     }
 
     fn sort<K: SortKey + std::fmt::Debug>() -> impl Strategy<Value = Sort<K>> {
         (0..K::ALL.len(), any::<bool>()).prop_map(|(i, desc)| {
             Sort::new(
                 K::ALL[i],
-                if desc { SortDirection::Descending } else { SortDirection::Ascending },
+                if desc {
+                    SortDirection::Descending
+                } else {
+                    SortDirection::Ascending
+                },
             )
         })
     }

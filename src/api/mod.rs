@@ -57,13 +57,22 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
-    pub fn new(endpoints: Endpoints, tokens: TokenSource, timeout_secs: u32, device_page_size: u32) -> Self {
+    pub fn new(
+        endpoints: Endpoints,
+        tokens: TokenSource,
+        timeout_secs: u32,
+        device_page_size: u32,
+    ) -> Self {
         Self {
             endpoints,
             tokens,
             timeout_secs,
             device_page_size,
         }
+    }
+
+    pub fn tokens(&self) -> TokenSource {
+        self.tokens
     }
 
     pub fn endpoints(&self) -> &Endpoints {
@@ -76,9 +85,12 @@ impl ApiClient {
         let first = PageRequest::first(self.device_page_size);
         let collection = self.endpoints.machines_collection();
         match self
-            .collection(self.endpoints.machines(query, first), &collection, Some(first), |request| {
-                self.endpoints.machines(query, request)
-            })
+            .collection(
+                self.endpoints.machines(query, first),
+                &collection,
+                Some(first),
+                |request| self.endpoints.machines(query, request),
+            )
             .await
         {
             Err(ApiError::NotFound(_)) => Ok(Collection::default()),
@@ -95,7 +107,8 @@ impl ApiClient {
     /// The seed endpoint: missing KBs of one device (following a nextLink if one comes).
     pub async fn missing_kbs(&self, id: &DeviceId) -> Result<Collection<MissingKb>, ApiError> {
         let url = self.endpoints.missing_kbs(id);
-        self.collection(url.clone(), &url, None, |_| url.clone()).await
+        self.collection(url.clone(), &url, None, |_| url.clone())
+            .await
     }
 
     async fn collection<T: DeserializeOwned>(
@@ -140,9 +153,20 @@ impl ApiClient {
         }
     }
 
-    /// GET with bearer token and timeout; the body of a 2xx answer.
+    /// GET with bearer token and timeout; the body of a 2xx answer. A 401 earns one forced
+    /// token refresh and one retry when the token source can refresh.
     async fn get(&self, url: &Url) -> Result<String, ApiError> {
-        let token = self.tokens.bearer().await;
+        let token = self.tokens.bearer(false).await?;
+        match self.send(url, &token).await {
+            Err(ApiError::Unauthorized(_)) if self.tokens.can_refresh() => {
+                let fresh = self.tokens.bearer(true).await?;
+                self.send(url, &fresh).await
+            }
+            other => other,
+        }
+    }
+
+    async fn send(&self, url: &Url, token: &str) -> Result<String, ApiError> {
         let controller = AbortController::new().map_err(|_| ApiError::Network(String::new()))?;
         let timed_out = Rc::new(Cell::new(false));
         let _timer = {
@@ -153,32 +177,31 @@ impl ApiClient {
                 controller.abort();
             })
         };
+        let failed = |e: gloo_net::Error| {
+            if timed_out.get() {
+                ApiError::Timeout(self.timeout_secs)
+            } else {
+                ApiError::Network(network_reason(&e))
+            }
+        };
         let response = Request::get(url.as_str())
             .header("Authorization", &format!("Bearer {token}"))
             .header("Accept", "application/json")
             .abort_signal(Some(&controller.signal()))
             .send()
             .await
-            .map_err(|e| {
-                if timed_out.get() {
-                    ApiError::Timeout(self.timeout_secs)
-                } else {
-                    ApiError::Network(network_reason(&e))
-                }
-            })?;
+            .map_err(failed)?;
         let status = response.status();
         let retry_after = response.headers().get("Retry-After");
-        let body = response.text().await.map_err(|e| {
-            if timed_out.get() {
-                ApiError::Timeout(self.timeout_secs)
-            } else {
-                ApiError::Network(network_reason(&e))
-            }
-        })?;
+        let body = response.text().await.map_err(failed)?;
         if (200..300).contains(&status) {
             Ok(body)
         } else {
-            Err(ApiError::from_response(status, retry_after.as_deref(), &body))
+            Err(ApiError::from_response(
+                status,
+                retry_after.as_deref(),
+                &body,
+            ))
         }
     }
 }

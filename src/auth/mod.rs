@@ -1,25 +1,55 @@
-//! Where bearer tokens come from.
+//! Where bearer tokens come from: a [`TokenSource`] per auth mode.
 
-use kbwatch_core::AuthMode;
+pub mod msal;
 
-/// Supplies the `Authorization: Bearer` token for each API call.
-#[derive(Debug, Clone)]
+use kbwatch_core::{ApiError, AuthMode};
+use leptos::prelude::*;
+
+/// Supplies the `Authorization: Bearer` token for each API call. kbwatch itself never stores
+/// a token: MSAL keeps its own cache (sessionStorage by default), a pasted token lives in
+/// memory only.
+#[derive(Debug, Clone, Copy)]
 pub enum TokenSource {
     /// The local mock accepts any token; real APIs will answer 401.
     Demo,
+    /// A token the user pasted (token mode), in memory only.
+    Pasted(RwSignal<Option<String>>),
+    /// MSAL.js, through the bridge.
+    Msal,
 }
 
 impl TokenSource {
     pub fn for_mode(mode: &AuthMode) -> Self {
         match mode {
             AuthMode::Demo => Self::Demo,
+            AuthMode::Token => Self::Pasted(RwSignal::new(None)),
+            AuthMode::Msal(_) => Self::Msal,
         }
     }
 
-    /// The token for the next call. Never logged, never stored by kbwatch.
-    pub async fn bearer(&self) -> String {
+    /// Whether a 401 is worth one forced refresh before giving up.
+    pub fn can_refresh(&self) -> bool {
+        matches!(self, Self::Msal)
+    }
+
+    /// The token for the next call; `force_refresh` after a 401.
+    pub async fn bearer(&self, force_refresh: bool) -> Result<String, ApiError> {
         match self {
-            Self::Demo => "kbwatch-demo-token".to_owned(),
+            Self::Demo => Ok("kbwatch-demo-token".to_owned()),
+            Self::Pasted(token) => token
+                .get_untracked()
+                .ok_or_else(|| ApiError::SignInRequired {
+                    code: Some("no_token".into()),
+                    message: String::new(),
+                }),
+            Self::Msal => {
+                msal::token(force_refresh, true)
+                    .await
+                    .map_err(|e| ApiError::SignInRequired {
+                        code: Some(e.code),
+                        message: e.message,
+                    })
+            }
         }
     }
 }

@@ -27,7 +27,12 @@ pub fn DevicePanel(
     let skipped = Memo::new(move |_| data.get().value.map_or(0, |c| c.skipped.len()));
     let facets = Memo::new(move |_| devices.with(|d| DeviceFacets::of(d)));
     let rows = Memo::new(move |_| {
-        devices.with(|d| filter_and_sort(d, &filter.get(), sort.get()).into_iter().cloned().collect::<Vec<_>>())
+        devices.with(|d| {
+            filter_and_sort(d, &filter.get(), sort.get())
+                .into_iter()
+                .cloned()
+                .collect::<Vec<_>>()
+        })
     });
     let status = Signal::derive(move || data.get().status);
     let loaded = move || data.with(|d| d.value.is_some());

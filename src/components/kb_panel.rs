@@ -30,7 +30,12 @@ pub fn KbPanel(
     let loaded = Memo::new(move |_| data.get().value);
     let all_kbs = Memo::new(move |_| loaded.get().map(|d| d.kbs.items).unwrap_or_default());
     let rows = Memo::new(move |_| {
-        all_kbs.with(|kbs| filter_and_sort(kbs, &filter.get(), sort.get()).into_iter().cloned().collect::<Vec<_>>())
+        all_kbs.with(|kbs| {
+            filter_and_sort(kbs, &filter.get(), sort.get())
+                .into_iter()
+                .cloned()
+                .collect::<Vec<_>>()
+        })
     });
     let product_options = Memo::new(move |_| {
         all_kbs.with(|kbs| {
@@ -113,7 +118,11 @@ pub fn DeviceHeader(device: Device, cloud: Cloud) -> impl IntoView {
     let or_unknown = |v: &Option<String>| v.clone().unwrap_or_else(|| messages::UNKNOWN.to_owned());
     let portal = cloud.device_portal_url(&device.id);
     let tags = (!device.machine_tags.is_empty()).then(|| {
-        let chips = device.machine_tags.iter().map(|t| view! { <span class="chip">{t.clone()}</span> }).collect_view();
+        let chips = device
+            .machine_tags
+            .iter()
+            .map(|t| view! { <span class="chip">{t.clone()}</span> })
+            .collect_view();
         view! { <div><dt>{messages::LABEL_TAGS}</dt><dd>{chips}</dd></div> }
     });
     view! {

@@ -9,4 +9,5 @@ pub mod kb_filters;
 pub mod kb_panel;
 pub mod kb_table;
 pub mod select_filter;
+pub mod session;
 pub mod sort_header;

@@ -11,8 +11,10 @@ use leptos_router::NavigateOptions;
 
 use crate::api::{ApiClient, Collection, DeviceKbs};
 use crate::app::AppContext;
+use crate::auth::TokenSource;
 use crate::components::device_panel::DevicePanel;
 use crate::components::kb_panel::KbPanel;
+use crate::components::session::{AccountStatus, TokenStatus};
 use crate::messages;
 use crate::remote::Remote;
 
@@ -32,7 +34,11 @@ pub fn Dashboard() -> impl IntoView {
     let go = move |next: ViewState, push: bool| {
         let path = location.pathname.get_untracked();
         let query = next.to_query();
-        let url = if query.is_empty() { path } else { format!("{path}?{query}") };
+        let url = if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{query}")
+        };
         navigate.with_value(|nav| {
             nav(
                 &url,
@@ -93,7 +99,10 @@ pub fn Dashboard() -> impl IntoView {
         }
     });
 
-    let selected_id = Signal::derive(move || kbs.state().with(|s| s.value.as_ref().map(|d| d.device.id.clone())));
+    let selected_id = Signal::derive(move || {
+        kbs.state()
+            .with(|s| s.value.as_ref().map(|d| d.device.id.clone()))
+    });
     let link_for = Callback::new(move |id: DeviceId| {
         let mut next = state.get_untracked();
         next.device = Some(id.to_string());
@@ -122,7 +131,11 @@ pub fn Dashboard() -> impl IntoView {
                 <p class="tagline">{messages::TAGLINE}</p>
             </div>
             <div class="topbar-actions">
-                <span class="badge" data-testid="mode">{messages::MODE_DEMO}</span>
+                {match context.client.tokens() {
+                    TokenSource::Demo => view! { <span class="badge" data-testid="mode">{messages::MODE_DEMO}</span> }.into_any(),
+                    TokenSource::Pasted(token) => view! { <TokenStatus token/> }.into_any(),
+                    TokenSource::Msal => view! { <AccountStatus account=context.account/> }.into_any(),
+                }}
                 <button type="button" class="button" data-testid="refresh" on:click=move |_| { devices.retry(); kbs.retry(); }>
                     {messages::REFRESH}
                 </button>

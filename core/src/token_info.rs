@@ -1,0 +1,183 @@
+//! What a pasted access token says about itself (token mode): who it belongs to, for which
+//! API, with which permissions, and when it expires. The signature is not checked — the API
+//! does that; this only informs the user.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::Deserialize;
+
+/// Warn this long before a token expires.
+pub const EXPIRY_WARNING_SECS: i64 = 5 * 60;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// `preferred_username`, `upn`, `unique_name`, `name` or, for app tokens, `appid`.
+    pub subject: Option<String>,
+    pub audience: Option<String>,
+    pub scopes: Vec<String>,
+    pub roles: Vec<String>,
+    pub tenant_id: Option<String>,
+    /// Unix seconds.
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenInfoError {
+    #[error("a token has three parts separated by dots")]
+    NotAJwt,
+    #[error("the token's claims are not readable base64url JSON")]
+    UnreadableClaims,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFreshness {
+    Valid {
+        remaining_secs: i64,
+    },
+    ExpiringSoon {
+        remaining_secs: i64,
+    },
+    Expired,
+    /// The token has no `exp` claim.
+    Unknown,
+}
+
+impl TokenInfo {
+    /// Reads the claims of a JWT (a leading "Bearer " is ignored).
+    pub fn decode(token: &str) -> Result<Self, TokenInfoError> {
+        #[derive(Deserialize)]
+        struct Claims {
+            #[serde(default, deserialize_with = "crate::lenient::text")]
+            preferred_username: Option<String>,
+            #[serde(default, deserialize_with = "crate::lenient::text")]
+            upn: Option<String>,
+            #[serde(default, deserialize_with = "crate::lenient::text")]
+            unique_name: Option<String>,
+            #[serde(default, deserialize_with = "crate::lenient::text")]
+            name: Option<String>,
+            #[serde(default, deserialize_with = "crate::lenient::text")]
+            appid: Option<String>,
+            #[serde(default, deserialize_with = "crate::lenient::text")]
+            aud: Option<String>,
+            #[serde(default, deserialize_with = "crate::lenient::text")]
+            scp: Option<String>,
+            #[serde(default, deserialize_with = "crate::lenient::text_list")]
+            roles: Vec<String>,
+            #[serde(default, deserialize_with = "crate::lenient::text")]
+            tid: Option<String>,
+            #[serde(default)]
+            exp: Option<serde_json::Value>,
+        }
+        let token = token.trim();
+        let token = token.strip_prefix("Bearer ").unwrap_or(token).trim();
+        let parts: Vec<&str> = token.split('.').collect();
+        // The signature part may be empty (unsigned tokens); header and claims may not.
+        if parts.len() != 3 || parts[0].is_empty() || parts[1].is_empty() {
+            return Err(TokenInfoError::NotAJwt);
+        }
+        let payload = URL_SAFE_NO_PAD
+            .decode(parts[1].trim_end_matches('='))
+            .map_err(|_| TokenInfoError::UnreadableClaims)?;
+        let claims = match serde_json::from_slice(&payload) {
+            Ok(object @ serde_json::Value::Object(_)) => Claims::deserialize(object),
+            _ => return Err(TokenInfoError::UnreadableClaims),
+        }
+        .map_err(|_| TokenInfoError::UnreadableClaims)?;
+        Ok(Self {
+            subject: claims
+                .preferred_username
+                .or(claims.upn)
+                .or(claims.unique_name)
+                .or(claims.name)
+                .or(claims.appid),
+            audience: claims.aud,
+            scopes: claims
+                .scp
+                .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default(),
+            roles: claims.roles,
+            tenant_id: claims.tid,
+            expires_at: claims.exp.and_then(|v| v.as_f64()).map(|f| f as i64),
+        })
+    }
+
+    pub fn freshness(&self, now_unix: i64) -> TokenFreshness {
+        match self.expires_at {
+            None => TokenFreshness::Unknown,
+            Some(exp) if exp <= now_unix => TokenFreshness::Expired,
+            Some(exp) if exp - now_unix <= EXPIRY_WARNING_SECS => TokenFreshness::ExpiringSoon {
+                remaining_secs: exp - now_unix,
+            },
+            Some(exp) => TokenFreshness::Valid {
+                remaining_secs: exp - now_unix,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn jwt(claims: &str) -> String {
+        format!(
+            "{}.{}.sig",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","typ":"JWT"}"#),
+            URL_SAFE_NO_PAD.encode(claims)
+        )
+    }
+
+    #[test]
+    fn reads_user_token_claims() {
+        let token = jwt(
+            r#"{"aud":"https://api.securitycenter.microsoft.com","upn":"ana@contoso.com","scp":"Machine.Read Software.Read","tid":"t1","exp":2000}"#,
+        );
+        let info = TokenInfo::decode(&format!("Bearer {token}")).unwrap();
+        assert_eq!(info.subject.as_deref(), Some("ana@contoso.com"));
+        assert_eq!(info.scopes, ["Machine.Read", "Software.Read"]);
+        assert_eq!(info.expires_at, Some(2000));
+        assert_eq!(
+            info.freshness(1000),
+            TokenFreshness::Valid {
+                remaining_secs: 1000
+            }
+        );
+        assert_eq!(
+            info.freshness(1800),
+            TokenFreshness::ExpiringSoon {
+                remaining_secs: 200
+            }
+        );
+        assert_eq!(info.freshness(2000), TokenFreshness::Expired);
+    }
+
+    #[test]
+    fn app_tokens_name_the_app_and_roles() {
+        let info =
+            TokenInfo::decode(&jwt(r#"{"appid":"abc","roles":["Machine.Read.All"]}"#)).unwrap();
+        assert_eq!(info.subject.as_deref(), Some("abc"));
+        assert_eq!(info.roles, ["Machine.Read.All"]);
+        assert_eq!(info.freshness(0), TokenFreshness::Unknown);
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert_eq!(TokenInfo::decode("hello"), Err(TokenInfoError::NotAJwt));
+        assert_eq!(
+            TokenInfo::decode("a.%%%.c"),
+            Err(TokenInfoError::UnreadableClaims)
+        );
+        assert_eq!(
+            TokenInfo::decode(&jwt("[1]")),
+            Err(TokenInfoError::UnreadableClaims)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_input_never_panics(s in "\\PC{0,120}") {
+            let _ = TokenInfo::decode(&s);
+        }
+    }
+}
