@@ -53,11 +53,15 @@ pub(crate) async fn stats(State(state): State<Arc<MockState>>) -> Json<Value> {
     Json(json!(state.stats.snapshot()))
 }
 
-/// `POST /_mock/reset`: no faults, no counts, fresh rate windows.
+/// `POST /_mock/reset`: no faults, no counts (the IdP's too), fresh rate windows. Issued tokens
+/// stay valid.
 pub(crate) async fn reset(State(state): State<Arc<MockState>>) -> Json<Value> {
     state.faults.clear();
     state.stats.reset();
     state.limiter.reset();
+    if let Some(idp) = &state.idp {
+        idp.reset_stats();
+    }
     Json(json!({ "reset": true }))
 }
 

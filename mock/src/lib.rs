@@ -6,6 +6,9 @@
 //! It is written from `docs/defender-api.md`, never from the client's types, so a contract
 //! mistake cannot hide on both sides.
 //!
+//! With [`MockOptions::idp`] set it also runs a local Microsoft Entra ID stand-in over HTTPS
+//! (see [`idp`]), and the API then accepts only the tokens that IdP issued.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! let mock = kbwatch_mock::spawn(kbwatch_mock::MockOptions::default(), 0).await?;
@@ -20,6 +23,7 @@ pub mod catalog;
 pub mod errors;
 pub mod faults;
 pub mod fleet;
+pub mod idp;
 pub mod odata;
 pub mod rate_limit;
 mod routes;
@@ -32,7 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{header, HeaderName, Method};
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
@@ -44,6 +48,7 @@ use tower_http::services::{ServeDir, ServeFile};
 pub use errors::ApiError;
 pub use faults::{FaultKind, FaultRule};
 pub use fleet::Fleet;
+pub use idp::{DemoUser, Idp, IdpOptions};
 
 /// How a mock instance behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +73,9 @@ pub struct MockOptions {
     pub app_dir: Option<PathBuf>,
     /// Port of that second listener (0 = any free).
     pub app_port: u16,
+    /// Also run the Entra ID stand-in (HTTPS, its own port); the API then validates its tokens.
+    /// `None`: any non-empty bearer token is accepted.
+    pub idp: Option<IdpOptions>,
 }
 
 impl Default for MockOptions {
@@ -83,6 +91,7 @@ impl Default for MockOptions {
             faults: Vec::new(),
             app_dir: None,
             app_port: 8080,
+            idp: None,
         }
     }
 }
@@ -95,18 +104,45 @@ pub(crate) struct MockState {
     pub(crate) faults: faults::FaultStore,
     pub(crate) stats: stats::StatsStore,
     pub(crate) limiter: rate_limit::RateLimiter,
+    pub(crate) idp: Option<Arc<Idp>>,
 }
 
 /// The API and admin routes for `opts`, for in-process tests (`tower::ServiceExt::oneshot`).
 ///
-/// Each call generates its own fleet and has its own faults, counters and rate windows.
+/// Each call generates its own fleet and has its own faults, counters and rate windows. With
+/// `opts.idp` set, a fresh IdP (issuer `https://127.0.0.1:{idp.port}`) is made and its routes are
+/// merged in, so one router runs the whole sign-in flow; use [`router_with_idp`] to keep a handle
+/// on the IdP.
+///
+/// # Panics
+/// If the IdP's keys cannot be generated (ring failing to make a P-256 key).
 pub fn router(opts: &MockOptions) -> Router {
+    match &opts.idp {
+        None => api_router(opts, None),
+        Some(idp_opts) => {
+            let origin = format!("https://127.0.0.1:{}", idp_opts.port);
+            let idp =
+                Idp::new(idp_opts.clone(), &origin).unwrap_or_else(|e| panic!("kbwatch-mock: {e}"));
+            router_with_idp(opts, idp)
+        }
+    }
+}
+
+/// The API and admin routes validating `idp`'s tokens, plus the IdP's own routes, in one router
+/// (`opts.idp` is ignored).
+pub fn router_with_idp(opts: &MockOptions, idp: Arc<Idp>) -> Router {
+    api_router(opts, Some(idp.clone())).merge(idp::router(idp))
+}
+
+/// `/api` and `/_mock` (plus `/_mock/idp` when there is an IdP).
+fn api_router(opts: &MockOptions, idp: Option<Arc<Idp>>) -> Router {
     let state = Arc::new(MockState {
         options: opts.clone(),
         fleet: Fleet::generate(opts.seed, opts.devices, fleet::default_anchor()),
         faults: faults::FaultStore::new(opts.faults.clone()),
         stats: stats::StatsStore::default(),
         limiter: rate_limit::RateLimiter::new(opts.rate_per_minute, opts.rate_per_hour),
+        idp: idp.clone(),
     });
     // Layers run outermost-last: auth, then rate limit, then faults, then the handler.
     let api = Router::new()
@@ -116,7 +152,7 @@ pub fn router(opts: &MockOptions) -> Router {
         .fallback(routes::api_fallback)
         .layer(from_fn_with_state(state.clone(), faults::inject_faults))
         .layer(from_fn_with_state(state.clone(), rate_limit::enforce))
-        .layer(from_fn(auth::require_bearer));
+        .layer(from_fn_with_state(state.clone(), auth::require_bearer));
     let admin = Router::new()
         .route(
             "/_mock/faults",
@@ -131,6 +167,9 @@ pub fn router(opts: &MockOptions) -> Router {
         .nest("/api", api)
         .merge(admin)
         .with_state(state.clone());
+    if let Some(idp) = idp {
+        app = app.merge(idp::admin_router(idp));
+    }
     if opts.cors {
         app = app.layer(cors_layer());
     }
@@ -163,10 +202,15 @@ fn app_router(dir: &std::path::Path) -> Router {
 /// A mock listening on 127.0.0.1. Dropping it also stops the servers, without waiting.
 #[derive(Debug)]
 pub struct RunningMock {
-    /// Address of the API listener.
+    /// Address of the API listener (plain HTTP).
     pub api_addr: SocketAddr,
     /// Address of the static app listener, when `app_dir` was set.
     pub app_addr: Option<SocketAddr>,
+    /// Address of the Entra ID stand-in (HTTPS), when `idp` was set.
+    pub idp_addr: Option<SocketAddr>,
+    /// PEM of the CA that signed the IdP's HTTPS certificate, when `idp` was set.
+    pub idp_cert_pem: Option<String>,
+    idp: Option<Arc<Idp>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<io::Result<()>>>,
 }
@@ -177,7 +221,17 @@ impl RunningMock {
         format!("http://{}", self.api_addr)
     }
 
-    /// Stop both listeners and wait (up to 5 s) for open connections to finish.
+    /// `https://127.0.0.1:{port}/{tenant_id}`: MSAL's `auth.authority`, when `idp` was set.
+    pub fn authority(&self) -> Option<String> {
+        self.idp.as_ref().map(|idp| idp.authority())
+    }
+
+    /// The running IdP (mint tokens, force expiry, read counters), when `idp` was set.
+    pub fn idp(&self) -> Option<&Arc<Idp>> {
+        self.idp.as_ref()
+    }
+
+    /// Stop all listeners and wait (up to 5 s) for open connections to finish.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for task in self.tasks {
@@ -206,7 +260,8 @@ async fn serve(
 }
 
 /// Start the mock on 127.0.0.1:`api_port` (0 = any free), plus the static app listener when
-/// `opts.app_dir` is set. Returns once both are listening.
+/// `opts.app_dir` is set and the HTTPS IdP listener when `opts.idp` is set. Returns once all are
+/// listening.
 pub async fn spawn(opts: MockOptions, api_port: u16) -> io::Result<RunningMock> {
     if let Some(dir) = &opts.app_dir {
         if !dir.join("index.html").is_file() {
@@ -224,20 +279,44 @@ pub async fn spawn(opts: MockOptions, api_port: u16) -> io::Result<RunningMock> 
         Some(_) => Some(TcpListener::bind((Ipv4Addr::LOCALHOST, opts.app_port)).await?),
         None => None,
     };
+    let idp_listener = match &opts.idp {
+        Some(idp_opts) => Some(TcpListener::bind((Ipv4Addr::LOCALHOST, idp_opts.port)).await?),
+        None => None,
+    };
     let api_addr = api_listener.local_addr()?;
     let app_addr = app_listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let idp_addr = idp_listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let idp = match (&opts.idp, idp_addr) {
+        (Some(idp_opts), Some(addr)) => {
+            Some(Idp::new(idp_opts.clone(), &format!("https://{addr}")).map_err(io::Error::other)?)
+        }
+        _ => None,
+    };
     let (stop, stopped) = watch::channel(false);
     let mut tasks = vec![tokio::spawn(serve(
         api_listener,
-        router(&opts),
+        api_router(&opts, idp.clone()),
         stopped.clone(),
     ))];
+    if let (Some(listener), Some(idp)) = (idp_listener, &idp) {
+        let config = idp.tls_config().map_err(io::Error::other)?;
+        let app = idp::router(idp.clone()).merge(idp::admin_router(idp.clone()));
+        tasks.push(tokio::spawn(idp::serve_tls(
+            listener.into_std()?,
+            config,
+            app,
+            stopped.clone(),
+        )));
+    }
     if let (Some(listener), Some(dir)) = (app_listener, &opts.app_dir) {
         tasks.push(tokio::spawn(serve(listener, app_router(dir), stopped)));
     }
     Ok(RunningMock {
         api_addr,
         app_addr,
+        idp_addr,
+        idp_cert_pem: idp.as_ref().map(|idp| idp.ca_cert_pem().to_owned()),
+        idp,
         stop,
         tasks,
     })

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use kbwatch_mock::{spawn, FaultRule, MockOptions};
+use kbwatch_mock::idp::{DEFAULT_AUDIENCE, DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID};
+use kbwatch_mock::{spawn, DemoUser, FaultRule, IdpOptions, MockOptions};
 
 const FAULT_HELP: &str = "\
 FAULTS (--fault, repeatable):
@@ -20,7 +21,16 @@ FAULTS (--fault, repeatable):
     --fault server_error::1                            the first /api call fails
     --fault 'slow;ms=1500'                             every call takes 1.5 s
   Per request: header 'X-Mock-Fault: throttle;retry_after=3' or query '?mock_fault=nulls'.
-  At run time: POST/GET/DELETE /_mock/faults, GET /_mock/stats, POST /_mock/reset.";
+  At run time: POST/GET/DELETE /_mock/faults, GET /_mock/stats, POST /_mock/reset.
+
+ENTRA ID STAND-IN (--idp-port):
+  HTTPS on 127.0.0.1 with a certificate made at start (Chrome: --ignore-certificate-errors,
+  or trust the CA from GET /_mock/idp/cert). /authorize signs the --user in without a form.
+  The API then accepts only its tokens: 401 expired/invalid, 403 without the permission
+  (Machine.Read for /api/machines, Software.Read for getmissingkbs).
+  Example:
+    kbwatch-mock --cors --idp-port 8443 --token-lifetime 20 --scopes Machine.Read
+  A token for curl: curl http://127.0.0.1:8787/_mock/idp/token";
 
 /// Local stand-in for the Microsoft Defender for Endpoint API.
 #[derive(Debug, Parser)]
@@ -59,11 +69,71 @@ struct Cli {
     /// Port of the app listener (0 = any free).
     #[arg(long, default_value_t = 8080)]
     app_port: u16,
+    /// Also run the Entra ID stand-in over HTTPS on this port (e.g. 8443; 0 = any free).
+    #[arg(long, help_heading = "Entra ID stand-in")]
+    idp_port: Option<u16>,
+    /// The one registered SPA client id.
+    #[arg(long, default_value = DEFAULT_CLIENT_ID, requires = "idp_port", help_heading = "Entra ID stand-in")]
+    client_id: String,
+    /// Directory (tenant) id, the authority's path.
+    #[arg(long, default_value = DEFAULT_TENANT_ID, requires = "idp_port", help_heading = "Entra ID stand-in")]
+    tenant_id: String,
+    /// Access and ID token lifetime in seconds (short values exercise renewal).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..), requires = "idp_port", help_heading = "Entra ID stand-in")]
+    token_lifetime: u64,
+    /// Refresh token lifetime in seconds.
+    #[arg(long, default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..), requires = "idp_port", help_heading = "Entra ID stand-in")]
+    refresh_token_lifetime: u64,
+    /// Delegated permissions granted (token `scp`), comma- or space-separated; "" grants none.
+    #[arg(
+        long,
+        default_value = "Machine.Read,Software.Read,Vulnerability.Read",
+        requires = "idp_port",
+        help_heading = "Entra ID stand-in"
+    )]
+    scopes: String,
+    /// The signed-in user: 'Name <upn>' or a bare upn.
+    #[arg(long, value_parser = DemoUser::from_spec, requires = "idp_port", help_heading = "Entra ID stand-in")]
+    user: Option<DemoUser>,
+    /// A registered redirect URI, repeatable (none: any http(s) URI on 127.0.0.1/localhost).
+    #[arg(
+        long = "redirect-uri",
+        value_name = "URI",
+        requires = "idp_port",
+        help_heading = "Entra ID stand-in"
+    )]
+    redirect_uris: Vec<String>,
+    /// The `aud` of access tokens for '.default' requests.
+    #[arg(long, default_value = DEFAULT_AUDIENCE, requires = "idp_port", help_heading = "Entra ID stand-in")]
+    audience: String,
+}
+
+impl Cli {
+    fn idp_options(&self) -> Option<IdpOptions> {
+        let port = self.idp_port?;
+        Some(IdpOptions {
+            port,
+            tenant_id: self.tenant_id.clone(),
+            client_id: self.client_id.clone(),
+            redirect_uris: self.redirect_uris.clone(),
+            user: self.user.clone().unwrap_or_default(),
+            access_token_lifetime_secs: self.token_lifetime,
+            refresh_token_lifetime_secs: self.refresh_token_lifetime,
+            granted_scopes: self
+                .scopes
+                .split([',', ' '])
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            audience: self.audience.clone(),
+        })
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let idp = cli.idp_options();
     let options = MockOptions {
         seed: cli.seed,
         devices: cli.devices,
@@ -75,13 +145,16 @@ async fn main() -> ExitCode {
         faults: cli.faults,
         app_dir: cli.app_dir,
         app_port: cli.app_port,
+        idp,
     };
     let running = match spawn(options.clone(), cli.port).await {
         Ok(running) => running,
         Err(error) => {
             eprintln!(
-                "kbwatch-mock: cannot start: {error} (ports: API {}, app {}; pick others with --port/--app-port)",
-                cli.port, options.app_port
+                "kbwatch-mock: cannot start: {error} (ports: API {}, app {}, IdP {}; pick others with --port/--app-port/--idp-port)",
+                cli.port,
+                options.app_port,
+                cli.idp_port.map_or_else(|| "off".to_owned(), |p| p.to_string())
             );
             return ExitCode::FAILURE;
         }
@@ -98,6 +171,21 @@ async fn main() -> ExitCode {
             "kbwatch-mock: app on http://{addr} (serving {})",
             dir.display()
         );
+    }
+    if let (Some(authority), Some(idp)) = (running.authority(), &options.idp) {
+        println!(
+            "kbwatch-mock: Entra ID stand-in, authority {authority} (client id {}, user {}, scp '{}', tokens live {} s)",
+            idp.client_id,
+            idp.user.preferred_username,
+            idp.granted_scopes.join(" "),
+            idp.access_token_lifetime_secs
+        );
+        if let Some(addr) = running.idp_addr {
+            println!(
+                "kbwatch-mock: MSAL: knownAuthorities [\"{addr}\"], authorityMetadata from {authority}/v2.0/.well-known/openid-configuration; CA at http://{}/_mock/idp/cert",
+                running.api_addr
+            );
+        }
     }
     for fault in &options.faults {
         eprintln!("kbwatch-mock: fault active: {fault}");
