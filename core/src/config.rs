@@ -62,6 +62,8 @@ pub struct MsalConfig {
     pub known_authorities: Vec<String>,
     /// OIDC metadata as JSON text, so MSAL skips its discovery request.
     pub authority_metadata: Option<String>,
+    /// Renew a token this long before it expires (MSAL's default: 300 s).
+    pub token_renewal_offset_secs: u32,
 }
 
 /// Where API calls go: an absolute URL (direct, needs CORS) or a same-origin path prefix
@@ -142,6 +144,7 @@ const AUTH_KEYS: &[&str] = &[
     "cacheLocation",
     "knownAuthorities",
     "authorityMetadata",
+    "tokenRenewalOffsetSeconds",
 ];
 const REFRESH_KEYS: &[&str] = &["requestTimeoutSeconds", "autoRefreshMinutes"];
 
@@ -411,6 +414,13 @@ fn parse_msal(
             None
         }
     };
+    let token_renewal_offset_secs = number_in(
+        section.get("tokenRenewalOffsetSeconds"),
+        "auth.tokenRenewalOffsetSeconds",
+        0..=3600,
+        300,
+        errors,
+    );
     match (client_id, tenant_id, authority) {
         (Some(client_id), Some(tenant_id), Some(authority)) => AuthMode::Msal(MsalConfig {
             client_id,
@@ -421,6 +431,7 @@ fn parse_msal(
             cache_location,
             known_authorities,
             authority_metadata,
+            token_renewal_offset_secs,
         }),
         _ => AuthMode::Demo,
     }

@@ -58,6 +58,7 @@ struct BridgeSettings<'a> {
     cache_location: &'static str,
     known_authorities: &'a [String],
     authority_metadata: Option<&'a str>,
+    token_renewal_offset_seconds: u32,
 }
 
 /// Initialises MSAL (loading its script) and completes a returning redirect.
@@ -87,6 +88,7 @@ pub async fn init(config: &MsalConfig, page: &Url) -> Result<Option<String>, Msa
         cache_location: config.cache_location.name(),
         known_authorities: &config.known_authorities,
         authority_metadata: config.authority_metadata.as_deref(),
+        token_renewal_offset_seconds: config.token_renewal_offset_secs,
     };
     let json = serde_json::to_string(&settings).map_err(|e| MsalError {
         code: "settings".into(),

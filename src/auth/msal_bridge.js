@@ -55,6 +55,7 @@ export async function msalInit(settingsJson) {
       auth,
       cache: { cacheLocation: settings.cacheLocation },
       system: {
+        tokenRenewalOffsetSeconds: settings.tokenRenewalOffsetSeconds,
         loggerOptions: {
           piiLoggingEnabled: false,
           logLevel: msal.LogLevel.Warning,
