@@ -1,1 +1,39 @@
+//! End-to-end test harness for kbwatch: the release build in `dist/` runs in a real headless
+//! Chromium, driven over WebDriver, against the mock Defender API started in-process.
+//!
+//! One [`TestEnv`] per test owns everything it starts, and stops it on drop:
+//! - the mock API ([`kbwatch_mock::spawn`]) on an ephemeral port,
+//! - a static server for `dist/` ([`AppServer`]) whose `/config.json` points at that mock,
+//! - a `chromedriver` process ([`Chromedriver`]) with a fresh Chromium profile.
+//!
+//! ```no_run
+//! # async fn demo() -> kbwatch_e2e::TestResult {
+//! use kbwatch_e2e::{Page, TestEnv};
+//! let env = TestEnv::start(kbwatch_mock::MockOptions::default()).await?;
+//! env.with_browser("demo", |page: Page| async move {
+//!     page.open("/").await?;
+//!     page.wait_count("tr[data-testid=device-row]", 300).await?;
+//!     Ok(())
+//! })
+//! .await;
+//! # Ok(())
+//! # }
+//! ```
 
+mod app_server;
+mod chromedriver;
+mod env;
+mod page;
+mod wait;
+
+pub use app_server::{dist_dir, AppServer};
+pub use chromedriver::Chromedriver;
+pub use env::TestEnv;
+pub use page::Page;
+pub use wait::{wait_for, DEFAULT_TIMEOUT};
+
+/// Error type of test bodies: anything printable, so `?` works on every library's error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Result of a test body.
+pub type TestResult<T = ()> = Result<T, BoxError>;
