@@ -459,7 +459,7 @@ async fn device_panel_filters_by_os_and_counts() {
             <DevicePanel
                 data
                 filter
-                sort=Signal::derive(|| Sort::<DeviceSortKey>::default())
+                sort=Signal::derive(Sort::<DeviceSortKey>::default)
                 include_unmanaged=Signal::derive(|| false)
                 selected=Signal::derive(|| None::<DeviceId>)
                 on_filter=Callback::new(move |f| filter.set(f))

@@ -175,13 +175,17 @@ fn looks_like_html(body: &str) -> bool {
     start.starts_with("<!doctype") || start.starts_with("<html")
 }
 
-/// Extracts "A, B" from "Missing application roles. API required roles: A, B. Application roles: …".
+/// Extracts "A, B" from "Missing application roles. API required roles: A, B. Application
+/// roles: …" (app tokens) or "… API required permissions: A. User permissions: …" (user tokens).
 fn required_roles(message: &str) -> Vec<String> {
-    let Some((_, rest)) = message.split_once("required roles:") else {
+    let Some((_, rest)) = message
+        .split_once("required roles:")
+        .or_else(|| message.split_once("required permissions:"))
+    else {
         return Vec::new();
     };
     let list = rest.split(". ").next().unwrap_or(rest);
-    list.split(',')
+    list.split([',', ' '])
         .map(|r| r.trim().trim_end_matches('.').trim().to_owned())
         .filter(|r| !r.is_empty())
         .collect()
@@ -213,6 +217,17 @@ mod tests {
                     required_roles,
                     vec!["Software.Read.All", "Machine.Read.All"]
                 )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn forbidden_for_a_user_names_the_missing_permission() {
+        let body = r#"{"error":{"code":"Forbidden","message":"Missing user permissions. API required permissions: Software.Read. User permissions: Machine.Read Vulnerability.Read.","target":"x"}}"#;
+        match ApiError::from_response(403, None, body) {
+            ApiError::Forbidden { required_roles, .. } => {
+                assert_eq!(required_roles, vec!["Software.Read"])
             }
             other => panic!("{other:?}"),
         }

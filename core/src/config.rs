@@ -15,7 +15,7 @@ pub enum AuthMode {
     /// The user pastes an access token (e.g. from `az account get-access-token`); memory only.
     Token,
     /// Sign-in with MSAL.js against Microsoft Entra ID.
-    Msal(MsalConfig),
+    Msal(Box<MsalConfig>),
 }
 
 impl AuthMode {
@@ -422,17 +422,19 @@ fn parse_msal(
         errors,
     );
     match (client_id, tenant_id, authority) {
-        (Some(client_id), Some(tenant_id), Some(authority)) => AuthMode::Msal(MsalConfig {
-            client_id,
-            tenant_id,
-            authority,
-            scopes,
-            redirect_uri,
-            cache_location,
-            known_authorities,
-            authority_metadata,
-            token_renewal_offset_secs,
-        }),
+        (Some(client_id), Some(tenant_id), Some(authority)) => {
+            AuthMode::Msal(Box::new(MsalConfig {
+                client_id,
+                tenant_id,
+                authority,
+                scopes,
+                redirect_uri,
+                cache_location,
+                known_authorities,
+                authority_metadata,
+                token_renewal_offset_secs,
+            }))
+        }
         _ => AuthMode::Demo,
     }
 }
