@@ -10,6 +10,7 @@ pub mod config;
 pub mod device;
 pub mod device_list;
 pub mod endpoints;
+pub mod fleet;
 pub mod kb;
 pub mod kb_list;
 mod lenient;
