@@ -14,7 +14,9 @@ set -Eeuo pipefail
 
 TRUNK_VERSION="0.21.14"
 WASM_TARGET="wasm32-unknown-unknown"
-APT_PACKAGES=(chromium chromium-driver)
+# nginx: only for the e2e proxy test, which starts its own nginx in a temporary directory
+# (`nginx -p <tmp> -c <conf> -g 'daemon off;'`); it is never run as a service.
+APT_PACKAGES=(chromium chromium-driver nginx)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -101,9 +103,29 @@ if [ ${#missing_apt[@]} -eq 0 ]; then
 else
     command -v apt-get >/dev/null || die "apt-get not found: install ${missing_apt[*]} by hand"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing_apt[@]}"
+    # Debian starts (and enables) nginx's service on install. Forbid service starts while
+    # installing with policy-rc.d, Debian's switch for this, unless one is already in place
+    # (as in Docker images).
+    policy_rc=/usr/sbin/policy-rc.d
+    added_policy=""
+    if [ ! -e "$policy_rc" ]; then
+        printf '#!/bin/sh\n# kbwatch bootstrap: no service starts during apt-get install\nexit 101\n' |
+            as_root tee "$policy_rc" >/dev/null
+        as_root chmod 755 "$policy_rc"
+        added_policy=1
+    fi
+    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing_apt[@]}"; then
+        if [ -n "$added_policy" ]; then as_root rm -f "$policy_rc"; fi
+        die "apt-get install ${missing_apt[*]} failed"
+    fi
+    if [ -n "$added_policy" ]; then as_root rm -f "$policy_rc"; fi
+    # Under systemd the unit got enabled all the same: keep it from starting at boot.
+    if [[ " ${missing_apt[*]} " == *" nginx "* ]] && [ -d /run/systemd/system ]; then
+        as_root systemctl disable --now nginx >/dev/null 2>&1 || true
+    fi
 fi
 command -v chromedriver >/dev/null || die "chromedriver not on PATH after installing chromium-driver"
+{ command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null || die "no nginx binary after installing nginx"
 
 # ---------------------------------------------------------------------------------------------
 step "trunk $TRUNK_VERSION"

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use thirtyfour::{ChromiumLikeCapabilities, DesiredCapabilities, WebDriver};
+use thirtyfour::{ChromiumLikeCapabilities, DesiredCapabilities, LoggingPrefsLogLevel, WebDriver};
 
 use crate::{wait_for, TestResult};
 
@@ -23,6 +23,17 @@ const CHROMIUM_ARGS: &[&str] = &[
     "--disable-quic",
     "--window-size=1400,1000",
 ];
+
+/// Per-session Chromium settings beyond [`CHROMIUM_ARGS`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BrowserOptions {
+    /// `--ignore-certificate-errors`: needed for the mock Entra ID's self-signed certificate.
+    /// Off by default, so an accidental HTTPS call elsewhere still fails loudly.
+    pub ignore_certificate_errors: bool,
+    /// Ask chromedriver to keep every browser log entry (`goog:loggingPrefs` browser=ALL), so
+    /// the console can be read back ([`crate::Page::console_log`]).
+    pub capture_console: bool,
+}
 
 /// A running `chromedriver` on a free local port. Dropping it kills chromedriver and every
 /// browser it started (they share its process group).
@@ -98,6 +109,16 @@ impl Chromedriver {
 
     /// Opens a new headless Chromium session whose profile lives in `profile_dir`.
     pub async fn new_session(&self, profile_dir: &Path) -> TestResult<WebDriver> {
+        self.new_session_with(profile_dir, BrowserOptions::default())
+            .await
+    }
+
+    /// [`Self::new_session`] with extra settings.
+    pub async fn new_session_with(
+        &self,
+        profile_dir: &Path,
+        options: BrowserOptions,
+    ) -> TestResult<WebDriver> {
         let binary = std::env::var("CHROME_BIN").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let mut caps = DesiredCapabilities::chrome();
         caps.set_binary(&binary)?;
@@ -105,6 +126,12 @@ impl Chromedriver {
             caps.add_arg(arg)?;
         }
         caps.add_arg(&format!("--user-data-dir={}", profile_dir.display()))?;
+        if options.ignore_certificate_errors {
+            caps.add_arg("--ignore-certificate-errors")?;
+        }
+        if options.capture_console {
+            caps.set_browser_log_level(LoggingPrefsLogLevel::All)?;
+        }
         WebDriver::new(self.url.as_str(), caps)
             .await
             .map_err(|e| format!("cannot start Chromium ({binary}) via chromedriver: {e}").into())

@@ -3,26 +3,113 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use futures_util::FutureExt;
-use kbwatch_mock::{MockOptions, RunningMock};
+use kbwatch_mock::{Idp, IdpOptions, MockOptions, RunningMock};
 use serde_json::{json, Value};
 
-use crate::{dist_dir, AppServer, Chromedriver, Page, TestResult};
+use crate::{dist_dir, AppServer, BrowserOptions, Chromedriver, Nginx, Page, TestResult};
+
+/// How the app signs in: the `auth` section of the `config.json` it gets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AppAuth {
+    /// `{"mode": "demo"}`: any token; the mock must run without its IdP.
+    #[default]
+    Demo,
+    /// `{"mode": "token"}`: the user pastes a bearer token.
+    Token,
+    /// `{"mode": "msal"}` against the mock Entra ID (started with default options when the
+    /// mock options have none).
+    Msal(MsalSetup),
+}
+
+/// The MSAL settings of a test's `config.json`; everything else comes from the running IdP
+/// (authority, `knownAuthorities`, `authorityMetadata`, tenant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MsalSetup {
+    /// `auth.clientId`; `None` = the client the IdP has registered.
+    pub client_id: Option<String>,
+    /// `auth.tokenRenewalOffsetSeconds`: keep it well below the IdP's token lifetime.
+    pub token_renewal_offset_secs: u32,
+}
+
+impl Default for MsalSetup {
+    fn default() -> Self {
+        Self {
+            client_id: None,
+            token_renewal_offset_secs: 5,
+        }
+    }
+}
+
+/// Where the browser loads the app from, and so how it reaches the API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Serving {
+    /// The test's own static server ([`AppServer`]); the app calls the mock directly, cross
+    /// origin, so the mock sends CORS headers.
+    #[default]
+    Direct,
+    /// Debian nginx running `deploy/nginx/kbwatch.conf` ([`Nginx`]); `apiBase` is `/mde` and
+    /// the mock sends no CORS headers, like the real API to a browser.
+    Nginx,
+}
+
+/// What [`TestEnv::start_with`] starts.
+#[derive(Debug, Clone, Default)]
+pub struct EnvSetup {
+    /// The mock's options (`cors` and `app_dir` are set from [`Self::serving`]).
+    pub mock: MockOptions,
+    pub auth: AppAuth,
+    pub serving: Serving,
+    /// Record the browser console ([`Page::console_log`]).
+    pub capture_console: bool,
+}
+
+impl EnvSetup {
+    pub fn new(mock: MockOptions) -> Self {
+        Self {
+            mock,
+            ..Self::default()
+        }
+    }
+
+    pub fn auth(mut self, auth: AppAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    pub fn serving(mut self, serving: Serving) -> Self {
+        self.serving = serving;
+        self
+    }
+
+    pub fn capture_console(mut self) -> Self {
+        self.capture_console = true;
+        self
+    }
+}
+
+/// The app's host: the test's static server or nginx.
+enum AppHost {
+    Direct(AppServer),
+    Nginx(Nginx),
+}
 
 /// The mock API, the app server pointing at it, and chromedriver.
 ///
 /// Fields drop in order: the browser driver first, then the servers it was talking to.
 pub struct TestEnv {
     chromedriver: Chromedriver,
-    app: AppServer,
+    app: AppHost,
     mock: RunningMock,
     http: reqwest::Client,
+    browser: BrowserOptions,
 }
 
-/// The built `config.json` (if any) with `apiBase` pointing at the mock and demo sign-in;
-/// other settings stay as built, so the tests exercise the shipped defaults.
-fn config_for(dist: &Path, api_base: &str) -> TestResult<Value> {
+/// The built `config.json` (if any) with `apiBase` and `auth` replaced; other settings stay as
+/// built, so the tests exercise the shipped defaults.
+fn config_for(dist: &Path, api_base: &str, auth: Value) -> TestResult<Value> {
     let built = dist.join("config.json");
     let mut config = match std::fs::read_to_string(&built) {
         Ok(text) => serde_json::from_str(&text)
@@ -33,37 +120,138 @@ fn config_for(dist: &Path, api_base: &str) -> TestResult<Value> {
         .as_object_mut()
         .ok_or_else(|| format!("{} is not a JSON object", built.display()))?;
     object.insert("apiBase".into(), json!(api_base));
-    object.insert("auth".into(), json!({ "mode": "demo" }));
+    object.insert("auth".into(), auth);
     Ok(config)
 }
 
-/// Token the tests use for their own calls to the mock (it accepts any bearer token).
+/// The `auth` section for `auth`, with the IdP's coordinates for MSAL.
+fn auth_section(auth: &AppAuth, idp: Option<&Arc<Idp>>) -> TestResult<Value> {
+    Ok(match auth {
+        AppAuth::Demo => json!({ "mode": "demo" }),
+        AppAuth::Token => json!({ "mode": "token" }),
+        AppAuth::Msal(setup) => {
+            let idp = idp.ok_or("MSAL mode needs the mock's IdP")?;
+            let options = idp.options();
+            json!({
+                "mode": "msal",
+                "tenantId": options.tenant_id,
+                "clientId": setup.client_id.as_deref().unwrap_or(&options.client_id),
+                "authority": idp.authority(),
+                "knownAuthorities": [idp.host()],
+                "authorityMetadata": idp.openid_configuration(),
+                "scope": format!("{}/.default", options.audience),
+                "tokenRenewalOffsetSeconds": setup.token_renewal_offset_secs,
+            })
+        }
+    })
+}
+
+/// Token the tests use for their own calls to a mock without IdP (it accepts any bearer token).
 const TEST_TOKEN: &str = "kbwatch-e2e";
+
+/// Permissions of the tokens the tests mint for their own calls when the IdP is on.
+const TEST_PERMISSIONS: [&str; 3] = ["Machine.Read", "Software.Read", "Vulnerability.Read"];
 
 impl TestEnv {
     /// Starts the mock with `opts` (CORS forced on: the app is served from another origin),
-    /// serves `dist/` with a `config.json` pointing at it, and starts chromedriver.
+    /// serves `dist/` with a demo-mode `config.json` pointing at it, and starts chromedriver.
     pub async fn start(opts: MockOptions) -> TestResult<Self> {
+        Self::start_with(EnvSetup::new(opts)).await
+    }
+
+    /// Starts the mock, the app's host and chromedriver as `setup` says.
+    pub async fn start_with(setup: EnvSetup) -> TestResult<Self> {
         let dist = dist_dir();
-        let mock = kbwatch_mock::spawn(
-            MockOptions {
-                cors: true,
-                app_dir: None,
-                ..opts
-            },
-            0,
-        )
-        .await
-        .map_err(|e| format!("cannot start the mock API: {e}"))?;
-        let config = config_for(&dist, &format!("http://{}", mock.api_addr))?;
-        let app = AppServer::start(&dist, config).await?;
+        let mut mock_opts = MockOptions {
+            cors: setup.serving == Serving::Direct,
+            app_dir: None,
+            ..setup.mock
+        };
+        if matches!(setup.auth, AppAuth::Msal(_)) && mock_opts.idp.is_none() {
+            mock_opts.idp = Some(IdpOptions::default());
+        }
+        let mock = kbwatch_mock::spawn(mock_opts, 0)
+            .await
+            .map_err(|e| format!("cannot start the mock API: {e}"))?;
+        let auth = auth_section(&setup.auth, mock.idp())?;
+        let app = match setup.serving {
+            Serving::Direct => {
+                let config = config_for(&dist, &format!("http://{}", mock.api_addr), auth)?;
+                AppHost::Direct(AppServer::start(&dist, config).await?)
+            }
+            Serving::Nginx => {
+                let config = config_for(&dist, "/mde", auth)?;
+                let upstream = format!("http://{}/", mock.api_addr);
+                // With MSAL, the CSP must let the page reach the mock Entra ID.
+                let login = match (&setup.auth, mock.idp()) {
+                    (AppAuth::Msal(_), Some(idp)) => Some(format!("https://{}", idp.host())),
+                    _ => None,
+                };
+                AppHost::Nginx(Nginx::start(&dist, &config, &upstream, login.as_deref()).await?)
+            }
+        };
         let chromedriver = Chromedriver::start().await?;
         Ok(TestEnv {
             chromedriver,
             app,
+            browser: BrowserOptions {
+                // The IdP's certificate is self-signed.
+                ignore_certificate_errors: mock.idp().is_some(),
+                capture_console: setup.capture_console,
+            },
             mock,
             http: reqwest::Client::new(),
         })
+    }
+
+    /// The running mock (addresses, IdP handle).
+    pub fn mock(&self) -> &RunningMock {
+        &self.mock
+    }
+
+    /// The mock Entra ID, when it runs.
+    pub fn idp(&self) -> Option<&Arc<Idp>> {
+        self.mock.idp()
+    }
+
+    /// The nginx in front of the app, with [`Serving::Nginx`].
+    pub fn nginx(&self) -> Option<&Nginx> {
+        match &self.app {
+            AppHost::Nginx(nginx) => Some(nginx),
+            AppHost::Direct(_) => None,
+        }
+    }
+
+    /// `GET /_mock/stats`: request counts per path, route and status.
+    pub async fn mock_stats(&self) -> TestResult<Value> {
+        let url = format!("{}/_mock/stats", self.api_url());
+        let resp = self.http.get(&url).send().await?;
+        if !resp.status().is_success() {
+            return Err(format!("GET {url}: {}", resp.status()).into());
+        }
+        Ok(resp.json().await?)
+    }
+
+    /// `POST /_mock/reset`: clears fault rules, request and IdP counters, rate-limit windows.
+    pub async fn reset_mock(&self) -> TestResult {
+        let url = format!("{}/_mock/reset", self.api_url());
+        let resp = self.http.post(&url).send().await?;
+        if !resp.status().is_success() {
+            return Err(format!("POST {url}: {}", resp.status()).into());
+        }
+        Ok(())
+    }
+
+    /// A bearer token the mock accepts for the tests' own calls: a fresh one minted by the IdP
+    /// when it runs (forced expiry would kill a kept one), else any string.
+    fn test_token(&self) -> TestResult<String> {
+        match self.mock.idp() {
+            Some(idp) => {
+                let permissions = TEST_PERMISSIONS.map(str::to_owned);
+                Ok(idp.mint_access_token(Some(&permissions))?)
+            }
+            None => Ok(TEST_TOKEN.to_owned()),
+        }
     }
 
     /// Base URL of the mock API, e.g. `http://127.0.0.1:40001`.
@@ -73,7 +261,10 @@ impl TestEnv {
 
     /// Base URL of the app.
     pub fn app_url(&self) -> String {
-        self.app.url()
+        match &self.app {
+            AppHost::Direct(app) => app.url(),
+            AppHost::Nginx(nginx) => nginx.url(),
+        }
     }
 
     /// GETs `path_and_query` from the mock API as an authorised client and returns the JSON.
@@ -83,7 +274,12 @@ impl TestEnv {
     }
 
     async fn get_json(&self, url: &str) -> TestResult<Value> {
-        let resp = self.http.get(url).bearer_auth(TEST_TOKEN).send().await?;
+        let resp = self
+            .http
+            .get(url)
+            .bearer_auth(self.test_token()?)
+            .send()
+            .await?;
         let status = resp.status();
         let body: Value = resp.json().await?;
         if !status.is_success() {
@@ -163,11 +359,21 @@ impl TestEnv {
             .prefix("kbwatch-e2e-chromium-")
             .tempdir()
             .expect("cannot create a temporary Chromium profile directory");
-        let driver = match self.chromedriver.new_session(profile.path()).await {
+        let driver = match self
+            .chromedriver
+            .new_session_with(profile.path(), self.browser)
+            .await
+        {
             Ok(driver) => driver,
             Err(e) => panic!("{e}"),
         };
         let page = Page::new(driver.clone(), self.app_url());
+        if self.browser.capture_console {
+            if let Err(e) = page.install_console_capture().await {
+                let _ = driver.quit().await;
+                panic!("[{name}] {e}");
+            }
+        }
 
         let outcome = AssertUnwindSafe(body(page.clone())).catch_unwind().await;
 
@@ -180,6 +386,18 @@ impl TestEnv {
             if let Ok(url) = page.url().await {
                 eprintln!("[{name}] page URL at failure: {url}");
             }
+            if self.browser.capture_console {
+                if let Ok(lines) = page.console_log().await {
+                    eprintln!("[{name}] browser console:");
+                    for line in lines.iter().rev().take(40).rev() {
+                        eprintln!("    {}", truncate(line, 400));
+                    }
+                }
+            }
+            if let Some(nginx) = self.nginx() {
+                eprintln!("[{name}] nginx access log:\n{}", nginx.access_log());
+                eprintln!("[{name}] nginx error log:\n{}", nginx.error_log());
+            }
         }
         if let Err(e) = driver.quit().await {
             eprintln!("[{name}] closing the browser failed: {e}");
@@ -191,5 +409,13 @@ impl TestEnv {
             Ok(Err(e)) => panic!("[{name}] {e}"),
             Err(panic) => std::panic::resume_unwind(panic),
         }
+    }
+}
+
+/// At most `max` characters of `s`, marked when cut.
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
     }
 }

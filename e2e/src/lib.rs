@@ -6,6 +6,13 @@
 //! - a static server for `dist/` ([`AppServer`]) whose `/config.json` points at that mock,
 //! - a `chromedriver` process ([`Chromedriver`]) with a fresh Chromium profile.
 //!
+//! [`TestEnv::start_with`] and an [`EnvSetup`] choose the rest: the sign-in mode of the app's
+//! `config.json` ([`AppAuth`]: demo, pasted token, or MSAL against the mock Entra ID, whose
+//! self-signed certificate Chromium is then told to accept), how the app is served
+//! ([`Serving`]: directly with CORS, or through Debian nginx running
+//! `deploy/nginx/kbwatch.conf` with the mock's CORS off, see [`Nginx`]), and whether the browser
+//! console is recorded ([`Page::console_log`]) so [`assert_no_token_exposed`] can search it.
+//!
 //! ```no_run
 //! # async fn demo() -> kbwatch_e2e::TestResult {
 //! use kbwatch_e2e::{Page, TestEnv};
@@ -23,14 +30,18 @@
 mod app_server;
 mod chromedriver;
 mod env;
+mod leaks;
+mod nginx;
 mod page;
 mod wait;
 
 pub use app_server::{dist_dir, AppServer};
-pub use chromedriver::Chromedriver;
-pub use env::TestEnv;
+pub use chromedriver::{BrowserOptions, Chromedriver};
+pub use env::{AppAuth, EnvSetup, MsalSetup, Serving, TestEnv};
+pub use leaks::{assert_no_token_exposed, jwt_like, msal_cached_access_tokens};
+pub use nginx::{render_site_conf, Nginx, SITE_CONF};
 pub use page::Page;
-pub use wait::{wait_for, DEFAULT_TIMEOUT};
+pub use wait::{hold_for, wait_for, DEFAULT_TIMEOUT};
 
 /// Error type of test bodies: anything printable, so `?` works on every library's error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

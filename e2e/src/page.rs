@@ -5,6 +5,7 @@
 //! consistent DOM.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -14,16 +15,103 @@ use url::Url;
 
 use crate::{wait_for, TestResult, DEFAULT_TIMEOUT};
 
+/// Installed before any page script runs (CDP `Page.addScriptToEvaluateOnNewDocument`, so in
+/// every document of the tab, across navigations): every `console.*` call is passed on as one
+/// string with objects JSON-serialised. chromedriver's browser log would otherwise record an
+/// object argument as just `Object`, and a token inside it would go unseen.
+const CONSOLE_FLATTENER: &str = r#"(() => {
+  if (globalThis.__kbwatchE2eConsole) return;
+  globalThis.__kbwatchE2eConsole = true;
+  const show = (v) => {
+    if (typeof v === "string") return v;
+    if (v instanceof Error) return `${v.name}: ${v.message} ${JSON.stringify(v)} ${v.stack || ""}`;
+    try {
+      const json = JSON.stringify(v);
+      if (json !== undefined) return json;
+    } catch (_) {}
+    try { return String(v); } catch (_) { return Object.prototype.toString.call(v); }
+  };
+  for (const level of ["log", "info", "warn", "error", "debug", "trace", "dir", "table"]) {
+    const original = console[level];
+    if (typeof original !== "function") continue;
+    console[level] = function (...args) {
+      return original.call(console, args.map(show).join(" "));
+    };
+  }
+})();"#;
+
 /// A browser session showing the app served at `base`.
 #[derive(Clone)]
 pub struct Page {
     driver: WebDriver,
     base: String,
+    console: Arc<Mutex<Vec<String>>>,
 }
 
 impl Page {
     pub(crate) fn new(driver: WebDriver, base: String) -> Self {
-        Page { driver, base }
+        Page {
+            driver,
+            base,
+            console: Arc::default(),
+        }
+    }
+
+    /// Flattens `console.*` arguments to strings in every document this tab loads from now on
+    /// (call it before the first navigation). Needs a session with
+    /// [`crate::BrowserOptions::capture_console`].
+    pub(crate) async fn install_console_capture(&self) -> TestResult {
+        self.driver
+            .cdp()
+            .send_raw(
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({ "source": CONSOLE_FLATTENER }),
+            )
+            .await
+            .map_err(|e| format!("cannot install the console capture script via CDP: {e}"))?;
+        Ok(())
+    }
+
+    /// Every browser log entry so far (console calls, uncaught errors, failed loads), as
+    /// `LEVEL message` lines, oldest first. chromedriver hands each entry out once; this keeps
+    /// them all. Empty unless the session was started with
+    /// [`crate::BrowserOptions::capture_console`].
+    pub async fn console_log(&self) -> TestResult<Vec<String>> {
+        let fresh = self.driver.browser_log().await?;
+        let mut all = self.console.lock().unwrap_or_else(PoisonError::into_inner);
+        all.extend(
+            fresh
+                .into_iter()
+                .map(|entry| format!("{} {}", entry.level, entry.message)),
+        );
+        Ok(all.clone())
+    }
+
+    /// The key/value pairs of `localStorage` or `sessionStorage` (`which`) of the current page.
+    pub async fn storage(&self, which: &str) -> TestResult<Vec<(String, String)>> {
+        self.eval(
+            "const s = window[arguments[0]];
+             return Array.from({ length: s.length }, (_, i) => { const k = s.key(i); return [k, s.getItem(k)]; });",
+            vec![json!(which)],
+        )
+        .await
+    }
+
+    /// The URL of every entry in this tab's session history (CDP `Page.getNavigationHistory`),
+    /// including the ones `history.replaceState` rewrote, as they are now.
+    pub async fn navigation_history(&self) -> TestResult<Vec<String>> {
+        let history = self
+            .driver
+            .cdp()
+            .send_raw("Page.getNavigationHistory", json!({}))
+            .await?;
+        let entries = history["entries"]
+            .as_array()
+            .ok_or_else(|| format!("Page.getNavigationHistory answered {history}"))?;
+        Ok(entries
+            .iter()
+            .filter_map(|e| e["url"].as_str().map(str::to_owned))
+            .collect())
     }
 
     /// The underlying WebDriver session, for anything the helpers do not cover.

@@ -38,6 +38,30 @@ where
     }
 }
 
+/// Checks `probe` every poll interval for the whole of `duration` and fails at the first
+/// `Ok(Err(observed))`: for things that must *not* happen within a window (a redirect loop, a
+/// second request). The window is an observation period, not a way to wait for the app.
+pub async fn hold_for<F, Fut>(what: &str, duration: Duration, mut probe: F) -> TestResult
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Result<(), String>, BoxError>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Err(observed) = probe().await? {
+            return Err(format!(
+                "{what} stopped holding after {:.1} s: {observed}",
+                start.elapsed().as_secs_f64()
+            )
+            .into());
+        }
+        if start.elapsed() >= duration {
+            return Ok(());
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,6 +83,34 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(got, 3);
+    }
+
+    #[tokio::test]
+    async fn hold_for_fails_at_the_first_violation() {
+        let mut calls = 0;
+        let err = hold_for("calls below 3", Duration::from_secs(5), || {
+            calls += 1;
+            let n = calls;
+            async move {
+                Ok(if n < 3 {
+                    Ok(())
+                } else {
+                    Err(format!("call {n}"))
+                })
+            }
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("calls below 3") && err.contains("call 3"),
+            "{err}"
+        );
+        assert!(hold_for("always", Duration::from_millis(250), || async {
+            Ok(Ok(()))
+        })
+        .await
+        .is_ok());
     }
 
     #[tokio::test]

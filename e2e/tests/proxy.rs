@@ -1,0 +1,193 @@
+//! The path around missing CORS: Debian nginx runs the shipped `deploy/nginx/kbwatch.conf`
+//! (only its marked values replaced: listen address, root, API upstream and, for MSAL, the
+//! sign-in host its Content-Security-Policy allows), serves `dist/` and proxies `/mde/` to the
+//! mock, which sends no CORS headers — as the real API does to browsers. `apiBase` is `/mde`,
+//! so every API call is same-origin.
+//!
+//! (The direct path, mock with CORS, is covered by `msal.rs` and `smoke.rs`.)
+
+use kbwatch_e2e::{AppAuth, EnvSetup, MsalSetup, Page, Serving, TestEnv, TestResult};
+use kbwatch_mock::{IdpOptions, MockOptions};
+use serde_json::{json, Value};
+
+const SIGN_IN: &str = "[data-testid=sign-in]";
+const DEVICE_ROW: &str = "tr[data-testid=device-row]";
+const DEVICE_HEADER: &str = "[data-testid=device-header]";
+const KB_ROW: &str = "tr[data-testid=kb-row]";
+const ERROR_BANNER: &str = "[data-testid=error-banner]";
+
+fn count(stats: &Value, group: &str, key: &str) -> u64 {
+    stats[group][key].as_u64().unwrap_or(0)
+}
+
+async fn start(auth: AppAuth, idp: Option<IdpOptions>) -> TestEnv {
+    TestEnv::start_with(
+        EnvSetup::new(MockOptions {
+            seed: 20_240_611,
+            rate_per_minute: 100_000,
+            rate_per_hour: 1_000_000,
+            idp,
+            ..MockOptions::default()
+        })
+        .auth(auth)
+        .serving(Serving::Nginx)
+        .capture_console(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// What the proxy itself must (not) do, checked without a browser.
+async fn check_proxy_basics(env: &TestEnv) {
+    let http = reqwest::Client::new();
+    // The proxy adds no credentials: without a token the API refuses, through nginx too.
+    let anonymous = http
+        .get(format!("{}/mde/api/machines", env.app_url()))
+        .send()
+        .await
+        .expect("nginx answers");
+    assert_eq!(
+        anonymous.status(),
+        401,
+        "no Authorization added by the proxy"
+    );
+
+    // config.json is never cached, so a static host can change it without a rebuild; the
+    // pages carry the Content-Security-Policy.
+    let config = http
+        .get(format!("{}/config.json", env.app_url()))
+        .send()
+        .await
+        .expect("nginx answers");
+    assert_eq!(config.status(), 200);
+    let header = |name: &str| {
+        config
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(header("cache-control").as_deref(), Some("no-cache"));
+    assert!(header("content-security-policy").is_some_and(|csp| csp.contains("connect-src")));
+    let served: Value = config.json().await.expect("config.json is JSON");
+    assert_eq!(served["apiBase"], "/mde");
+
+    // The mock, like the real API, gives a browser no CORS: a preflight from the app's origin
+    // gets no Access-Control-Allow-Origin, so a direct call could not work.
+    let preflight = http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/machines", env.api_url()),
+        )
+        .header("Origin", env.app_url())
+        .header("Access-Control-Request-Method", "GET")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .await
+        .expect("the mock answers");
+    assert!(
+        preflight
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "the mock runs without CORS: {:?}",
+        preflight.headers()
+    );
+}
+
+/// Signs in if `sign_in`, lists the devices, opens one: everything through nginx.
+async fn browse_through_the_proxy(env: &TestEnv, page: &Page, sign_in: bool) -> TestResult {
+    let total = env.onboarded_machines().await?.len();
+    let nginx = env.nginx().ok_or("served by nginx")?;
+    env.reset_mock().await?;
+    let earlier_log = nginx.access_log().len();
+
+    page.open("/").await?;
+    if sign_in {
+        page.click(SIGN_IN).await?;
+    }
+    page.wait_count(DEVICE_ROW, total).await?;
+    let device = page
+        .attrs(DEVICE_ROW, "data-device-id")
+        .await?
+        .into_iter()
+        .next()
+        .ok_or("no device rows")?;
+    let kbs = env.missing_kbs(&device).await?.len();
+    page.click(&format!(
+        "tr[data-device-id='{device}'] a[data-testid=device-link]"
+    ))
+    .await?;
+    page.wait_any(DEVICE_HEADER).await?;
+    page.wait_count(KB_ROW, kbs).await?;
+    page.wait_count(ERROR_BANNER, 0).await?;
+
+    // The mock answered the browser's calls, all of them with a token it accepted, and saw
+    // no preflight: the browser stayed same-origin.
+    let stats = env.mock_stats().await?;
+    assert!(count(&stats, "routes", "/api/machines") >= 1, "{stats}");
+    assert!(
+        count(&stats, "routes", "/api/machines/{id}/getmissingkbs") >= 1,
+        "{stats}"
+    );
+    assert_eq!(count(&stats, "statuses", "401"), 0, "{stats}");
+    assert_eq!(stats["preflights"].as_u64(), Some(0), "{stats}");
+    // And they went through nginx, with the browser's Authorization header.
+    let log = nginx.access_log().split_off(earlier_log);
+    let proxied: Vec<&str> = log.lines().filter(|l| l.contains(" /mde/api/")).collect();
+    assert!(
+        proxied
+            .iter()
+            .any(|l| l.contains("/getmissingkbs 200 auth=bearer")),
+        "nginx proxied the updates call with the Authorization header:\n{log}"
+    );
+    assert!(
+        proxied.iter().all(|l| l.contains("auth=bearer")),
+        "every API call carried a token:\n{log}"
+    );
+    // The shipped Content-Security-Policy let the app do all of it.
+    let console = page.console_log().await?;
+    let violations: Vec<_> = console
+        .iter()
+        .filter(|l| l.contains("Content Security Policy"))
+        .collect();
+    assert!(violations.is_empty(), "CSP violations: {violations:#?}");
+
+    // A direct call to the API from the page fails (the CSP allows only this origin and the
+    // sign-in host, and the API sends no CORS anyway): hence the proxy.
+    let direct: String = page
+        .eval(
+            "return fetch(arguments[0], { headers: { Authorization: 'Bearer x' } })
+                 .then(r => 'answered ' + r.status, e => 'failed: ' + e);",
+            vec![json!(format!("{}/api/machines", env.api_url()))],
+        )
+        .await?;
+    assert!(direct.starts_with("failed: "), "{direct}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msal_through_the_reference_nginx_proxy_without_cors() {
+    let env = start(
+        AppAuth::Msal(MsalSetup::default()),
+        Some(IdpOptions::default()),
+    )
+    .await;
+    check_proxy_basics(&env).await;
+    let env = &env;
+    env.with_browser("proxy-msal", |page: Page| async move {
+        browse_through_the_proxy(env, &page, true).await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_mode_through_the_reference_nginx_proxy_with_the_shipped_csp() {
+    let env = start(AppAuth::Demo, None).await;
+    check_proxy_basics(&env).await;
+    let env = &env;
+    env.with_browser("proxy-demo", |page: Page| async move {
+        browse_through_the_proxy(env, &page, false).await
+    })
+    .await;
+}

@@ -1,0 +1,80 @@
+//! Token mode: the user pastes an access token (here one the mock's Entra ID minted, as
+//! `az account get-access-token` would give); the app shows whose it is and when it expires,
+//! keeps it in memory only, and lists the devices with it.
+
+use kbwatch_e2e::{assert_no_token_exposed, jwt_like, AppAuth, EnvSetup, Page, TestEnv};
+use kbwatch_mock::{IdpOptions, MockOptions};
+use serde_json::Value;
+
+const TOKEN_INPUT: &str = "[data-testid=token-input]";
+const TOKEN_SUBMIT: &str = "[data-testid=token-submit]";
+const TOKEN_STATUS: &str = "[data-testid=token-status]";
+const DEVICE_ROW: &str = "tr[data-testid=device-row]";
+
+const USER_NAME: &str = "dana.demo@contoso.onmicrosoft.com";
+const LIFETIME_SECS: u64 = 1800;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pasted_token_shows_its_owner_and_expiry_and_lists_devices() {
+    let env = TestEnv::start_with(
+        EnvSetup::new(MockOptions {
+            seed: 20_240_611,
+            idp: Some(IdpOptions {
+                access_token_lifetime_secs: LIFETIME_SECS,
+                ..IdpOptions::default()
+            }),
+            ..MockOptions::default()
+        })
+        .auth(AppAuth::Token)
+        .capture_console(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let total = env
+        .onboarded_machines()
+        .await
+        .expect("mock /api/machines")
+        .len();
+    let minted: Value = reqwest::get(format!("{}/_mock/idp/token", env.api_url()))
+        .await
+        .expect("GET /_mock/idp/token")
+        .json()
+        .await
+        .expect("a JSON answer");
+    let token = minted["access_token"]
+        .as_str()
+        .expect("an access_token")
+        .to_owned();
+    assert_eq!(
+        minted["expires_in"].as_u64(),
+        Some(LIFETIME_SECS),
+        "{minted}"
+    );
+    let env = &env;
+
+    env.with_browser("token-mode", |page: Page| async move {
+        page.open("/").await?;
+        page.type_into(TOKEN_INPUT, &token).await?;
+        page.click(TOKEN_SUBMIT).await?;
+
+        let status = page.wait_text_contains(TOKEN_STATUS, USER_NAME).await?;
+        // 30 min from now, read a moment later.
+        assert!(
+            status.contains("expires in 29 min") || status.contains("expires in 30 min"),
+            "the status shows the expiry: {status:?}"
+        );
+        page.wait_count(DEVICE_ROW, total).await?;
+
+        // In memory only: not in either storage, the URL or the console.
+        let session = page.storage("sessionStorage").await?;
+        assert!(
+            session
+                .iter()
+                .all(|(k, v)| jwt_like(k).is_empty() && jwt_like(v).is_empty()),
+            "sessionStorage holds a token: {session:?}"
+        );
+        assert_no_token_exposed(&page, std::slice::from_ref(&token)).await?;
+        Ok(())
+    })
+    .await;
+}
