@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::errors::ApiError;
 use crate::faults::{FaultRule, FaultRuleBody};
+use crate::rate_limit::{sanitize_time_scale, Budget};
 use crate::MockState;
 
 fn fault_list(state: &MockState) -> Value {
@@ -48,9 +49,23 @@ pub(crate) async fn clear_faults(State(state): State<Arc<MockState>>) -> Json<Va
     Json(json!({ "cleared": state.faults.clear() }))
 }
 
-/// `GET /_mock/stats`.
+/// `GET /_mock/stats`: request counters plus, per rate-limit budget, the limits, the (scaled)
+/// windows and per token the most calls seen in any window and the calls over the limit.
 pub(crate) async fn stats(State(state): State<Arc<MockState>>) -> Json<Value> {
-    Json(json!(state.stats.snapshot()))
+    let mut body = json!(state.stats.snapshot());
+    let mut budgets = serde_json::Map::new();
+    let mut over_limit = 0;
+    for budget in [Budget::Default, Budget::Export] {
+        let stats = state.limiter(budget).stats();
+        over_limit += stats.over_limit;
+        budgets.insert(budget.name().to_owned(), json!(stats));
+    }
+    body["rate_limits"] = json!({
+        "time_scale": sanitize_time_scale(state.options.time_scale),
+        "over_limit": over_limit,
+        "budgets": budgets,
+    });
+    Json(body)
 }
 
 /// `POST /_mock/reset`: no faults, no counts (the IdP's too), fresh rate windows. Issued tokens
@@ -59,6 +74,7 @@ pub(crate) async fn reset(State(state): State<Arc<MockState>>) -> Json<Value> {
     state.faults.clear();
     state.stats.reset();
     state.limiter.reset();
+    state.export_limiter.reset();
     if let Some(idp) = &state.idp {
         idp.reset_stats();
     }
@@ -71,7 +87,8 @@ pub(crate) async fn fleet(State(state): State<Arc<MockState>>) -> Json<Value> {
         .fleet
         .machines
         .iter()
-        .map(|m| {
+        .enumerate()
+        .map(|(index, m)| {
             json!({
                 "id": m.id,
                 "computerDnsName": m.computer_dns_name,
@@ -79,8 +96,15 @@ pub(crate) async fn fleet(State(state): State<Arc<MockState>>) -> Json<Value> {
                 "onboardingStatus": m.onboarding_status,
                 "healthStatus": m.health_status,
                 "missingKbs": m.missing_kbs.len(),
+                "vulnerabilities": state.vulns.cve_rows_of(index),
             })
         })
         .collect();
-    Json(json!({ "devices": devices, "catalogSize": state.fleet.catalog.kbs.len() }))
+    let (with_cve, all) = state.vulns.totals();
+    Json(json!({
+        "devices": devices,
+        "catalogSize": state.fleet.catalog.kbs.len(),
+        "machinesVulnerabilities": with_cve,
+        "softwareVulnerabilitiesByMachine": all,
+    }))
 }

@@ -66,12 +66,22 @@ pub const SOFTWARE_READ: Permission = Permission {
     satisfied_by: &["Software.Read"],
 };
 
+/// `Vulnerability.Read`: `/api/vulnerabilities/machinesVulnerabilities` and
+/// `/api/machines/SoftwareVulnerabilitiesByMachine` (delegated sibling of
+/// `Vulnerability.Read.All`).
+pub const VULNERABILITY_READ: Permission = Permission {
+    name: "Vulnerability.Read",
+    satisfied_by: &["Vulnerability.Read"],
+};
+
 /// The permission an `/api` path needs (with or without the `/api` prefix); `None` for paths
 /// that only answer 404.
 pub fn required_permission(path: &str) -> Option<Permission> {
     let path = path.strip_prefix("/api").unwrap_or(path);
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
+        ["machines", "SoftwareVulnerabilitiesByMachine"]
+        | ["vulnerabilities", "machinesVulnerabilities"] => Some(VULNERABILITY_READ),
         ["machines"] | ["machines", _] => Some(MACHINE_READ),
         ["machines", _, "getmissingkbs"] => Some(SOFTWARE_READ),
         _ => None,
@@ -154,5 +164,13 @@ mod tests {
             Some(SOFTWARE_READ)
         );
         assert_eq!(required_permission("/api/vulnerabilities"), None);
+        assert_eq!(
+            required_permission("/api/vulnerabilities/machinesVulnerabilities"),
+            Some(VULNERABILITY_READ)
+        );
+        assert_eq!(
+            required_permission("/api/machines/SoftwareVulnerabilitiesByMachine"),
+            Some(VULNERABILITY_READ)
+        );
     }
 }

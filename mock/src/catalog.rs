@@ -29,6 +29,10 @@ pub type MonthIndex = u32;
 /// First month of the catalog.
 const FIRST_YEAR: i32 = 2019;
 
+/// CVE numbers of catalog updates start here every year (a year has < 9,000 of them), leaving
+/// lower numbers free for vulnerabilities no KB fixes.
+pub const FIRST_KB_CVE_NUMBER: u32 = 20_000;
+
 /// One security update in the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogKb {
@@ -38,6 +42,10 @@ pub struct CatalogKb {
     pub products: Vec<&'static str>,
     pub cve_addressed: u32,
     pub month: MonthIndex,
+    /// Number of this update's first CVE in its release year: it addresses
+    /// `CVE-{year}-{first_cve}` … `CVE-{year}-{first_cve + cve_addressed - 1}` (see
+    /// [`CatalogKb::cve_id`]). No two updates share a CVE.
+    pub first_cve: u32,
 }
 
 impl CatalogKb {
@@ -47,6 +55,16 @@ impl CatalogKb {
             "https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB{}",
             self.id
         )
+    }
+
+    /// Calendar year of the release (and of its CVE ids).
+    pub fn year(&self) -> i32 {
+        FIRST_YEAR + (self.month / 12) as i32
+    }
+
+    /// The `index`-th CVE this update addresses (`index < cve_addressed`), e.g. `CVE-2024-21042`.
+    pub fn cve_id(&self, index: u32) -> String {
+        format!("CVE-{}-{:05}", self.year(), self.first_cve + index)
     }
 
     /// Whether a device carrying any of `products` needs this update.
@@ -139,6 +157,7 @@ impl Catalog {
                     products,
                     cve_addressed: rng.random_range(cves),
                     month,
+                    first_cve: 0,
                 });
             };
             let security = format!("{label} Security Updates");
@@ -207,6 +226,13 @@ impl Catalog {
                 );
             }
         }
+        // CVE blocks numbered per year in catalog order: earlier months never move.
+        let mut next_cve = std::collections::HashMap::new();
+        for kb in &mut kbs {
+            let next = next_cve.entry(kb.year()).or_insert(FIRST_KB_CVE_NUMBER);
+            kb.first_cve = *next;
+            *next += kb.cve_addressed;
+        }
         Self { kbs, last_month }
     }
 
@@ -239,6 +265,14 @@ mod tests {
         let ids: HashSet<_> = catalog.kbs.iter().map(|k| &k.id).collect();
         assert_eq!(ids.len(), catalog.kbs.len(), "KB ids are unique");
         assert!(catalog.kbs.iter().all(|k| k.cve_addressed <= 150));
+        let cves: HashSet<_> = catalog
+            .kbs
+            .iter()
+            .flat_map(|k| (0..k.cve_addressed).map(|i| k.cve_id(i)))
+            .collect();
+        let addressed: u32 = catalog.kbs.iter().map(|k| k.cve_addressed).sum();
+        assert_eq!(cves.len(), addressed as usize, "no CVE shared between KBs");
+        assert!(cves.iter().all(|c| c.len() == "CVE-2024-20000".len()));
     }
 
     #[test]

@@ -428,6 +428,8 @@ async fn apply(kind: FaultKind, path: &str, request: Request, next: Next) -> Res
 fn not_found_for(path: &str) -> ApiError {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
+        ["api", "machines", "SoftwareVulnerabilitiesByMachine"]
+        | ["api", "vulnerabilities", ..] => ApiError::not_found("No data found"),
         ["api", "machines", id, ..] => ApiError::machine_not_found(id),
         _ => ApiError::no_recent_machines(),
     }

@@ -28,6 +28,7 @@ pub mod odata;
 pub mod rate_limit;
 mod routes;
 pub mod stats;
+pub mod vulns;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -51,7 +52,9 @@ pub use fleet::Fleet;
 pub use idp::{DemoUser, Idp, IdpOptions};
 
 /// How a mock instance behaves.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Build it with `..Default::default()`: fields are added over time.
+#[derive(Debug, Clone, PartialEq)]
 pub struct MockOptions {
     /// Seed of the generated fleet; the same seed gives the same fleet (on the same day).
     pub seed: u64,
@@ -59,7 +62,7 @@ pub struct MockOptions {
     pub devices: usize,
     /// Send CORS headers and answer preflights (any origin, `Authorization`, exposes `Retry-After`).
     pub cors: bool,
-    /// Server-side maximum rows per `/api/machines` page.
+    /// Server-side maximum rows per `/api/machines` and `machinesVulnerabilities` page.
     pub page_size: usize,
     /// Send `@odata.nextLink` when more rows remain; `false` forces paging by `$skip` alone.
     pub next_link: bool,
@@ -67,6 +70,16 @@ pub struct MockOptions {
     pub rate_per_minute: u32,
     /// Calls per hour per bearer token; 0 = unlimited.
     pub rate_per_hour: u32,
+    /// Calls per minute per bearer token to `SoftwareVulnerabilitiesByMachine`, a budget of its
+    /// own (documented: 30); 0 = unlimited.
+    pub export_rate_per_minute: u32,
+    /// Calls per hour per bearer token to `SoftwareVulnerabilitiesByMachine` (documented:
+    /// 1,000); 0 = unlimited.
+    pub export_rate_per_hour: u32,
+    /// Divides the rate-limit windows (60 s, 3600 s) and so the `Retry-After` values: at 60 a
+    /// "minute" lasts 1 s and an "hour" 60 s. `Retry-After` stays whole seconds, rounded up,
+    /// at least 1. Not finite or ≤ 0 counts as 1. Injected `throttle` faults are not scaled.
+    pub time_scale: f64,
     /// Faults active from the start.
     pub faults: Vec<FaultRule>,
     /// If set, also serve this directory statically on a second listener.
@@ -88,6 +101,9 @@ impl Default for MockOptions {
             next_link: true,
             rate_per_minute: 100,
             rate_per_hour: 1500,
+            export_rate_per_minute: 30,
+            export_rate_per_hour: 1000,
+            time_scale: 1.0,
             faults: Vec::new(),
             app_dir: None,
             app_port: 8080,
@@ -104,7 +120,19 @@ pub(crate) struct MockState {
     pub(crate) faults: faults::FaultStore,
     pub(crate) stats: stats::StatsStore,
     pub(crate) limiter: rate_limit::RateLimiter,
+    /// The separate budget of `SoftwareVulnerabilitiesByMachine`.
+    pub(crate) export_limiter: rate_limit::RateLimiter,
+    pub(crate) vulns: vulns::Vulnerabilities,
     pub(crate) idp: Option<Arc<Idp>>,
+}
+
+impl MockState {
+    pub(crate) fn limiter(&self, budget: rate_limit::Budget) -> &rate_limit::RateLimiter {
+        match budget {
+            rate_limit::Budget::Default => &self.limiter,
+            rate_limit::Budget::Export => &self.export_limiter,
+        }
+    }
 }
 
 /// The API and admin routes for `opts`, for in-process tests (`tower::ServiceExt::oneshot`).
@@ -136,12 +164,23 @@ pub fn router_with_idp(opts: &MockOptions, idp: Arc<Idp>) -> Router {
 
 /// `/api` and `/_mock` (plus `/_mock/idp` when there is an IdP).
 fn api_router(opts: &MockOptions, idp: Option<Arc<Idp>>) -> Router {
+    let fleet = Fleet::generate(opts.seed, opts.devices, fleet::default_anchor());
     let state = Arc::new(MockState {
         options: opts.clone(),
-        fleet: Fleet::generate(opts.seed, opts.devices, fleet::default_anchor()),
+        vulns: vulns::Vulnerabilities::new(&fleet),
+        fleet,
         faults: faults::FaultStore::new(opts.faults.clone()),
         stats: stats::StatsStore::default(),
-        limiter: rate_limit::RateLimiter::new(opts.rate_per_minute, opts.rate_per_hour),
+        limiter: rate_limit::RateLimiter::scaled(
+            opts.rate_per_minute,
+            opts.rate_per_hour,
+            opts.time_scale,
+        ),
+        export_limiter: rate_limit::RateLimiter::scaled(
+            opts.export_rate_per_minute,
+            opts.export_rate_per_hour,
+            opts.time_scale,
+        ),
         idp: idp.clone(),
     });
     // Layers run outermost-last: auth, then rate limit, then faults, then the handler.
@@ -149,6 +188,14 @@ fn api_router(opts: &MockOptions, idp: Option<Arc<Idp>>) -> Router {
         .route("/machines", get(routes::list_machines))
         .route("/machines/{id}", get(routes::get_machine))
         .route("/machines/{id}/getmissingkbs", get(routes::missing_kbs))
+        .route(
+            "/machines/SoftwareVulnerabilitiesByMachine",
+            get(routes::software_vulnerabilities_by_machine),
+        )
+        .route(
+            "/vulnerabilities/machinesVulnerabilities",
+            get(routes::machines_vulnerabilities),
+        )
         .fallback(routes::api_fallback)
         .layer(from_fn_with_state(state.clone(), faults::inject_faults))
         .layer(from_fn_with_state(state.clone(), rate_limit::enforce))

@@ -23,11 +23,19 @@ FAULTS (--fault, repeatable):
   Per request: header 'X-Mock-Fault: throttle;retry_after=3' or query '?mock_fault=nulls'.
   At run time: POST/GET/DELETE /_mock/faults, GET /_mock/stats, POST /_mock/reset.
 
+RATE LIMITS:
+  Per bearer token, sliding windows: --rate-per-minute/--rate-per-hour for every /api path
+  except SoftwareVulnerabilitiesByMachine, which has its own --export-rate-per-minute/-hour.
+  --time-scale 60 makes a minute last 1 s and an hour 60 s (Retry-After: whole seconds,
+  rounded up, at least 1). GET /_mock/stats reports, per budget and token, the most calls
+  seen in any window and the calls over the limit (answered 429).
+
 ENTRA ID STAND-IN (--idp-port):
   HTTPS on 127.0.0.1 with a certificate made at start (Chrome: --ignore-certificate-errors,
   or trust the CA from GET /_mock/idp/cert). /authorize signs the --user in without a form.
   The API then accepts only its tokens: 401 expired/invalid, 403 without the permission
-  (Machine.Read for /api/machines, Software.Read for getmissingkbs).
+  (Machine.Read for /api/machines, Software.Read for getmissingkbs, Vulnerability.Read for
+  machinesVulnerabilities and SoftwareVulnerabilitiesByMachine).
   Example:
     kbwatch-mock --cors --idp-port 8443 --token-lifetime 20 --scopes Machine.Read
   A token for curl: curl http://127.0.0.1:8787/_mock/idp/token";
@@ -60,6 +68,15 @@ struct Cli {
     /// Calls per hour per token (0 = unlimited).
     #[arg(long, default_value_t = 1500)]
     rate_per_hour: u32,
+    /// Calls per minute per token to SoftwareVulnerabilitiesByMachine, its own budget (0 = unlimited).
+    #[arg(long, default_value_t = 30)]
+    export_rate_per_minute: u32,
+    /// Calls per hour per token to SoftwareVulnerabilitiesByMachine (0 = unlimited).
+    #[arg(long, default_value_t = 1000)]
+    export_rate_per_hour: u32,
+    /// Divide the rate-limit windows and Retry-After by this (60: a "minute" lasts 1 s).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_time_scale)]
+    time_scale: f64,
     /// A fault active from the start; see FAULTS below.
     #[arg(long = "fault", value_name = "FAULT")]
     faults: Vec<FaultRule>,
@@ -108,6 +125,14 @@ struct Cli {
     audience: String,
 }
 
+/// A finite number > 0.
+fn parse_time_scale(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(scale) if scale.is_finite() && scale > 0.0 => Ok(scale),
+        _ => Err(format!("'{text}' is not a positive number")),
+    }
+}
+
 impl Cli {
     fn idp_options(&self) -> Option<IdpOptions> {
         let port = self.idp_port?;
@@ -142,6 +167,9 @@ async fn main() -> ExitCode {
         next_link: !cli.no_next_link,
         rate_per_minute: cli.rate_per_minute,
         rate_per_hour: cli.rate_per_hour,
+        export_rate_per_minute: cli.export_rate_per_minute,
+        export_rate_per_hour: cli.export_rate_per_hour,
+        time_scale: cli.time_scale,
         faults: cli.faults,
         app_dir: cli.app_dir,
         app_port: cli.app_port,
@@ -166,6 +194,14 @@ async fn main() -> ExitCode {
         options.seed,
         if options.cors { "on" } else { "off" }
     );
+    if options.time_scale != 1.0 {
+        println!(
+            "kbwatch-mock: time scale {}: a rate-limit minute lasts {:.3} s, an hour {:.3} s",
+            options.time_scale,
+            60.0 / options.time_scale,
+            3600.0 / options.time_scale
+        );
+    }
     if let (Some(addr), Some(dir)) = (running.app_addr, &options.app_dir) {
         println!(
             "kbwatch-mock: app on http://{addr} (serving {})",

@@ -172,6 +172,11 @@ pub enum FilterError {
     },
     #[error("Could not find a property named '{0}' on type 'microsoft.windowsDefenderATP.api.PublicMachine'.")]
     UnknownProperty(String),
+    #[error("Could not find a property named '{property}' on type '{entity}'.")]
+    UnknownPropertyOn {
+        property: String,
+        entity: &'static str,
+    },
     #[error("The function '{0}' is not supported.")]
     UnknownFunction(String),
     #[error("{0}")]
@@ -656,6 +661,199 @@ impl FilterSubject for Machine {
     }
 }
 
+/// A `$filter` over text properties: `eq`/`ne` against a string literal or `null`, `and` (binds
+/// tighter) / `or`, `not` and parentheses. What the vulnerability endpoints accept; string
+/// comparisons ignore case, like [`Filter`]'s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextFilter {
+    Or(Box<TextFilter>, Box<TextFilter>),
+    And(Box<TextFilter>, Box<TextFilter>),
+    Not(Box<TextFilter>),
+    /// `property eq 'value'` (`value: None` = `null`); `negated` for `ne`.
+    Eq {
+        property: &'static str,
+        value: Option<String>,
+        negated: bool,
+    },
+}
+
+impl TextFilter {
+    /// Parse a `$filter` naming only `properties` (case-sensitive) of `entity` (for the message
+    /// of an unknown property).
+    pub fn parse(
+        input: &str,
+        properties: &[&'static str],
+        entity: &'static str,
+    ) -> Result<Self, FilterError> {
+        let mut parser = TextParser {
+            inner: Parser {
+                input,
+                tokens: tokenize(input)?,
+                pos: 0,
+                lambda_var: None,
+            },
+            properties,
+            entity,
+        };
+        let filter = parser.or()?;
+        if parser.inner.pos < parser.inner.tokens.len() {
+            return Err(parser
+                .inner
+                .syntax("unexpected token after the end of the clause"));
+        }
+        Ok(filter)
+    }
+
+    /// Whether a row passes; `get` gives a property's value (`None` = null).
+    pub fn matches<'a, F>(&self, get: &F) -> bool
+    where
+        F: Fn(&str) -> Option<std::borrow::Cow<'a, str>>,
+    {
+        match self {
+            Self::Or(a, b) => a.matches(get) || b.matches(get),
+            Self::And(a, b) => a.matches(get) && b.matches(get),
+            Self::Not(a) => !a.matches(get),
+            Self::Eq {
+                property,
+                value,
+                negated,
+            } => {
+                let equal = match (get(property), value) {
+                    (None, None) => true,
+                    (Some(actual), Some(wanted)) => actual.eq_ignore_ascii_case(wanted),
+                    _ => false,
+                };
+                equal != *negated
+            }
+        }
+    }
+
+    /// The value `property` must have for any row to match, when the filter pins it with an
+    /// `eq` at the top or under `and` (`Some(None)` = must be null). Lets a handler skip rows
+    /// it knows cannot match.
+    pub fn pinned(&self, property: &str) -> Option<Option<&str>> {
+        match self {
+            Self::And(a, b) => a.pinned(property).or_else(|| b.pinned(property)),
+            Self::Eq {
+                property: p,
+                value,
+                negated: false,
+            } if *p == property => Some(value.as_deref()),
+            _ => None,
+        }
+    }
+}
+
+impl TextFilter {
+    /// Whether the filter is nothing but `eq` pins of `properties` joined by `and`: then
+    /// [`Self::pinned`] decides a match alone.
+    pub fn only_pins(&self, properties: &[&str]) -> bool {
+        match self {
+            Self::And(a, b) => a.only_pins(properties) && b.only_pins(properties),
+            Self::Eq {
+                property,
+                negated: false,
+                ..
+            } => properties.contains(property),
+            _ => false,
+        }
+    }
+}
+
+/// Recursive descent for [`TextFilter`], on the shared tokenizer.
+struct TextParser<'a> {
+    inner: Parser<'a>,
+    properties: &'a [&'static str],
+    entity: &'static str,
+}
+
+impl TextParser<'_> {
+    fn or(&mut self) -> Result<TextFilter, FilterError> {
+        let mut left = self.and()?;
+        while self.inner.peek_keyword("or") {
+            self.inner.pos += 1;
+            left = TextFilter::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<TextFilter, FilterError> {
+        let mut left = self.unary()?;
+        while self.inner.peek_keyword("and") {
+            self.inner.pos += 1;
+            left = TextFilter::And(Box::new(left), Box::new(self.unary()?));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<TextFilter, FilterError> {
+        if self.inner.peek_keyword("not") {
+            self.inner.pos += 1;
+            return Ok(TextFilter::Not(Box::new(self.unary()?)));
+        }
+        if self.inner.peek() == Some(&Token::LParen) {
+            self.inner.pos += 1;
+            let inner = self.or()?;
+            self.inner.expect(Token::RParen, "')'")?;
+            return Ok(inner);
+        }
+        self.comparison()
+    }
+
+    fn comparison(&mut self) -> Result<TextFilter, FilterError> {
+        let property = match self.inner.peek() {
+            Some(Token::Ident(name)) if self.inner.peek_at(1) == Some(&Token::LParen) => {
+                return Err(FilterError::UnknownFunction(name.clone()))
+            }
+            Some(Token::Ident(name)) => {
+                let name = name.clone();
+                *self.properties.iter().find(|p| **p == name).ok_or(
+                    FilterError::UnknownPropertyOn {
+                        property: name,
+                        entity: self.entity,
+                    },
+                )?
+            }
+            None => return Err(self.inner.syntax("unexpected end of clause")),
+            Some(_) => return Err(self.inner.syntax("expected a property name")),
+        };
+        self.inner.pos += 1;
+        let negated = match self.inner.peek() {
+            Some(Token::Ident(w)) => match CmpOp::parse(w) {
+                Some(CmpOp::Eq) => false,
+                Some(CmpOp::Ne) => true,
+                Some(_) => {
+                    return Err(FilterError::Type(format!(
+                        "'{property}' supports only eq and ne."
+                    )))
+                }
+                None => return Err(self.inner.syntax("expected eq or ne")),
+            },
+            _ => return Err(self.inner.syntax("expected eq or ne")),
+        };
+        self.inner.pos += 1;
+        let value = match self.inner.next() {
+            Some(Token::Literal(Value::Text(text))) => Some(text),
+            Some(Token::Literal(Value::Null)) => None,
+            Some(Token::Literal(other)) => {
+                return Err(FilterError::Type(format!(
+                    "A binary operator with incompatible types was detected: Text and {:?}.",
+                    other.ty()
+                )))
+            }
+            _ => {
+                self.inner.pos -= 1;
+                return Err(self.inner.syntax("expected a quoted string or null"));
+            }
+        };
+        Ok(TextFilter::Eq {
+            property,
+            value,
+            negated,
+        })
+    }
+}
+
 /// `$top` and `$skip` of a list request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Paging {
@@ -789,6 +987,47 @@ mod tests {
         ] {
             assert!(Filter::parse(bad).is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn text_filters() {
+        const PROPS: &[&str] = &["machineId", "fixingKbId"];
+        let parse = |f: &str| TextFilter::parse(f, PROPS, "Row");
+        let row = |m: &'static str, kb: Option<&'static str>| {
+            move |p: &str| match p {
+                "machineId" => Some(std::borrow::Cow::Borrowed(m)),
+                _ => kb.map(std::borrow::Cow::Borrowed),
+            }
+        };
+        let f = parse("machineId eq 'AB' and (fixingKbId eq '1' or fixingKbId eq null)")
+            .expect("parses");
+        assert!(f.matches(&row("ab", Some("1"))));
+        assert!(f.matches(&row("ab", None)));
+        assert!(!f.matches(&row("ab", Some("2"))));
+        assert!(!f.matches(&row("cd", Some("1"))));
+        assert_eq!(f.pinned("machineId"), Some(Some("AB")));
+        assert_eq!(f.pinned("fixingKbId"), None);
+        assert!(!f.only_pins(PROPS));
+        let pins = parse("machineId eq 'a' and fixingKbId eq null").expect("parses");
+        assert!(pins.only_pins(PROPS) && !pins.only_pins(&["machineId"]));
+        let ne = parse("not (fixingKbId ne null)").expect("parses");
+        assert!(ne.matches(&row("x", None)) && !ne.matches(&row("x", Some("1"))));
+        for bad in [
+            "",
+            "cveId eq 'x'",
+            "machineId gt 'x'",
+            "machineId eq 5",
+            "machineId eq",
+            "startswith(machineId,'a')",
+            "machineId eq 'a' or",
+            "(machineId eq 'a'",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+        assert_eq!(
+            parse("cveId eq 'x'").map_err(|e| e.to_string()),
+            Err("Could not find a property named 'cveId' on type 'Row'.".to_owned())
+        );
     }
 
     #[test]

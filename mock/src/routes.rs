@@ -12,12 +12,20 @@ use crate::catalog::CatalogKb;
 use crate::errors::{ApiError, ODATA_CONTENT_TYPE};
 use crate::faults::FAULT_QUERY;
 use crate::fleet::Machine;
-use crate::odata::{Filter, Paging, MAX_TOP};
+use crate::odata::{Filter, Paging, TextFilter, MAX_TOP};
+use crate::vulns::{
+    AssetVulnerabilityDto, MachineVulnerabilityDto, RowRef, MACHINE_VULNERABILITY_ENTITY,
+    MACHINE_VULNERABILITY_PROPERTIES,
+};
 use crate::MockState;
 
 const MACHINES_CONTEXT: &str = "https://api.securitycenter.microsoft.com/api/$metadata#Machines";
 const MACHINE_CONTEXT: &str =
     "https://api.securitycenter.microsoft.com/api/$metadata#Machines/$entity";
+const MACHINES_VULNERABILITIES_CONTEXT: &str = "https://api.securitycenter.microsoft.com/api/$metadata#Collection(microsoft.windowsDefenderATP.api.PublicAssetVulnerabilityDto)";
+const SOFTWARE_VULNERABILITIES_CONTEXT: &str = "https://api.securitycenter.microsoft.com/api/$metadata#Collection(microsoft.windowsDefenderATP.api.AssetVulnerability)";
+const MACHINES_VULNERABILITIES_PATH: &str = "/api/vulnerabilities/machinesVulnerabilities";
+const SOFTWARE_VULNERABILITIES_PATH: &str = "/api/machines/SoftwareVulnerabilitiesByMachine";
 const MISSING_KBS_CONTEXT: &str = "https://api.securitycenter.microsoft.com/api/$metadata#Collection(microsoft.windowsDefenderATP.api.PublicProductFixDto)";
 
 /// An OData collection envelope.
@@ -108,17 +116,23 @@ const QUERY_VALUE: &AsciiSet = &CONTROLS
     .add(b'{')
     .add(b'}');
 
-/// Absolute link to the next page: same query and `$top`, `$skip` advanced.
-fn next_link(
-    headers: &HeaderMap,
-    pairs: &[(String, String)],
-    skip: usize,
-    top: Option<usize>,
-) -> String {
+/// `http://{Host}`: links point back to this mock as the client reached it.
+fn origin(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+/// Absolute link to the next page of `path`: same query and `$top`, `$skip` advanced.
+fn next_link(
+    headers: &HeaderMap,
+    path: &str,
+    pairs: &[(String, String)],
+    skip: usize,
+    top: Option<usize>,
+) -> String {
     let mut query: Vec<String> = pairs
         .iter()
         .filter(|(k, _)| !matches!(k.as_str(), "$skip" | "$top" | FAULT_QUERY))
@@ -134,7 +148,7 @@ fn next_link(
         query.push(format!("$top={top}"));
     }
     query.push(format!("$skip={skip}"));
-    format!("http://{host}/api/machines?{}", query.join("&"))
+    format!("{}{path}?{}", origin(headers), query.join("&"))
 }
 
 /// `GET /api/machines`.
@@ -168,7 +182,7 @@ pub(crate) async fn list_machines(
     // `$top` acts as the page size: the link keeps it and moves `$skip` past this page.
     let served = paging.skip + page.len();
     let next = (served < matching.len() && state.options.next_link)
-        .then(|| next_link(&headers, &pairs, served, paging.top));
+        .then(|| next_link(&headers, "/api/machines", &pairs, served, paging.top));
     Ok(odata_json(&Collection {
         context: MACHINES_CONTEXT,
         value: &page,
@@ -205,6 +219,206 @@ pub(crate) async fn missing_kbs(
         context: MISSING_KBS_CONTEXT,
         value: &kbs,
         next_link: None,
+    }))
+}
+
+/// `GET /api/vulnerabilities/machinesVulnerabilities` — `$filter` (eq/ne on the documented
+/// properties), `$top` (page size, ≤ 10,000, also capped by `page_size`), `$skip`.
+pub(crate) async fn machines_vulnerabilities(
+    State(state): State<Arc<MockState>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(query.as_deref());
+    let filter = param(&pairs, "$filter")
+        .map(|f| {
+            TextFilter::parse(
+                f,
+                MACHINE_VULNERABILITY_PROPERTIES,
+                MACHINE_VULNERABILITY_ENTITY,
+            )
+        })
+        .transpose()?;
+    let paging = Paging::parse(param(&pairs, "$top"), param(&pairs, "$skip"))?;
+    let page_limit = paging
+        .top
+        .unwrap_or(MAX_TOP)
+        .min(state.options.page_size.max(1));
+    let (fleet, vulns) = (&state.fleet, &state.vulns);
+    let render = |(index, row): (usize, RowRef)| {
+        MachineVulnerabilityDto::from_row(&vulns.row(fleet, index, row))
+    };
+    let (page, more): (Vec<MachineVulnerabilityDto>, bool) = match &filter {
+        None => {
+            let page: Vec<_> = vulns
+                .rows_from(fleet, paging.skip, false)
+                .take(page_limit)
+                .filter_map(render)
+                .collect();
+            let more = paging.skip + page.len() < vulns.totals().0;
+            (page, more)
+        }
+        Some(filter) => {
+            // Narrow by the pinned machine and KB before rendering every row.
+            let devices: Vec<usize> = match filter.pinned("machineId") {
+                Some(Some(id)) => fleet
+                    .machines
+                    .iter()
+                    .position(|m| m.id.eq_ignore_ascii_case(id))
+                    .into_iter()
+                    .collect(),
+                Some(None) => Vec::new(),
+                None => (0..fleet.machines.len()).collect(),
+            };
+            let kb_pin = filter.pinned("fixingKbId");
+            let may_match = |row: &RowRef| match (kb_pin, row) {
+                (None, _) => true,
+                (Some(Some(id)), RowRef::Kb { kb, .. }) => {
+                    fleet.catalog.kbs[*kb].id.eq_ignore_ascii_case(id)
+                }
+                (Some(Some(_)), RowRef::Other { .. }) => false,
+                (Some(None), row) => matches!(row, RowRef::Other { .. }),
+            };
+            let candidates = devices
+                .into_iter()
+                .flat_map(|index| {
+                    vulns
+                        .device_rows(fleet, index, false)
+                        .map(move |row| (index, row))
+                })
+                .filter(|(_, row)| may_match(row));
+            // Pins alone decide: skip without rendering. Else render, then filter.
+            let mut matching: Box<dyn Iterator<Item = MachineVulnerabilityDto>> =
+                if filter.only_pins(&["machineId", "fixingKbId"]) {
+                    Box::new(candidates.skip(paging.skip).filter_map(render))
+                } else {
+                    Box::new(
+                        candidates
+                            .filter_map(render)
+                            .filter(|dto| filter.matches(&|p: &str| dto.property(p)))
+                            .skip(paging.skip),
+                    )
+                };
+            let page: Vec<_> = matching.by_ref().take(page_limit).collect();
+            let more = matching.next().is_some();
+            (page, more)
+        }
+    };
+    let next = (more && state.options.next_link).then(|| {
+        next_link(
+            &headers,
+            MACHINES_VULNERABILITIES_PATH,
+            &pairs,
+            paging.skip + page.len(),
+            paging.top,
+        )
+    });
+    Ok(odata_json(&Collection {
+        context: MACHINES_VULNERABILITIES_CONTEXT,
+        value: &page,
+        next_link: next,
+    }))
+}
+
+/// Default `pageSize` of the export.
+pub const EXPORT_DEFAULT_PAGE_SIZE: usize = 50_000;
+/// Largest `pageSize` (and `$top`) of the export.
+pub const EXPORT_MAX_PAGE_SIZE: usize = 200_000;
+
+/// A positive count parameter: non-numbers 400 `ODataError`, out of `1..=max` 400 `InvalidInput`.
+fn count_param(name: &str, value: &str, max: usize) -> Result<usize, ApiError> {
+    let n: i64 = value.trim().parse().map_err(|_| {
+        ApiError::odata(format!(
+            "The value '{value}' is not valid for {name}; it must be an integer."
+        ))
+    })?;
+    if n < 1 || n > max as i64 {
+        return Err(ApiError::invalid_input(format!(
+            "{name} must be between 1 and {max}, got {n}."
+        )));
+    }
+    Ok(n as usize)
+}
+
+/// What the export's `$skiptoken` stands for; opaque to clients (base64url JSON, shaped like the
+/// real one), tied to this fleet.
+fn export_time_path(state: &MockState) -> String {
+    format!(
+        "{}-{}-{}/mock/",
+        state.options.seed, state.options.devices, state.fleet.catalog.last_month
+    )
+}
+
+fn encode_skip_token(state: &MockState, offset: usize) -> String {
+    use base64::Engine;
+    let json = serde_json::json!({
+        "ExportDefinition": { "TimePath": export_time_path(state) },
+        "ExportFileIndex": 0,
+        "LineStoppedAt": offset,
+    });
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+}
+
+fn decode_skip_token(state: &MockState, token: &str) -> Result<usize, ApiError> {
+    use base64::Engine;
+    let invalid = || ApiError::invalid_input("The skip token is invalid or has expired.");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.trim().trim_end_matches('='))
+        .map_err(|_| invalid())?;
+    let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if json["ExportDefinition"]["TimePath"].as_str() != Some(&export_time_path(state)) {
+        return Err(invalid());
+    }
+    json["LineStoppedAt"]
+        .as_u64()
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(invalid)
+}
+
+/// `GET /api/machines/SoftwareVulnerabilitiesByMachine` — `pageSize` (default 50,000, ≤ 200,000;
+/// the name is matched case-insensitively, the real nextLink writes `pagesize`), paged by
+/// `@odata.nextLink` carrying an opaque `$skiptoken`; `$top` returns that many rows and no link.
+pub(crate) async fn software_vulnerabilities_by_machine(
+    State(state): State<Arc<MockState>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(query.as_deref());
+    let param_ci = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    };
+    let page_size = param_ci("pageSize")
+        .map(|v| count_param("pageSize", v, EXPORT_MAX_PAGE_SIZE))
+        .transpose()?
+        .unwrap_or(EXPORT_DEFAULT_PAGE_SIZE);
+    let top = param_ci("$top")
+        .map(|v| count_param("$top", v, EXPORT_MAX_PAGE_SIZE))
+        .transpose()?;
+    let offset = param_ci("$skiptoken")
+        .map(|t| decode_skip_token(&state, t))
+        .transpose()?
+        .unwrap_or(0);
+    let (fleet, vulns) = (&state.fleet, &state.vulns);
+    let page: Vec<AssetVulnerabilityDto> = vulns
+        .rows_from(fleet, offset, true)
+        .take(top.unwrap_or(page_size))
+        .map(|(index, row)| AssetVulnerabilityDto::from_row(&vulns.row(fleet, index, row)))
+        .collect();
+    let served = offset + page.len();
+    let next = (top.is_none() && served < vulns.totals().1).then(|| {
+        format!(
+            "{}{SOFTWARE_VULNERABILITIES_PATH}?pageSize={page_size}&$skiptoken={}",
+            origin(&headers),
+            encode_skip_token(&state, served)
+        )
+    });
+    Ok(odata_json(&Collection {
+        context: SOFTWARE_VULNERABILITIES_CONTEXT,
+        value: &page,
+        next_link: next,
     }))
 }
 

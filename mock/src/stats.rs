@@ -18,10 +18,14 @@ pub struct Stats {
     pub total: u64,
     /// Per exact path, e.g. `/api/machines/3a…/getmissingkbs`.
     pub paths: BTreeMap<String, u64>,
-    /// Per route template: `/api/machines`, `/api/machines/{id}`, `/api/machines/{id}/getmissingkbs`.
+    /// Per route template: `/api/machines`, `/api/machines/{id}`, `/api/machines/{id}/getmissingkbs`,
+    /// `/api/vulnerabilities/machinesVulnerabilities`, `/api/machines/SoftwareVulnerabilitiesByMachine`.
     pub routes: BTreeMap<String, u64>,
     /// Per response status.
     pub statuses: BTreeMap<u16, u64>,
+    /// 429 answers sent, for any reason (over a rate limit, or an injected `throttle` fault).
+    /// Those over a limit are in `rate_limits` of `GET /_mock/stats` as `over_limit`.
+    pub throttled: u64,
     /// `OPTIONS` requests to `/api` (browser preflights).
     pub preflights: u64,
 }
@@ -30,6 +34,12 @@ pub struct Stats {
 fn route_of(path: &str) -> String {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
+        ["api", "machines", "SoftwareVulnerabilitiesByMachine"] => {
+            "/api/machines/SoftwareVulnerabilitiesByMachine".to_owned()
+        }
+        ["api", "vulnerabilities", "machinesVulnerabilities"] => {
+            "/api/vulnerabilities/machinesVulnerabilities".to_owned()
+        }
         ["api", "machines"] => "/api/machines".to_owned(),
         ["api", "machines", _] => "/api/machines/{id}".to_owned(),
         ["api", "machines", _, "getmissingkbs"] => "/api/machines/{id}/getmissingkbs".to_owned(),
@@ -78,8 +88,12 @@ pub(crate) async fn record(
         *s.routes.entry(route_of(&path)).or_default() += 1;
     });
     let response = next.run(request).await;
-    state
-        .stats
-        .with(|s| *s.statuses.entry(response.status().as_u16()).or_default() += 1);
+    let status = response.status().as_u16();
+    state.stats.with(|s| {
+        *s.statuses.entry(status).or_default() += 1;
+        if status == 429 {
+            s.throttled += 1;
+        }
+    });
     response
 }
