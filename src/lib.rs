@@ -9,6 +9,8 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod components;
+pub mod download;
+pub mod fleet_scan;
 pub mod messages;
 pub mod pages;
 pub mod remote;

@@ -360,3 +360,95 @@ pub fn token_expiring_soon(seconds: i64) -> String {
 
 pub const TOKEN_EXPIRED: &str = "expired — paste a new token";
 pub const TOKEN_NO_EXPIRY: &str = "no expiry in the token";
+
+pub const NAV_DEVICES: &str = "Devices";
+pub const NAV_FLEET: &str = "Fleet";
+pub const FLEET_TITLE: &str = "Missing updates across the fleet";
+pub const FLEET_WAITING_FOR_DEVICES: &str = "Waiting for the device list…";
+pub const FLEET_TAB_KBS: &str = "By update";
+pub const FLEET_TAB_DEVICES: &str = "By device";
+pub const TILE_DEVICES_SCANNED: &str = "Devices scanned";
+pub const TILE_FULLY_PATCHED: &str = "Fully patched";
+pub const TILE_DISTINCT_KBS: &str = "Distinct missing updates";
+pub const TILE_TOTAL_CVES: &str = "CVEs addressable";
+pub const CHART_TITLE: &str = "Top missing updates by devices affected";
+pub const COL_DEVICES_MISSING: &str = "Devices missing";
+pub const COL_MISSING_KBS: &str = "Missing updates";
+pub const COL_CVES_TOTAL: &str = "CVEs addressable";
+pub const COL_OLDEST: &str = "Oldest missing update";
+pub const FLEET_KB_SEARCH: &str = "Filter updates by KB number or name";
+pub const FLEET_MIN_DEVICES: &str = "Minimum devices";
+pub const FLEET_DEVICE_SEARCH: &str = "Filter devices by name";
+pub const SCAN_START: &str = "Scan now";
+pub const SCAN_ANYWAY: &str = "Scan anyway";
+pub const SCAN_REFRESH: &str = "Refresh all";
+pub const SCAN_PAUSE: &str = "Pause";
+pub const SCAN_RESUME: &str = "Resume";
+pub const SCAN_CANCEL: &str = "Cancel";
+pub const SCAN_RETRY_FAILED: &str = "Retry failed";
+pub const SCAN_PATH: &str =
+    "Data from one getmissingkbs call per device (within the API's rate limits).";
+pub const FAILED_DEVICES: &str = "Devices that could not be scanned";
+pub const EXPORT_KBS: &str = "Export updates (CSV)";
+pub const EXPORT_DEVICES: &str = "Export devices (CSV)";
+pub const EXPORT_MATRIX: &str = "Export device × update matrix (CSV)";
+pub const EXPORT_DEVICE_KBS: &str = "Export (CSV)";
+pub const CLOSE: &str = "Close";
+pub const NO_FLEET_DATA: &str = "No results yet: start a scan.";
+pub const NO_FLEET_MATCH: &str = "Nothing matches these filters.";
+pub const FLEET_STORAGE_FULL: &str =
+    "Results are too large for this tab's storage: they are kept in memory only and a reload scans again.";
+
+pub fn scan_progress(done: usize, failed: usize, remaining: usize, total: usize) -> String {
+    format!("{done} of {total} devices done · {failed} failed · {remaining} remaining")
+}
+
+pub fn scan_eta(ms: u64) -> String {
+    format!("about {} left", duration(ms))
+}
+
+pub fn scan_throttled_until(seconds: u64) -> String {
+    format!("The API asked us to wait: resuming in {seconds} s")
+}
+
+pub fn scan_paused() -> &'static str {
+    "Paused"
+}
+
+pub fn scan_scope(devices: usize, to_fetch: usize) -> String {
+    if to_fetch == 0 {
+        format!("All {devices} devices in the current device filter have fresh results.")
+    } else {
+        format!("{to_fetch} of {devices} devices in the current device filter need a fresh scan.")
+    }
+}
+
+pub fn scan_over_budget(calls: usize, estimated_ms: u64) -> String {
+    format!(
+        "Scanning {calls} devices one by one exceeds the API's hourly budget: it would take {}. Narrow the device filter, or scan anyway.",
+        duration(estimated_ms)
+    )
+}
+
+pub fn data_age(age_ms: u64) -> String {
+    format!("Oldest result fetched {} ago", duration(age_ms))
+}
+
+pub fn selected_kb_devices(label: &str, n: usize) -> String {
+    format!("{n} {} missing {label}", plural(n, "device", "devices"))
+}
+
+pub fn percent(value: f64) -> String {
+    format!("{value:.0} %")
+}
+
+pub fn duration(ms: u64) -> String {
+    let seconds = ms / 1000;
+    if seconds < 60 {
+        format!("{seconds} s")
+    } else if seconds < 3600 {
+        format!("{} min", seconds.div_ceil(60))
+    } else {
+        format!("{} h {} min", seconds / 3600, (seconds % 3600) / 60)
+    }
+}

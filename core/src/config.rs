@@ -101,6 +101,30 @@ pub struct AppConfig {
     pub auto_refresh_minutes: u32,
     /// `$top` per device-list page (the API allows up to 10,000).
     pub device_page_size: u32,
+    pub fleet: FleetSettings,
+}
+
+/// The fleet scan's budget and cache freshness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FleetSettings {
+    /// Calls per minute the scan allows itself (the API allows about 100).
+    pub per_minute: u32,
+    /// Calls per hour (the API allows about 1,500).
+    pub per_hour: u32,
+    pub concurrency: u32,
+    /// A device's result is reused for this long (the API refreshes about every 6 hours).
+    pub max_age_minutes: u32,
+}
+
+impl Default for FleetSettings {
+    fn default() -> Self {
+        Self {
+            per_minute: 90,
+            per_hour: 1_400,
+            concurrency: 4,
+            max_age_minutes: 360,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -133,7 +157,9 @@ const TOP_KEYS: &[&str] = &[
     "auth",
     "refresh",
     "devicePageSize",
+    "fleet",
 ];
+const FLEET_KEYS: &[&str] = &["perMinute", "perHour", "concurrency", "maxAgeMinutes"];
 const AUTH_KEYS: &[&str] = &[
     "mode",
     "tenantId",
@@ -254,8 +280,25 @@ impl AppConfig {
             &mut errors,
         );
 
+        let fleet_section = section(&root, "fleet", FLEET_KEYS, &mut errors);
+        let fleet_value = |key: &str| fleet_section.and_then(|f| f.get(key));
+        let defaults = FleetSettings::default();
+        let fleet = FleetSettings {
+            per_minute: number_in(fleet_value("perMinute"), "fleet.perMinute", 1..=100, defaults.per_minute, &mut errors),
+            per_hour: number_in(fleet_value("perHour"), "fleet.perHour", 1..=1_500, defaults.per_hour, &mut errors),
+            concurrency: number_in(fleet_value("concurrency"), "fleet.concurrency", 1..=16, defaults.concurrency, &mut errors),
+            max_age_minutes: number_in(
+                fleet_value("maxAgeMinutes"),
+                "fleet.maxAgeMinutes",
+                0..=10_080,
+                defaults.max_age_minutes,
+                &mut errors,
+            ),
+        };
+
         if errors.is_empty() {
             Ok(Self {
+                fleet,
                 api_base,
                 cloud,
                 auth,

@@ -1,6 +1,6 @@
 //! Missing security updates (`PublicProductFixDto` in the API's metadata).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::lenient;
@@ -8,7 +8,8 @@ use crate::lenient;
 const CATALOG_HOST: &str = "catalog.update.microsoft.com";
 
 /// One security update a device lacks, from `GET /api/machines/{id}/getmissingkbs`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// Serializes back to the API's field names (the fleet cache stores it that way).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MissingKb {
     /// The KB number without "KB" prefix, as the API sends it (not trusted to be digits).

@@ -4,11 +4,44 @@
 //! falls back to its default and is reported, so a mangled link still opens.
 
 use crate::device_list::{DeviceFilter, DeviceSortKey};
+use crate::fleet::aggregate::{FleetDeviceFilter, FleetDeviceSortKey, FleetKbFilter, FleetKbSortKey};
 use crate::kb_list::{KbFilter, KbSortKey};
 use crate::sort::Sort;
 
+/// Which page is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Page {
+    /// Device list and one device's missing KBs.
+    #[default]
+    Devices,
+    /// Which KB is missing on how many devices.
+    Fleet,
+}
+
+/// Which table the fleet page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FleetTab {
+    #[default]
+    Kbs,
+    Devices,
+}
+
+/// The fleet page's part of the URL.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FleetView {
+    pub tab: FleetTab,
+    pub kb_filter: FleetKbFilter,
+    pub kb_sort: Sort<FleetKbSortKey>,
+    pub device_filter: FleetDeviceFilter,
+    pub device_sort: Sort<FleetDeviceSortKey>,
+    /// The KB whose devices are listed.
+    pub selected_kb: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ViewState {
+    pub page: Page,
+    pub fleet: FleetView,
     /// The selected device as typed or linked; validated with `DeviceRef::parse` before use.
     pub device: Option<String>,
     pub include_unmanaged: bool,
@@ -40,6 +73,23 @@ mod key {
     pub const PRODUCT: &str = "product";
     pub const MIN_CVE: &str = "mincve";
     pub const KB_SORT: &str = "kbsort";
+    pub const PAGE: &str = "view";
+    pub const FLEET_TAB: &str = "ftab";
+    pub const FLEET_TEXT: &str = "fq";
+    pub const FLEET_PRODUCT: &str = "fproduct";
+    pub const FLEET_MIN_DEVICES: &str = "fmindev";
+    pub const FLEET_MIN_CVE: &str = "fmincve";
+    pub const FLEET_SORT: &str = "fsort";
+    pub const FLEET_DEVICE_TEXT: &str = "fdq";
+    pub const FLEET_DEVICE_SORT: &str = "fdsort";
+    pub const FLEET_KB: &str = "fkb";
+}
+
+fn parse_count(v: &str) -> Result<Option<u32>, ()> {
+    match v.trim() {
+        "" => Ok(None),
+        n => n.parse().map(Some).map_err(|_| ()),
+    }
 }
 
 impl ViewState {
@@ -88,6 +138,36 @@ impl ViewState {
                     Ok(sort) => state.kb_sort = sort,
                     Err(()) => reject(),
                 },
+                key::PAGE => match v {
+                    "fleet" => state.page = Page::Fleet,
+                    "devices" => state.page = Page::Devices,
+                    _ => reject(),
+                },
+                key::FLEET_TAB => match v {
+                    "kbs" => state.fleet.tab = FleetTab::Kbs,
+                    "devices" => state.fleet.tab = FleetTab::Devices,
+                    _ => reject(),
+                },
+                key::FLEET_TEXT => state.fleet.kb_filter.text = v.to_owned(),
+                key::FLEET_PRODUCT => state.fleet.kb_filter.product = non_empty(v),
+                key::FLEET_MIN_DEVICES => match parse_count(v) {
+                    Ok(n) => state.fleet.kb_filter.min_devices = n,
+                    Err(()) => reject(),
+                },
+                key::FLEET_MIN_CVE => match parse_count(v) {
+                    Ok(n) => state.fleet.kb_filter.min_cves = n,
+                    Err(()) => reject(),
+                },
+                key::FLEET_SORT => match v.parse() {
+                    Ok(sort) => state.fleet.kb_sort = sort,
+                    Err(()) => reject(),
+                },
+                key::FLEET_DEVICE_TEXT => state.fleet.device_filter.text = v.to_owned(),
+                key::FLEET_DEVICE_SORT => match v.parse() {
+                    Ok(sort) => state.fleet.device_sort = sort,
+                    Err(()) => reject(),
+                },
+                key::FLEET_KB => state.fleet.selected_kb = non_empty(v),
                 _ => {}
             }
         }
@@ -125,6 +205,23 @@ impl ViewState {
             key::KB_SORT,
             (self.kb_sort != Sort::default()).then(|| self.kb_sort.to_string()),
         );
+        let fleet = &self.fleet;
+        push(key::PAGE, (self.page == Page::Fleet).then(|| "fleet".to_owned()));
+        push(key::FLEET_TAB, (fleet.tab == FleetTab::Devices).then(|| "devices".to_owned()));
+        push(key::FLEET_TEXT, text(&fleet.kb_filter.text));
+        push(key::FLEET_PRODUCT, fleet.kb_filter.product.clone());
+        push(key::FLEET_MIN_DEVICES, fleet.kb_filter.min_devices.map(|n| n.to_string()));
+        push(key::FLEET_MIN_CVE, fleet.kb_filter.min_cves.map(|n| n.to_string()));
+        push(
+            key::FLEET_SORT,
+            (fleet.kb_sort != Sort::default()).then(|| fleet.kb_sort.to_string()),
+        );
+        push(key::FLEET_DEVICE_TEXT, text(&fleet.device_filter.text));
+        push(
+            key::FLEET_DEVICE_SORT,
+            (fleet.device_sort != Sort::default()).then(|| fleet.device_sort.to_string()),
+        );
+        push(key::FLEET_KB, fleet.selected_kb.clone());
         pairs
     }
 
@@ -205,14 +302,34 @@ mod tests {
     }
 
     prop_compose! {
+        fn fleet_view()(
+            devices_tab in any::<bool>(), text in "\\PC{0,12}", product in opt_text(),
+            min_devices in proptest::option::of(any::<u32>()), min_cves in proptest::option::of(any::<u32>()),
+            kb_sort in sort::<FleetKbSortKey>(), device_text in "\\PC{0,12}",
+            device_sort in sort::<FleetDeviceSortKey>(), selected_kb in opt_text(),
+        ) -> FleetView {
+            FleetView {
+                tab: if devices_tab { FleetTab::Devices } else { FleetTab::Kbs },
+                kb_filter: FleetKbFilter { text, product, min_devices, min_cves },
+                kb_sort,
+                device_filter: FleetDeviceFilter { text: device_text },
+                device_sort,
+                selected_kb,
+            }
+        }
+    }
+
+    prop_compose! {
         fn view_state()(
             device in opt_text(), include_unmanaged in any::<bool>(),
             search in "\\PC{0,12}", os in opt_text(), health in opt_text(), risk in opt_text(),
             exposure in opt_text(), tag in opt_text(), group in opt_text(),
             device_sort in sort::<DeviceSortKey>(), text in "\\PC{0,12}", product in opt_text(),
             min_cves in proptest::option::of(any::<u32>()), kb_sort in sort::<KbSortKey>(),
+            fleet in fleet_view(), page in prop_oneof![Just(Page::Devices), Just(Page::Fleet)],
         ) -> ViewState {
             ViewState {
+                page, fleet,
                 device, include_unmanaged,
                 device_filter: DeviceFilter { search, os_platform: os, health_status: health,
                     risk_score: risk, exposure_level: exposure, tag, group },

@@ -69,6 +69,12 @@ export async function msalInit(settingsJson) {
     });
     await pca.initialize();
     const result = await pca.handleRedirectPromise();
+    // The sign-out return carries MSAL's `state` in the query: the app never uses it.
+    const url = new URL(window.location.href);
+    if (url.searchParams.has("state") && !url.searchParams.has("code")) {
+      url.searchParams.delete("state");
+      window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+    }
     if (result && result.account) {
       pca.setActiveAccount(result.account);
     } else if (!pca.getActiveAccount()) {

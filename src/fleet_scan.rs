@@ -1,0 +1,311 @@
+//! Drives `kbwatch_core::fleet::scan::FleetScan` in the browser: performs the calls it asks
+//! for, reports their outcomes, and feeds results into the cache and the fleet aggregate.
+//! The policy (budgets, retries, backoff) is entirely in core; this module only waits and
+//! calls.
+
+use std::collections::HashMap;
+
+use gloo_timers::future::TimeoutFuture;
+use kbwatch_core::config::FleetSettings;
+use kbwatch_core::fleet::aggregate::FleetAggregate;
+use kbwatch_core::fleet::cache::ScanCache;
+use kbwatch_core::fleet::rate::RateBudget;
+use kbwatch_core::fleet::scan::{
+    CallOutcome, FleetScan, ScanPlan, ScanPolicy, ScanProgress, ScanStep,
+};
+use kbwatch_core::{Device, DeviceId, MissingKb};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::ApiClient;
+
+/// sessionStorage key of the per-device results (data only, never tokens).
+const CACHE_KEY: &str = "kbwatch.fleet.v1";
+
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// Reactive handle on the fleet scan; cheap to copy into closures.
+#[derive(Clone, Copy)]
+pub struct FleetScanner {
+    pub aggregate: RwSignal<FleetAggregate>,
+    pub progress: RwSignal<Option<ScanProgress>>,
+    pub failures: RwSignal<Vec<(DeviceId, String)>>,
+    pub running: RwSignal<bool>,
+    pub paused: RwSignal<bool>,
+    /// Oldest fetch time among the devices shown (for "data age").
+    pub oldest_fetch_ms: RwSignal<Option<u64>>,
+    /// The cache could not be written to sessionStorage (quota): kept in memory only.
+    pub storage_full: RwSignal<bool>,
+    scan: StoredValue<Option<FleetScan>>,
+    budget: StoredValue<RateBudget>,
+    cache: StoredValue<ScanCache<Vec<MissingKb>>>,
+    scope: StoredValue<HashMap<DeviceId, Device>>,
+    generation: StoredValue<u64>,
+    settings: FleetSettings,
+    client: StoredValue<ApiClient>,
+}
+
+impl FleetScanner {
+    pub fn new(client: ApiClient, settings: FleetSettings) -> Self {
+        Self {
+            aggregate: RwSignal::new(FleetAggregate::new()),
+            progress: RwSignal::new(None),
+            failures: RwSignal::new(Vec::new()),
+            running: RwSignal::new(false),
+            paused: RwSignal::new(false),
+            oldest_fetch_ms: RwSignal::new(None),
+            storage_full: RwSignal::new(false),
+            scan: StoredValue::new(None),
+            budget: StoredValue::new(RateBudget::new(settings.per_minute, settings.per_hour)),
+            cache: StoredValue::new(load_cache()),
+            scope: StoredValue::new(HashMap::new()),
+            generation: StoredValue::new(0),
+            settings,
+            client: StoredValue::new(client),
+        }
+    }
+
+    fn policy(&self) -> ScanPolicy {
+        ScanPolicy {
+            per_minute: self.settings.per_minute,
+            per_hour: self.settings.per_hour,
+            concurrency: self.settings.concurrency as usize,
+            ..ScanPolicy::default()
+        }
+    }
+
+    fn max_age_ms(&self) -> u64 {
+        u64::from(self.settings.max_age_minutes) * 60_000
+    }
+
+    /// Shows what the cache knows about `devices` without any call, and returns the devices
+    /// whose results are missing or older than the freshness window.
+    pub fn set_scope(&self, devices: &[Device]) -> Vec<DeviceId> {
+        let now = now_ms();
+        let max_age = self.max_age_ms();
+        let mut aggregate = FleetAggregate::new();
+        let (stale, oldest) = self.cache.with_value(|cache| {
+            for device in devices {
+                if let Some(kbs) = cache.get_fresh(&device.id, now, max_age) {
+                    aggregate.add_device(device, kbs);
+                }
+            }
+            let ids: Vec<&DeviceId> = devices.iter().map(|d| &d.id).collect();
+            let fresh: Vec<&DeviceId> = ids
+                .iter()
+                .copied()
+                .filter(|id| cache.get_fresh(id, now, max_age).is_some())
+                .collect();
+            (
+                cache.stale_or_missing(ids.iter().copied(), now, max_age),
+                cache.oldest_fetch(fresh),
+            )
+        });
+        self.scope
+            .set_value(devices.iter().map(|d| (d.id.clone(), d.clone())).collect());
+        self.aggregate.set(aggregate);
+        self.oldest_fetch_ms.set(oldest);
+        stale
+    }
+
+    /// How long scanning `devices` calls would take within the budget.
+    pub fn plan(&self, calls: usize) -> ScanPlan {
+        self.budget
+            .with_value(|budget| FleetScan::plan_with_budget(calls, budget, now_ms()))
+    }
+
+    /// Scans `ids` (all of them when `force`, else only what the cache lacks).
+    pub fn start(&self, ids: Vec<DeviceId>) {
+        self.generation.update_value(|g| *g += 1);
+        let generation = self.generation.get_value();
+        let budget = self.budget.get_value();
+        let seed = now_ms();
+        self.scan.set_value(Some(FleetScan::with_budget(
+            ids,
+            self.policy(),
+            seed,
+            budget,
+        )));
+        self.failures.set(Vec::new());
+        self.paused.set(false);
+        self.running.set(true);
+        self.publish();
+        let this = *self;
+        spawn_local(async move { this.drive(generation).await });
+    }
+
+    pub fn pause(&self) {
+        self.scan.update_value(|s| {
+            if let Some(s) = s {
+                s.pause()
+            }
+        });
+        self.paused.set(true);
+        self.publish();
+    }
+
+    pub fn resume(&self) {
+        self.scan.update_value(|s| {
+            if let Some(s) = s {
+                s.resume()
+            }
+        });
+        self.paused.set(false);
+        self.publish();
+    }
+
+    pub fn cancel(&self) {
+        self.scan.update_value(|s| {
+            if let Some(s) = s {
+                s.cancel()
+            }
+        });
+        self.publish();
+    }
+
+    /// Failed devices go back into the queue; restarts the loop if it had finished.
+    pub fn retry_failed(&self) {
+        let now = now_ms();
+        let requeued = self
+            .scan
+            .try_update_value(|s| s.as_mut().map_or(0, |s| s.retry_failed(now)))
+            .unwrap_or(0);
+        if requeued > 0 && !self.running.get_untracked() {
+            self.running.set(true);
+            let generation = self.generation.get_value();
+            let this = *self;
+            spawn_local(async move { this.drive(generation).await });
+        }
+        self.publish();
+    }
+
+    fn current(&self, generation: u64) -> bool {
+        self.generation.try_get_value() == Some(generation)
+    }
+
+    async fn drive(self, generation: u64) {
+        loop {
+            if !self.current(generation) {
+                return;
+            }
+            let now = now_ms();
+            let step = self
+                .scan
+                .try_update_value(|s| s.as_mut().map(|s| s.next(now)))
+                .flatten();
+            match step {
+                Some(ScanStep::Start(id)) => {
+                    self.publish();
+                    spawn_local(async move { self.call(generation, id).await });
+                }
+                Some(ScanStep::WaitUntil(at)) => {
+                    self.publish();
+                    let wait = at.saturating_sub(now).clamp(1, 500);
+                    TimeoutFuture::new(wait as u32).await;
+                }
+                Some(ScanStep::Busy) | Some(ScanStep::Paused) => {
+                    TimeoutFuture::new(100).await;
+                }
+                Some(ScanStep::Done) | None => {
+                    if let Some(budget) = self
+                        .scan
+                        .with_value(|s| s.as_ref().map(|s| s.budget().clone()))
+                    {
+                        self.budget.set_value(budget);
+                    }
+                    self.running.set(false);
+                    self.publish();
+                    self.save_cache();
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn call(self, generation: u64, id: DeviceId) {
+        let client = self.client.get_value();
+        let result = client.missing_kbs(&id).await;
+        if !self.current(generation) {
+            return;
+        }
+        let now = now_ms();
+        let outcome = match result {
+            Ok(collection) => {
+                let kbs = collection.items;
+                let device = self.scope.with_value(|scope| scope.get(&id).cloned());
+                if let Some(device) = device {
+                    self.aggregate.update(|a| a.add_device(&device, &kbs));
+                }
+                self.cache.update_value(|c| c.insert(id.clone(), kbs, now));
+                self.oldest_fetch_ms
+                    .update(|oldest| *oldest = Some(oldest.map_or(now, |o| o.min(now))));
+                CallOutcome::Ok
+            }
+            Err(error) => CallOutcome::from_api_error(&error),
+        };
+        self.scan.update_value(|s| {
+            if let Some(s) = s {
+                s.report(&id, outcome, now)
+            }
+        });
+        self.publish();
+        if self.cache.with_value(|c| c.len()) % 25 == 0 {
+            self.save_cache();
+        }
+    }
+
+    fn publish(&self) {
+        let now = now_ms();
+        let snapshot = self.scan.with_value(|s| {
+            s.as_ref()
+                .map(|s| (s.progress(now), s.failures(), s.is_paused()))
+        });
+        if let Some((progress, failures, paused)) = snapshot {
+            self.progress.set(Some(progress));
+            if self.failures.with_untracked(|f| *f != failures) {
+                self.failures.set(failures);
+            }
+            if self.paused.get_untracked() != paused {
+                self.paused.set(paused);
+            }
+        }
+    }
+
+    fn save_cache(&self) {
+        let Some(storage) = session_storage() else {
+            return;
+        };
+        let Ok(json) = self.cache.with_value(serde_json::to_string) else {
+            return;
+        };
+        let full = storage.set_item(CACHE_KEY, &json).is_err();
+        if full {
+            let _ = storage.remove_item(CACHE_KEY);
+        }
+        if self.storage_full.get_untracked() != full {
+            self.storage_full.set(full);
+        }
+    }
+
+    /// Forgets every cached result (memory and sessionStorage).
+    pub fn clear_cache(&self) {
+        self.cache.set_value(ScanCache::new());
+        if let Some(storage) = session_storage() {
+            let _ = storage.remove_item(CACHE_KEY);
+        }
+    }
+}
+
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok()?
+}
+
+/// A damaged or foreign cache entry is ignored: the scan simply fetches again.
+fn load_cache() -> ScanCache<Vec<MissingKb>> {
+    session_storage()
+        .and_then(|s| s.get_item(CACHE_KEY).ok().flatten())
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
