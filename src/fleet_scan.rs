@@ -43,6 +43,7 @@ pub struct FleetScanner {
     cache: StoredValue<ScanCache<Vec<MissingKb>>>,
     scope: StoredValue<HashMap<DeviceId, Device>>,
     generation: StoredValue<u64>,
+    max_age_ms: StoredValue<u64>,
     settings: FleetSettings,
     client: StoredValue<ApiClient>,
 }
@@ -62,6 +63,7 @@ impl FleetScanner {
             cache: StoredValue::new(load_cache()),
             scope: StoredValue::new(HashMap::new()),
             generation: StoredValue::new(0),
+            max_age_ms: StoredValue::new(u64::from(settings.max_age_minutes) * 60_000),
             settings,
             client: StoredValue::new(client),
         }
@@ -77,7 +79,12 @@ impl FleetScanner {
     }
 
     fn max_age_ms(&self) -> u64 {
-        u64::from(self.settings.max_age_minutes) * 60_000
+        self.max_age_ms.get_value()
+    }
+
+    /// Results older than this count as stale (a wall uses its refresh interval).
+    pub fn set_max_age_minutes(&self, minutes: u32) {
+        self.max_age_ms.set_value(u64::from(minutes) * 60_000);
     }
 
     /// Shows what the cache knows about `devices` without any call, and returns the devices

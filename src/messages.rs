@@ -452,3 +452,42 @@ pub fn duration(ms: u64) -> String {
         format!("{} h {} min", seconds / 3600, (seconds % 3600) / 60)
     }
 }
+
+pub const WALL_SIGN_IN_NEEDED: &str = "Sign-in needed";
+pub const WALL_SIGN_IN_HELP: &str =
+    "This display's sign-in has expired and cannot be renewed silently. Someone needs to open kbwatch on this screen and sign in.";
+pub const WALL_NO_DATA: &str = "Waiting for the first scan…";
+pub const WALL_TOP_KBS: &str = "Top missing updates";
+pub const WALL_TOP_DEVICES: &str = "Devices with the most CVEs addressable";
+pub const WALL_DEVICE_SELECT: &str = "Add device=<id> to the wall's link to show one device.";
+
+pub fn wall_more(n: usize) -> String {
+    format!("+{n} more")
+}
+
+pub fn wall_devices(n: usize) -> String {
+    format!("{n} {}", plural(n, "device", "devices"))
+}
+
+pub fn wall_cves(n: u64) -> String {
+    format!("{n} CVEs")
+}
+
+pub fn wall_last_update(at: Option<&str>) -> String {
+    format!("Last update {}", at.unwrap_or(UNKNOWN))
+}
+
+pub fn wall_next_refresh(at: &str) -> String {
+    format!("Next refresh {at}")
+}
+
+pub fn wall_stale(since: Option<&str>, reason: &str) -> String {
+    match since {
+        Some(t) => format!("Showing data from {t}. The last refresh failed: {reason}"),
+        None => format!("The last refresh failed: {reason}"),
+    }
+}
+
+pub fn wall_scanning(done: usize, total: usize) -> String {
+    format!("Refreshing {done}/{total}")
+}

@@ -19,6 +19,7 @@ pub mod odata;
 pub mod sort;
 pub mod token_info;
 pub mod url_state;
+pub mod wall;
 
 pub use api_error::{ApiError, ErrorDetail};
 pub use cloud::Cloud;

@@ -4,7 +4,9 @@
 //! falls back to its default and is reported, so a mangled link still opens.
 
 use crate::device_list::{DeviceFilter, DeviceSortKey};
-use crate::fleet::aggregate::{FleetDeviceFilter, FleetDeviceSortKey, FleetKbFilter, FleetKbSortKey};
+use crate::fleet::aggregate::{
+    FleetDeviceFilter, FleetDeviceSortKey, FleetKbFilter, FleetKbSortKey,
+};
 use crate::kb_list::{KbFilter, KbSortKey};
 use crate::sort::Sort;
 
@@ -16,6 +18,8 @@ pub enum Page {
     Devices,
     /// Which KB is missing on how many devices.
     Fleet,
+    /// The unattended SOC wall display (settings in `crate::wall`).
+    Wall,
 }
 
 /// Which table the fleet page shows.
@@ -140,6 +144,7 @@ impl ViewState {
                 },
                 key::PAGE => match v {
                     "fleet" => state.page = Page::Fleet,
+                    "wall" => state.page = Page::Wall,
                     "devices" => state.page = Page::Devices,
                     _ => reject(),
                 },
@@ -206,12 +211,28 @@ impl ViewState {
             (self.kb_sort != Sort::default()).then(|| self.kb_sort.to_string()),
         );
         let fleet = &self.fleet;
-        push(key::PAGE, (self.page == Page::Fleet).then(|| "fleet".to_owned()));
-        push(key::FLEET_TAB, (fleet.tab == FleetTab::Devices).then(|| "devices".to_owned()));
+        push(
+            key::PAGE,
+            match self.page {
+                Page::Devices => None,
+                Page::Fleet => Some("fleet".to_owned()),
+                Page::Wall => Some("wall".to_owned()),
+            },
+        );
+        push(
+            key::FLEET_TAB,
+            (fleet.tab == FleetTab::Devices).then(|| "devices".to_owned()),
+        );
         push(key::FLEET_TEXT, text(&fleet.kb_filter.text));
         push(key::FLEET_PRODUCT, fleet.kb_filter.product.clone());
-        push(key::FLEET_MIN_DEVICES, fleet.kb_filter.min_devices.map(|n| n.to_string()));
-        push(key::FLEET_MIN_CVE, fleet.kb_filter.min_cves.map(|n| n.to_string()));
+        push(
+            key::FLEET_MIN_DEVICES,
+            fleet.kb_filter.min_devices.map(|n| n.to_string()),
+        );
+        push(
+            key::FLEET_MIN_CVE,
+            fleet.kb_filter.min_cves.map(|n| n.to_string()),
+        );
         push(
             key::FLEET_SORT,
             (fleet.kb_sort != Sort::default()).then(|| fleet.kb_sort.to_string()),
@@ -326,7 +347,7 @@ mod tests {
             exposure in opt_text(), tag in opt_text(), group in opt_text(),
             device_sort in sort::<DeviceSortKey>(), text in "\\PC{0,12}", product in opt_text(),
             min_cves in proptest::option::of(any::<u32>()), kb_sort in sort::<KbSortKey>(),
-            fleet in fleet_view(), page in prop_oneof![Just(Page::Devices), Just(Page::Fleet)],
+            fleet in fleet_view(), page in prop_oneof![Just(Page::Devices), Just(Page::Fleet), Just(Page::Wall)],
         ) -> ViewState {
             ViewState {
                 page, fleet,

@@ -2,8 +2,20 @@
 
 pub mod msal;
 
+use std::cell::Cell;
+
 use kbwatch_core::{ApiError, AuthMode};
 use leptos::prelude::*;
+
+thread_local! {
+    static INTERACTIVE: Cell<bool> = const { Cell::new(true) };
+}
+
+/// Whether MSAL may navigate to the sign-in page when silent renewal fails. A wall display
+/// turns this off: it shows "sign-in needed" instead of redirecting (no loops, no blank page).
+pub fn set_interactive(allowed: bool) {
+    INTERACTIVE.with(|i| i.set(allowed));
+}
 
 /// Supplies the `Authorization: Bearer` token for each API call. kbwatch itself never stores
 /// a token: MSAL keeps its own cache (sessionStorage by default), a pasted token lives in

@@ -19,7 +19,9 @@ use crate::components::session::{AccountStatus, TokenStatus};
 use crate::fleet_scan::FleetScanner;
 use crate::messages;
 use crate::pages::fleet::FleetPage;
+use crate::pages::wall::WallPage;
 use crate::remote::Remote;
+use kbwatch_core::wall::WallSettings;
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
@@ -142,7 +144,40 @@ pub fn Dashboard() -> impl IntoView {
         }
     }
 
+    let identity = {
+        let tokens = context.client.tokens();
+        let account = context.account;
+        Signal::derive(move || match tokens {
+            TokenSource::Demo => messages::MODE_DEMO.to_owned(),
+            TokenSource::Pasted(token) => token
+                .with(|t| {
+                    t.as_deref()
+                        .and_then(|t| kbwatch_core::token_info::TokenInfo::decode(t).ok())
+                })
+                .and_then(|info| info.subject)
+                .unwrap_or_else(|| messages::MODE_TOKEN.to_owned()),
+            TokenSource::Msal => account.get().unwrap_or_default(),
+        })
+    };
+    let wall = move || {
+        (page.get() == Page::Wall).then(|| {
+            let (settings, _) = WallSettings::from_query(&location.search.get_untracked());
+            view! {
+                <WallPage
+                    settings
+                    devices
+                    kbs
+                    device_filter=Signal::derive(move || state.get().device_filter)
+                    scanner
+                    identity
+                />
+            }
+        })
+    };
+
     view! {
+        {wall}
+        <Show when=move || page.get() != Page::Wall>
         <header class="topbar">
             <div>
                 <h1 class="brand">{messages::APP_NAME}</h1>
@@ -219,6 +254,7 @@ pub fn Dashboard() -> impl IntoView {
                 }.into_any(),
             }}
         </main>
+        </Show>
     }
 }
 
