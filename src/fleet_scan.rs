@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use gloo_timers::future::TimeoutFuture;
 use kbwatch_core::config::FleetSettings;
 use kbwatch_core::fleet::aggregate::FleetAggregate;
+use kbwatch_core::fleet::bulk::{BulkAccumulator, BulkStats};
 use kbwatch_core::fleet::cache::ScanCache;
 use kbwatch_core::fleet::rate::RateBudget;
 use kbwatch_core::fleet::scan::{
     CallOutcome, FleetScan, ScanPlan, ScanPolicy, ScanProgress, ScanStep,
 };
-use kbwatch_core::{Device, DeviceId, MissingKb};
+use kbwatch_core::{ApiError, Device, DeviceId, MissingKb};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -24,6 +25,15 @@ const CACHE_KEY: &str = "kbwatch.fleet.v1";
 
 pub fn now_ms() -> u64 {
     js_sys::Date::now() as u64
+}
+
+/// Which path produced the data on screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataSource {
+    /// One `getmissingkbs` call per device.
+    PerDevice,
+    /// `machinesVulnerabilities`, page by page.
+    Bulk(BulkStats),
 }
 
 /// Reactive handle on the fleet scan; cheap to copy into closures.
@@ -38,6 +48,10 @@ pub struct FleetScanner {
     pub oldest_fetch_ms: RwSignal<Option<u64>>,
     /// The cache could not be written to sessionStorage (quota): kept in memory only.
     pub storage_full: RwSignal<bool>,
+    pub source: RwSignal<DataSource>,
+    /// Bulk path: pages read so far while it runs, and its failure.
+    pub bulk_pages: RwSignal<Option<u64>>,
+    pub bulk_error: RwSignal<Option<ApiError>>,
     scan: StoredValue<Option<FleetScan>>,
     budget: StoredValue<RateBudget>,
     cache: StoredValue<ScanCache<Vec<MissingKb>>>,
@@ -58,6 +72,9 @@ impl FleetScanner {
             paused: RwSignal::new(false),
             oldest_fetch_ms: RwSignal::new(None),
             storage_full: RwSignal::new(false),
+            source: RwSignal::new(DataSource::PerDevice),
+            bulk_pages: RwSignal::new(None),
+            bulk_error: RwSignal::new(None),
             scan: StoredValue::new(None),
             budget: StoredValue::new(RateBudget::new(settings.per_minute, settings.per_hour)),
             cache: StoredValue::new(load_cache()),
@@ -123,7 +140,45 @@ impl FleetScanner {
             .with_value(|budget| FleetScan::plan_with_budget(calls, budget, now_ms()))
     }
 
-    /// Scans `ids` (all of them when `force`, else only what the cache lacks).
+    /// The bulk path for tenants too large for per-device calls: reads
+    /// `machinesVulnerabilities` page by page (memory bounded by distinct device × KB pairs)
+    /// into the same model, restricted to the devices in scope.
+    pub fn load_bulk(&self) {
+        self.generation.update_value(|g| *g += 1);
+        let generation = self.generation.get_value();
+        self.scan.set_value(None);
+        self.progress.set(None);
+        self.bulk_error.set(None);
+        self.bulk_pages.set(Some(0));
+        self.running.set(true);
+        let this = *self;
+        spawn_local(async move {
+            let scope: Vec<Device> = this.scope.with_value(|s| s.values().cloned().collect());
+            let mut accumulator = BulkAccumulator::with_devices(&scope).only_listed();
+            let client = this.client.get_value();
+            let result = client
+                .machine_vulnerabilities(|page| {
+                    accumulator.add_page(&page);
+                    this.bulk_pages.set(Some(accumulator.stats().pages));
+                })
+                .await;
+            if !this.current(generation) {
+                return;
+            }
+            match result {
+                Ok(_) => {
+                    this.aggregate.set(accumulator.aggregate());
+                    this.source.set(DataSource::Bulk(accumulator.stats()));
+                    this.oldest_fetch_ms.set(Some(now_ms()));
+                }
+                Err(error) => this.bulk_error.set(Some(error)),
+            }
+            this.bulk_pages.set(None);
+            this.running.set(false);
+        });
+    }
+
+    /// Scans `ids` with one `getmissingkbs` call each.
     pub fn start(&self, ids: Vec<DeviceId>) {
         self.generation.update_value(|g| *g += 1);
         let generation = self.generation.get_value();
@@ -138,6 +193,7 @@ impl FleetScanner {
         self.failures.set(Vec::new());
         self.paused.set(false);
         self.running.set(true);
+        self.source.set(DataSource::PerDevice);
         self.publish();
         let this = *self;
         spawn_local(async move { this.drive(generation).await });

@@ -491,3 +491,16 @@ pub fn wall_stale(since: Option<&str>, reason: &str) -> String {
 pub fn wall_scanning(done: usize, total: usize) -> String {
     format!("Refreshing {done}/{total}")
 }
+
+pub const BULK_LOAD: &str = "Use the bulk path";
+pub const BULK_TITLE: &str = "Bulk path failed";
+
+pub fn bulk_path(rows: u64, pages: u64, without_kb: u64) -> String {
+    format!(
+        "Data from the bulk endpoint machinesVulnerabilities: {rows} rows in {pages} pages ({without_kb} rows without a KB fix are not counted as missing updates)."
+    )
+}
+
+pub fn bulk_loading(pages: u64) -> String {
+    format!("Reading machinesVulnerabilities… {pages} pages so far")
+}

@@ -66,6 +66,23 @@ impl Endpoints {
         self.with_segments(&["api", "machines", device.as_str()])
     }
 
+    /// `GET /api/vulnerabilities/machinesVulnerabilities` (the bulk path), one page.
+    pub fn machine_vulnerabilities_collection(&self) -> Url {
+        self.with_segments(&["api", "vulnerabilities", "machinesVulnerabilities"])
+    }
+
+    pub fn machine_vulnerabilities(&self, page: PageRequest) -> Url {
+        let mut url = self.machine_vulnerabilities_collection();
+        {
+            let mut pairs = url.query_pairs_mut();
+            pairs.append_pair("$top", &page.top.to_string());
+            if page.skip > 0 {
+                pairs.append_pair("$skip", &page.skip.to_string());
+            }
+        }
+        url
+    }
+
     /// `GET /api/machines/{id}/getmissingkbs`.
     pub fn missing_kbs(&self, id: &DeviceId) -> Url {
         self.with_segments(&["api", "machines", id.as_str(), "getmissingkbs"])

@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use gloo_net::http::Request;
 use gloo_timers::callback::Timeout;
+use kbwatch_core::fleet::bulk::MachineVulnerability;
 use kbwatch_core::odata::{next_page, NextPage};
 use kbwatch_core::{
     ApiError, Device, DeviceId, DeviceRef, Endpoints, MachineQuery, MissingKb, ODataPage,
@@ -21,6 +22,9 @@ use crate::auth::TokenSource;
 
 /// A safety net against servers whose paging never ends.
 const MAX_PAGES: usize = 1_000;
+
+/// 429s the bulk path waits out before giving up.
+const MAX_THROTTLE_WAITS: u32 = 10;
 
 /// Everything read from one paged collection.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,24 +115,79 @@ impl ApiClient {
             .await
     }
 
+    /// The bulk path: every page of `machinesVulnerabilities`, each handed to `on_page` as it
+    /// arrives so memory stays bounded by what the caller keeps.
+    pub async fn machine_vulnerabilities(
+        &self,
+        mut on_page: impl FnMut(ODataPage<MachineVulnerability>),
+    ) -> Result<usize, ApiError> {
+        let first = PageRequest::first(kbwatch_core::odata::MAX_TOP);
+        let collection = self.endpoints.machine_vulnerabilities_collection();
+        self.pages(
+            self.endpoints.machine_vulnerabilities(first),
+            &collection,
+            Some(first),
+            |request| self.endpoints.machine_vulnerabilities(request),
+            &mut on_page,
+            MAX_THROTTLE_WAITS,
+        )
+        .await
+    }
+
     async fn collection<T: DeserializeOwned>(
+        &self,
+        first_url: Url,
+        collection_url: &Url,
+        request: Option<PageRequest>,
+        url_for: impl Fn(PageRequest) -> Url,
+    ) -> Result<Collection<T>, ApiError> {
+        let mut result = Collection::default();
+        let pages = self
+            .pages(
+                first_url,
+                collection_url,
+                request,
+                url_for,
+                &mut |page: ODataPage<T>| {
+                    result.items.extend(page.items);
+                    result.skipped.extend(page.skipped);
+                },
+                0,
+            )
+            .await?;
+        result.pages = pages;
+        Ok(result)
+    }
+
+    /// Follows `@odata.nextLink` or `$skip` until done; returns the number of pages read.
+    /// Up to `throttle_waits` 429s are waited out (exactly `Retry-After`) and the same page
+    /// asked again; callers with their own scheduler pass 0.
+    async fn pages<T: DeserializeOwned>(
         &self,
         first_url: Url,
         collection_url: &Url,
         mut request: Option<PageRequest>,
         url_for: impl Fn(PageRequest) -> Url,
-    ) -> Result<Collection<T>, ApiError> {
-        let mut result = Collection::default();
+        on_page: &mut dyn FnMut(ODataPage<T>),
+        mut throttle_waits: u32,
+    ) -> Result<usize, ApiError> {
+        let mut pages = 0;
         let mut url = first_url;
         loop {
             let body = match self.get(&url).await {
                 Ok(body) => body,
+                Err(error @ ApiError::Throttled { .. }) if throttle_waits > 0 => {
+                    throttle_waits -= 1;
+                    let seconds = error.auto_retry_after().unwrap_or(1).max(1);
+                    gloo_timers::future::TimeoutFuture::new(seconds.saturating_mul(1000)).await;
+                    continue;
+                }
                 // Paging by `$skip` past the last row gets the API's "no machines" 404.
-                Err(ApiError::NotFound(_)) if result.pages > 0 => return Ok(result),
+                Err(ApiError::NotFound(_)) if pages > 0 => return Ok(pages),
                 Err(e) => return Err(e),
             };
             let page = ODataPage::<T>::parse(&body)?;
-            result.pages += 1;
+            pages += 1;
             let next = match request {
                 Some(r) => next_page(collection_url, r, &page)?,
                 None => match &page.next_link {
@@ -136,18 +195,17 @@ impl ApiClient {
                     None => NextPage::Done,
                 },
             };
-            result.items.extend(page.items);
-            result.skipped.extend(page.skipped);
+            on_page(page);
             let next_url = match next {
-                NextPage::Done => return Ok(result),
+                NextPage::Done => return Ok(pages),
                 NextPage::Link(link) => link,
                 NextPage::Skip(r) => {
                     request = Some(r);
                     url_for(r)
                 }
             };
-            if result.pages >= MAX_PAGES || next_url == url {
-                return Ok(result);
+            if pages >= MAX_PAGES || next_url == url {
+                return Ok(pages);
             }
             url = next_url;
         }

@@ -14,7 +14,7 @@ use crate::components::fleet::{
     FleetDeviceTable, FleetKbFilters, FleetKbTable, ScanStatus, SummaryTiles, TopKbChart,
 };
 use crate::download::save_text;
-use crate::fleet_scan::{now_ms, FleetScanner};
+use crate::fleet_scan::{now_ms, DataSource, FleetScanner};
 use crate::messages;
 
 const CHART_BARS: usize = 10;
@@ -165,11 +165,27 @@ pub fn FleetPage(
                         }>
                         {messages::SCAN_REFRESH}
                     </button>
+                    <button type="button" class="button button-quiet" data-testid="bulk-start"
+                        disabled=move || scanner.running.get() || scope.with(Option::is_none)
+                        on:click=move |_| { over_budget.set(None); scanner.load_bulk(); }>
+                        {messages::BULK_LOAD}
+                    </button>
                 </div>
             </div>
-            <p class="muted" data-testid="scan-path">{messages::SCAN_PATH}</p>
+            <p class="muted" data-testid="scan-path">
+                {move || match scanner.source.get() {
+                    DataSource::PerDevice => messages::SCAN_PATH.to_owned(),
+                    DataSource::Bulk(stats) => messages::bulk_path(stats.rows, stats.pages, stats.rows_without_kb),
+                }}
+            </p>
+            {move || scanner.bulk_pages.get().map(|p| view! { <p class="muted" data-testid="bulk-loading">{messages::bulk_loading(p)}</p> })}
+            {move || scanner.bulk_error.get().map(|e| {
+                let text = messages::api_error(&e);
+                view! { <div class="banner banner-error" role="alert" data-testid="bulk-error"><p class="banner-title">{messages::BULK_TITLE}": "{text.title}</p><p>{text.action}</p></div> }
+            })}
             {move || match scope.get() {
                 None => Some(view! { <p class="muted">{messages::FLEET_WAITING_FOR_DEVICES}</p> }.into_any()),
+                Some(_) if scanner.running.get() => None,
                 Some(s) => Some(view! { <p class="muted" data-testid="scan-scope">{messages::scan_scope(s.len(), to_fetch.with(Vec::len))}</p> }.into_any()),
             }}
             {move || scanner.oldest_fetch_ms.get().map(|t| view! {
@@ -178,7 +194,11 @@ pub fn FleetPage(
             {move || over_budget.get().map(|(calls, ms)| view! {
                 <div class="banner banner-warning" data-testid="over-budget">
                     <p>{messages::scan_over_budget(calls, ms)}</p>
-                    <button type="button" class="button" on:click=move |_| { over_budget.set(None); scanner.start(to_fetch.get_untracked()); }>
+                    <button type="button" class="button" data-testid="bulk-load" on:click=move |_| { over_budget.set(None); scanner.load_bulk(); }>
+                        {messages::BULK_LOAD}
+                    </button>
+                    " "
+                    <button type="button" class="button button-quiet" on:click=move |_| { over_budget.set(None); scanner.start(to_fetch.get_untracked()); }>
                         {messages::SCAN_ANYWAY}
                     </button>
                 </div>
