@@ -6,12 +6,13 @@
 #   make build      release build of the app (dist/) and the mock
 #   make fmt        format the workspace
 #   make lint       fmt check + clippy (native and wasm32)
+#   make bench      measure size, load, interaction, aggregation and scan figures (bench/README.md)
 #   make clean      remove build outputs (target/, dist/, e2e screenshots)
 
 SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test bootstrap build fmt lint clean
+.PHONY: soak run test bootstrap build fmt lint clean bench
 
 run:
 	scripts/run.sh
@@ -32,6 +33,14 @@ fmt:
 lint:
 	KBWATCH_SKIP_BOOTSTRAP=1 scripts/test.sh fmt clippy clippy-wasm
 
+bench:
+	scripts/bench.sh
+
 clean:
 	cargo clean
 	rm -rf dist e2e/screenshots
+
+# The wall display's soak test over a simulated 24 hours (make test runs a 3-hour version).
+soak: bootstrap
+	trunk build --release --offline
+	KBWATCH_SOAK_HOURS=24 cargo test -p kbwatch-e2e --test wall_soak -- --nocapture

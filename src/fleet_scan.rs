@@ -100,8 +100,8 @@ impl FleetScanner {
     }
 
     /// Results older than this count as stale (a wall uses its refresh interval).
-    pub fn set_max_age_minutes(&self, minutes: u32) {
-        self.max_age_ms.set_value(u64::from(minutes) * 60_000);
+    pub fn set_max_age_ms(&self, max_age_ms: u64) {
+        self.max_age_ms.set_value(max_age_ms);
     }
 
     /// Shows what the cache knows about `devices` without any call, and returns the devices

@@ -21,7 +21,25 @@ pub fn start() {
         console_error_panic_hook::hook(info);
         show_crash_report(&info.to_string());
     }));
+    expose_memory_probe();
     leptos::mount::mount_to_body(app::App);
+}
+
+/// `window.kbwatchWasmMemoryBytes()`: the size of the wasm linear memory, read by the soak
+/// test and the benchmark (it grows, never shrinks: a leak shows as steady growth).
+fn expose_memory_probe() {
+    use wasm_bindgen::prelude::*;
+    let probe = Closure::<dyn Fn() -> f64>::new(|| {
+        wasm_bindgen::memory()
+            .dyn_into::<js_sys::WebAssembly::Memory>()
+            .ok()
+            .and_then(|m| m.buffer().dyn_into::<js_sys::ArrayBuffer>().ok())
+            .map_or(0.0, |b| f64::from(b.byte_length()))
+    });
+    if let Some(window) = web_sys::window() {
+        let _ = js_sys::Reflect::set(&window, &"kbwatchWasmMemoryBytes".into(), probe.as_ref());
+    }
+    probe.forget();
 }
 
 /// Written with plain DOM calls: after a panic the reactive runtime cannot be trusted.

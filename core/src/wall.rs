@@ -64,6 +64,8 @@ pub struct WallSettings {
     /// Minutes between data refreshes.
     pub refresh_minutes: u32,
     pub theme: WallTheme,
+    /// Time acceleration for soak tests (`speed=360`: a 30-minute refresh every 5 s).
+    pub speed: u32,
 }
 
 impl Default for WallSettings {
@@ -73,6 +75,7 @@ impl Default for WallSettings {
             rotate_secs: 20,
             refresh_minutes: 30,
             theme: WallTheme::Dark,
+            speed: 1,
         }
     }
 }
@@ -122,6 +125,10 @@ impl WallSettings {
                     Ok(n) => settings.refresh_minutes = n.clamp(MIN_REFRESH_MINUTES, 1440),
                     Err(_) => reject(),
                 },
+                "speed" => match value.trim().parse::<u32>() {
+                    Ok(n) if (1..=3600).contains(&n) => settings.speed = n,
+                    _ => reject(),
+                },
                 "theme" => match value.as_ref() {
                     "dark" => settings.theme = WallTheme::Dark,
                     "light" => settings.theme = WallTheme::Light,
@@ -131,6 +138,29 @@ impl WallSettings {
             }
         }
         (settings, ignored)
+    }
+
+    /// Real milliseconds between refreshes.
+    pub fn refresh_interval_ms(&self) -> u64 {
+        u64::from(self.refresh_minutes) * 60_000 / u64::from(self.speed.max(1))
+    }
+
+    /// Real milliseconds each panel stays (0 = no rotation).
+    pub fn rotate_interval_ms(&self) -> u64 {
+        u64::from(self.rotate_secs) * 1_000 / u64::from(self.speed.max(1))
+    }
+
+    /// The panel to show `elapsed_ms` (real time) after the wall started.
+    pub fn panel_after(&self, elapsed_ms: u64) -> Option<WallPanel> {
+        let interval = self.rotate_interval_ms();
+        if self.panels.is_empty() {
+            return None;
+        }
+        if self.rotate_secs == 0 || interval == 0 {
+            return self.panels.first().copied();
+        }
+        let index = (elapsed_ms / interval) % self.panels.len() as u64;
+        self.panels.get(index as usize).copied()
     }
 
     /// The panel to show `elapsed_secs` after the wall started.
@@ -204,6 +234,19 @@ mod tests {
         );
         let (still, _) = WallSettings::from_query("panels=kbs,tiles&rotate=0");
         assert_eq!(still.panel_at(1000), Some(WallPanel::TopKbs));
+    }
+
+    #[test]
+    fn speed_scales_intervals_for_soak_tests() {
+        let (s, ignored) =
+            WallSettings::from_query("refresh=30&rotate=20&speed=360&panels=tiles,kbs");
+        assert!(ignored.is_empty());
+        assert_eq!(s.refresh_interval_ms(), 5_000);
+        assert_eq!(s.rotate_interval_ms(), 55);
+        assert_eq!(s.panel_after(54), Some(WallPanel::Tiles));
+        assert_eq!(s.panel_after(56), Some(WallPanel::TopKbs));
+        let (s, ignored) = WallSettings::from_query("speed=0");
+        assert_eq!((s.speed, ignored.len()), (1, 1));
     }
 
     #[test]

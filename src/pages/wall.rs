@@ -53,7 +53,8 @@ pub fn WallPage(
     identity: Signal<String>,
 ) -> impl IntoView {
     crate::auth::set_interactive(false);
-    scanner.set_max_age_minutes(settings.refresh_minutes);
+    let refresh_ms = settings.refresh_interval_ms();
+    scanner.set_max_age_ms(refresh_ms);
     spawn_local(async {
         let _ = keep_screen_awake().await;
     });
@@ -62,8 +63,8 @@ pub fn WallPage(
     let now = RwSignal::new(now_ms());
     let rows = RwSignal::new(visible_rows());
     let last_success = RwSignal::new(None::<u64>);
-    let next_refresh = RwSignal::new(started + u64::from(settings.refresh_minutes) * 60_000);
-    let refresh_ms = u64::from(settings.refresh_minutes) * 60_000;
+    let next_refresh = RwSignal::new(started + refresh_ms);
+    let tick_ms = settings.rotate_interval_ms().clamp(50, 1_000);
 
     if let Ok(handle) = set_interval_with_handle(
         move || {
@@ -75,7 +76,7 @@ pub fn WallPage(
                 kbs.retry();
             }
         },
-        std::time::Duration::from_secs(1),
+        std::time::Duration::from_millis(tick_ms),
     ) {
         on_cleanup(move || handle.clear());
     }
@@ -133,7 +134,7 @@ pub fn WallPage(
     let summary = Memo::new(move |_| aggregate.with(|a| a.summary()));
     let panel = {
         let settings = settings.clone();
-        Memo::new(move |_| settings.panel_at((now.get().saturating_sub(started)) / 1000))
+        Memo::new(move |_| settings.panel_after(now.get().saturating_sub(started)))
     };
 
     let top_kbs = move || {
