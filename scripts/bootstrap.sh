@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything kbwatch needs to build, run and test, skipping each tool that is already
-# present at the right version: a cold run compiles trunk and wasm-bindgen (~17 min on 2 cores),
-# a warm run only checks versions (seconds).
+# present at the right version: a cold run compiles trunk, wasm-bindgen and cargo-deny (~22 min
+# on 2 cores), a warm run only checks versions (seconds).
 #
 # Only crates.io, npm and Debian packages are used: trunk must never download its own tools.
 # Versions and the reasons behind them: docs in /work/shared/docs/toolchain.md, summarised here.
@@ -10,9 +10,12 @@
 #     Installed WITHOUT --locked: its own lockfile wants a webpki-roots version crates.io lacks.
 #   - wasm-opt: npm `binaryen` pinned in package.json. Debian's binaryen (108) produces a wasm
 #     that crashes on load, so it is never used.
+#   - cargo-deny 0.20.2 (--locked; needs rustc >= 1.88): the `deny` step of scripts/test.sh.
+#     ~5 min to compile on 2 cores.
 set -Eeuo pipefail
 
 TRUNK_VERSION="0.21.14"
+CARGO_DENY_VERSION="0.20.2"
 WASM_TARGET="wasm32-unknown-unknown"
 # nginx: only for the e2e proxy test, which starts its own nginx in a temporary directory
 # (`nginx -p <tmp> -c <conf> -g 'daemon off;'`); it is never run as a service.
@@ -148,6 +151,15 @@ else
     cargo install --force wasm-bindgen-cli --version "$wbg_version"
 fi
 command -v wasm-bindgen-test-runner >/dev/null || die "wasm-bindgen-test-runner missing (part of wasm-bindgen-cli)"
+
+# ---------------------------------------------------------------------------------------------
+step "cargo-deny $CARGO_DENY_VERSION"
+if [ "$(cargo-deny --version 2>/dev/null || true)" = "cargo-deny $CARGO_DENY_VERSION" ]; then
+    ok "already installed"
+else
+    ok "found: $(cargo-deny --version 2>/dev/null || echo none); compiling (~5 min on 2 cores)"
+    cargo install --locked cargo-deny --version "$CARGO_DENY_VERSION"
+fi
 
 # ---------------------------------------------------------------------------------------------
 step "npm packages (npm ci)"

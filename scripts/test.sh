@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# The whole test suite, in the order a failure is cheapest to find: formatting, lints, native
-# tests, browser tests of the app (wasm-bindgen-test in headless Chromium), the release build,
-# and the end-to-end smoke test against that build. Stops at the first failing step.
+# The whole test suite, in the order a failure is cheapest to find: formatting, lints, the
+# dependency policy (cargo-deny: licenses, bans, sources; see deny.toml), native tests, browser
+# tests of the app (wasm-bindgen-test in headless Chromium), the release build, and the
+# end-to-end tests against that build. Stops at the first failing step.
 #
 #   scripts/test.sh                 every step
 #   scripts/test.sh STEP...         only these steps, e.g. `scripts/test.sh trunk-build e2e`
 #   KBWATCH_SKIP_BOOTSTRAP=1        skip scripts/bootstrap.sh (tools known to be present)
-# Steps: fmt clippy clippy-wasm native-tests wasm-tests trunk-build e2e
+# Steps: fmt clippy clippy-wasm deny native-tests wasm-tests trunk-build e2e
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-STEPS=(fmt clippy clippy-wasm native-tests wasm-tests trunk-build e2e)
+STEPS=(fmt clippy clippy-wasm deny native-tests wasm-tests trunk-build e2e)
 selected=("$@")
 for s in "${selected[@]}"; do
     if [[ " ${STEPS[*]} " != *" $s "* ]]; then
@@ -61,6 +62,9 @@ run_step fmt cargo fmt --all -- --check
 run_step clippy cargo clippy --workspace --all-targets -- -D warnings
 # The app is also linted as what it really is, a wasm32 crate (cfg(target_arch) code differs).
 run_step clippy-wasm cargo clippy -p kbwatch --all-targets --target wasm32-unknown-unknown -- -D warnings
+# Licenses, duplicate/wildcard bans and sources (crates.io only) of the whole graph, per deny.toml.
+# Advisories are left out: their database cannot be fetched here.
+run_step deny cargo deny --workspace --locked check licenses bans sources
 # The root package is the wasm app and the e2e crate needs dist/: both run later.
 run_step native-tests cargo test --workspace --exclude kbwatch --exclude kbwatch-e2e --no-fail-fast
 run_step wasm-tests cargo test -p kbwatch --target wasm32-unknown-unknown

@@ -284,9 +284,27 @@ impl AppConfig {
         let fleet_value = |key: &str| fleet_section.and_then(|f| f.get(key));
         let defaults = FleetSettings::default();
         let fleet = FleetSettings {
-            per_minute: number_in(fleet_value("perMinute"), "fleet.perMinute", 1..=100, defaults.per_minute, &mut errors),
-            per_hour: number_in(fleet_value("perHour"), "fleet.perHour", 1..=1_500, defaults.per_hour, &mut errors),
-            concurrency: number_in(fleet_value("concurrency"), "fleet.concurrency", 1..=16, defaults.concurrency, &mut errors),
+            per_minute: number_in(
+                fleet_value("perMinute"),
+                "fleet.perMinute",
+                1..=100,
+                defaults.per_minute,
+                &mut errors,
+            ),
+            per_hour: number_in(
+                fleet_value("perHour"),
+                "fleet.perHour",
+                1..=1_500,
+                defaults.per_hour,
+                &mut errors,
+            ),
+            concurrency: number_in(
+                fleet_value("concurrency"),
+                "fleet.concurrency",
+                1..=16,
+                defaults.concurrency,
+                &mut errors,
+            ),
             max_age_minutes: number_in(
                 fleet_value("maxAgeMinutes"),
                 "fleet.maxAgeMinutes",

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use axum::http::{HeaderName, HeaderValue};
 use axum::routing::get;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
@@ -34,6 +35,24 @@ impl AppServer {
     /// Serves `dist` with `config` as `/config.json`. Unknown paths get `index.html`, as the
     /// app's client-side routes would on a real static host.
     pub async fn start(dist: &Path, config: serde_json::Value) -> TestResult<Self> {
+        Self::start_with_headers(dist, config, Vec::new()).await
+    }
+
+    /// [`Self::start`], adding `headers` to every answer (e.g. the reference
+    /// Content-Security-Policy, see [`crate::reference_csp`]).
+    pub async fn start_with_headers(
+        dist: &Path,
+        config: serde_json::Value,
+        headers: Vec<(&'static str, String)>,
+    ) -> TestResult<Self> {
+        let mut parsed = Vec::with_capacity(headers.len());
+        for (name, value) in headers {
+            parsed.push((
+                HeaderName::from_static(name),
+                HeaderValue::from_str(&value)
+                    .map_err(|e| format!("header {name}: {e}: {value:?}"))?,
+            ));
+        }
         let index = dist.join("index.html");
         if !index.is_file() {
             return Err(format!(
@@ -45,7 +64,18 @@ impl AppServer {
         }
         let router = Router::new()
             .route("/config.json", get(move || async move { Json(config) }))
-            .fallback_service(ServeDir::new(dist).fallback(ServeFile::new(index)));
+            .fallback_service(ServeDir::new(dist).fallback(ServeFile::new(index)))
+            .layer(axum::middleware::map_response(
+                move |mut response: axum::response::Response| {
+                    let parsed = parsed.clone();
+                    async move {
+                        for (name, value) in parsed {
+                            response.headers_mut().insert(name, value);
+                        }
+                        response
+                    }
+                },
+            ));
 
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;

@@ -9,7 +9,10 @@ use futures_util::FutureExt;
 use kbwatch_mock::{Idp, IdpOptions, MockOptions, RunningMock};
 use serde_json::{json, Value};
 
-use crate::{dist_dir, AppServer, BrowserOptions, Chromedriver, Nginx, Page, TestResult};
+use crate::{
+    dist_dir, reference_csp, AppServer, BrowserOptions, Chromedriver, Nginx, Page, TcpRelay,
+    TestResult,
+};
 
 /// How the app signs in: the `auth` section of the `config.json` it gets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,6 +58,19 @@ pub enum Serving {
     Nginx,
 }
 
+/// Where the app's `apiBase` points with [`Serving::Direct`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ApiRoute {
+    /// The mock itself.
+    #[default]
+    Mock,
+    /// A [`TcpRelay`] in front of the mock, which the test can close ([`TestEnv::close_relay`])
+    /// to make the API refuse connections, and reopen.
+    Relay,
+    /// Any other base URL: a test's own server ([`crate::CustomApi`]) or a closed port.
+    Url(String),
+}
+
 /// What [`TestEnv::start_with`] starts.
 #[derive(Debug, Clone, Default)]
 pub struct EnvSetup {
@@ -64,6 +80,15 @@ pub struct EnvSetup {
     pub serving: Serving,
     /// Record the browser console ([`Page::console_log`]).
     pub capture_console: bool,
+    /// With [`Serving::Direct`]: send the reference Content-Security-Policy of
+    /// `deploy/nginx/kbwatch.conf` (its `connect-src` extended by the API origins the app calls)
+    /// with every answer of the app server. (nginx always sends it.)
+    pub csp: bool,
+    /// With [`Serving::Direct`]: where `apiBase` points.
+    pub api: ApiRoute,
+    /// Merged into the generated `config.json` (objects key by key), e.g.
+    /// `{"refresh": {"requestTimeoutSeconds": 2}}`.
+    pub config: Option<Value>,
 }
 
 impl EnvSetup {
@@ -88,6 +113,41 @@ impl EnvSetup {
         self.capture_console = true;
         self
     }
+
+    /// Serve the app with the reference Content-Security-Policy (see [`Self::csp`]).
+    pub fn with_csp(mut self) -> Self {
+        self.csp = true;
+        self
+    }
+
+    pub fn api(mut self, api: ApiRoute) -> Self {
+        self.api = api;
+        self
+    }
+
+    /// Settings merged into `config.json` (see [`Self::config`]).
+    pub fn config(mut self, overrides: Value) -> Self {
+        self.config = Some(overrides);
+        self
+    }
+}
+
+/// Merges `overrides` into `base`: objects key by key, anything else replaced.
+fn merge_json(base: &mut Value, overrides: &Value) {
+    match (base, overrides) {
+        (Value::Object(base), Value::Object(overrides)) => {
+            for (key, value) in overrides {
+                merge_json(base.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+        (base, overrides) => *base = overrides.clone(),
+    }
+}
+
+/// `scheme://host:port` of an absolute URL.
+fn origin_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    Some(parsed.origin().ascii_serialization())
 }
 
 /// The app's host: the test's static server or nginx.
@@ -102,6 +162,7 @@ enum AppHost {
 pub struct TestEnv {
     chromedriver: Chromedriver,
     app: AppHost,
+    relay: tokio::sync::Mutex<Option<TcpRelay>>,
     mock: RunningMock,
     http: reqwest::Client,
     browser: BrowserOptions,
@@ -174,13 +235,47 @@ impl TestEnv {
             .await
             .map_err(|e| format!("cannot start the mock API: {e}"))?;
         let auth = auth_section(&setup.auth, mock.idp())?;
+        let mock_url = format!("http://{}", mock.api_addr);
+        let mut relay = None;
         let app = match setup.serving {
             Serving::Direct => {
-                let config = config_for(&dist, &format!("http://{}", mock.api_addr), auth)?;
-                AppHost::Direct(AppServer::start(&dist, config).await?)
+                let api_base = match &setup.api {
+                    ApiRoute::Mock => mock_url.clone(),
+                    ApiRoute::Relay => {
+                        let started = TcpRelay::start(mock.api_addr).await?;
+                        let url = started.url();
+                        relay = Some(started);
+                        url
+                    }
+                    ApiRoute::Url(url) => url.clone(),
+                };
+                let mut config = config_for(&dist, &api_base, auth)?;
+                if let Some(overrides) = &setup.config {
+                    merge_json(&mut config, overrides);
+                }
+                let mut headers = Vec::new();
+                if setup.csp {
+                    let mut connect = vec![mock_url.clone()];
+                    connect.extend(origin_of(&api_base).filter(|o| *o != mock_url));
+                    // With MSAL, the mock Entra ID is the sign-in host.
+                    let login = match (&setup.auth, mock.idp()) {
+                        (AppAuth::Msal(_), Some(idp)) => Some(format!("https://{}", idp.host())),
+                        _ => None,
+                    };
+                    headers.push((
+                        "content-security-policy",
+                        reference_csp(login.as_deref(), &connect)?,
+                    ));
+                    headers.push(("referrer-policy", "no-referrer".to_owned()));
+                    headers.push(("x-content-type-options", "nosniff".to_owned()));
+                }
+                AppHost::Direct(AppServer::start_with_headers(&dist, config, headers).await?)
             }
             Serving::Nginx => {
-                let config = config_for(&dist, "/mde", auth)?;
+                let mut config = config_for(&dist, "/mde", auth)?;
+                if let Some(overrides) = &setup.config {
+                    merge_json(&mut config, overrides);
+                }
                 let upstream = format!("http://{}/", mock.api_addr);
                 // With MSAL, the CSP must let the page reach the mock Entra ID.
                 let login = match (&setup.auth, mock.idp()) {
@@ -194,6 +289,7 @@ impl TestEnv {
         Ok(TestEnv {
             chromedriver,
             app,
+            relay: tokio::sync::Mutex::new(relay),
             browser: BrowserOptions {
                 // The IdP's certificate is self-signed.
                 ignore_certificate_errors: mock.idp().is_some(),
@@ -202,6 +298,25 @@ impl TestEnv {
             mock,
             http: reqwest::Client::new(),
         })
+    }
+
+    /// With [`ApiRoute::Relay`]: closes the relay, so the app's API calls are refused.
+    pub async fn close_relay(&self) -> TestResult {
+        match self.relay.lock().await.as_mut() {
+            Some(relay) => {
+                relay.close().await;
+                Ok(())
+            }
+            None => Err("no relay: start the env with ApiRoute::Relay".into()),
+        }
+    }
+
+    /// With [`ApiRoute::Relay`]: listens again on the relay's port.
+    pub async fn reopen_relay(&self) -> TestResult {
+        match self.relay.lock().await.as_mut() {
+            Some(relay) => relay.reopen().await,
+            None => Err("no relay: start the env with ApiRoute::Relay".into()),
+        }
     }
 
     /// The running mock (addresses, IdP handle).

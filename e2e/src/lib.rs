@@ -29,18 +29,27 @@
 
 mod app_server;
 mod chromedriver;
+mod csp;
+mod custom_api;
 mod env;
+mod health;
 mod leaks;
 mod nginx;
 mod page;
+mod relay;
 mod wait;
 
 pub use app_server::{dist_dir, AppServer};
 pub use chromedriver::{BrowserOptions, Chromedriver};
-pub use env::{AppAuth, EnvSetup, MsalSetup, Serving, TestEnv};
+pub use csp::{csp_from_nginx_conf, reference_csp};
+pub use custom_api::{Answer, CustomApi};
+pub use env::{ApiRoute, AppAuth, EnvSetup, MsalSetup, Serving, TestEnv};
+pub use health::{assert_page_healthy, csp_violations, panics_in_console};
 pub use leaks::{assert_no_token_exposed, jwt_like, msal_cached_access_tokens};
+pub(crate) use nginx::workspace_root;
 pub use nginx::{render_site_conf, Nginx, SITE_CONF};
 pub use page::Page;
+pub use relay::TcpRelay;
 pub use wait::{hold_for, wait_for, DEFAULT_TIMEOUT};
 
 /// Error type of test bodies: anything printable, so `?` works on every library's error.

@@ -37,7 +37,7 @@ const MIME_TYPES: &str = "types {
     }";
 
 /// The workspace root (the parent of `e2e/`).
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     let e2e = Path::new(env!("CARGO_MANIFEST_DIR"));
     e2e.parent().unwrap_or(e2e).to_path_buf()
 }

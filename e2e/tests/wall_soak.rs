@@ -93,7 +93,7 @@ async fn the_wall_runs_for_a_simulated_day_with_bounded_memory() {
             let hour_end = tokio::time::Instant::now() + Duration::from_millis(HOUR_MS);
             let mut max_dom_this_hour = 0;
             // Several looks per simulated hour (panels rotate in between): data must be on screen
-        // at every one, and the largest DOM seen is recorded.
+            // at every one, and the largest DOM seen is recorded.
             while tokio::time::Instant::now() < hour_end {
                 let shown = page
                     .count("[data-testid=wall-kb], [data-testid=wall-device], [data-testid=tile-devices]")
