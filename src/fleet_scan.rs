@@ -10,7 +10,7 @@ use kbwatch_core::config::FleetSettings;
 use kbwatch_core::fleet::aggregate::FleetAggregate;
 use kbwatch_core::fleet::bulk::{BulkAccumulator, BulkStats};
 use kbwatch_core::fleet::cache::ScanCache;
-use kbwatch_core::fleet::rate::RateBudget;
+use kbwatch_core::fleet::rate::{RateBudget, HOUR_MS};
 use kbwatch_core::fleet::scan::{
     CallOutcome, FleetScan, ScanPlan, ScanPolicy, ScanProgress, ScanStep,
 };
@@ -22,6 +22,9 @@ use crate::api::ApiClient;
 
 /// sessionStorage key of the per-device results (data only, never tokens).
 const CACHE_KEY: &str = "kbwatch.fleet.v1";
+/// localStorage key of the budget's recent call times, so a reload or a second tab does not
+/// start a fresh budget (times only, never data or tokens).
+const BUDGET_KEY: &str = "kbwatch.budget.v1";
 
 pub fn now_ms() -> u64 {
     js_sys::Date::now() as u64
@@ -76,7 +79,7 @@ impl FleetScanner {
             bulk_pages: RwSignal::new(None),
             bulk_error: RwSignal::new(None),
             scan: StoredValue::new(None),
-            budget: StoredValue::new(RateBudget::new(settings.per_minute, settings.per_hour)),
+            budget: StoredValue::new(load_budget(settings.per_minute, settings.per_hour)),
             cache: StoredValue::new(load_cache()),
             scope: StoredValue::new(HashMap::new()),
             generation: StoredValue::new(0),
@@ -178,11 +181,28 @@ impl FleetScanner {
         });
     }
 
+    /// Which of `devices` have no fresh result (nothing else changes).
+    pub fn stale(&self, devices: &[Device]) -> Vec<DeviceId> {
+        let now = now_ms();
+        let max_age = self.max_age_ms();
+        self.cache
+            .with_value(|c| c.stale_or_missing(devices.iter().map(|d| &d.id), now, max_age))
+    }
+
     /// Scans `ids` with one `getmissingkbs` call each.
     pub fn start(&self, ids: Vec<DeviceId>) {
         self.generation.update_value(|g| *g += 1);
         let generation = self.generation.get_value();
-        let budget = self.budget.get_value();
+        // Another tab may have spent budget since this one loaded: of the stored history and
+        // this tab's own, the busier one wins (the cautious choice).
+        let now = now_ms();
+        let stored = load_budget(self.settings.per_minute, self.settings.per_hour);
+        let own = self.budget.get_value();
+        let budget = if stored.calls_in_last(HOUR_MS, now) >= own.calls_in_last(HOUR_MS, now) {
+            stored
+        } else {
+            own
+        };
         let seed = now_ms();
         self.scan.set_value(Some(FleetScan::with_budget(
             ids,
@@ -320,6 +340,12 @@ impl FleetScanner {
     }
 
     fn publish(&self) {
+        if let Some(budget) = self
+            .scan
+            .with_value(|s| s.as_ref().map(|s| s.budget().clone()))
+        {
+            save_budget(&budget);
+        }
         let now = now_ms();
         let snapshot = self.scan.with_value(|s| {
             s.as_ref()
@@ -358,6 +384,25 @@ impl FleetScanner {
         if let Some(storage) = session_storage() {
             let _ = storage.remove_item(CACHE_KEY);
         }
+    }
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+fn load_budget(per_minute: u32, per_hour: u32) -> RateBudget {
+    let mut budget: RateBudget = local_storage()
+        .and_then(|s| s.get_item(BUDGET_KEY).ok().flatten())
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_else(|| RateBudget::new(per_minute, per_hour));
+    budget.set_limits(per_minute, per_hour);
+    budget
+}
+
+fn save_budget(budget: &RateBudget) {
+    if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(budget)) {
+        let _ = storage.set_item(BUDGET_KEY, &json);
     }
 }
 

@@ -399,8 +399,19 @@ pub const NO_FLEET_MATCH: &str = "Nothing matches these filters.";
 pub const FLEET_STORAGE_FULL: &str =
     "Results are too large for this tab's storage: they are kept in memory only and a reload scans again.";
 
-pub fn scan_progress(done: usize, failed: usize, remaining: usize, total: usize) -> String {
-    format!("{done} of {total} devices done · {failed} failed · {remaining} remaining")
+pub fn scan_progress(
+    done: usize,
+    failed: usize,
+    remaining: usize,
+    cancelled: usize,
+    total: usize,
+) -> String {
+    let base = format!("{done} of {total} devices done · {failed} failed · {remaining} remaining");
+    if cancelled > 0 {
+        format!("{base} · {cancelled} cancelled")
+    } else {
+        base
+    }
 }
 
 pub fn scan_eta(ms: u64) -> String {

@@ -126,7 +126,7 @@ pub fn ScanStatus(
         Some(view! {
             <div class="scan-status" data-testid="scan-status">
                 <progress max="100" value=percent aria-label="scan progress"></progress>
-                <p data-testid="scan-progress">{messages::scan_progress(p.done, p.failed, p.remaining + p.in_flight, p.total)}</p>
+                <p data-testid="scan-progress">{messages::scan_progress(p.done, p.failed, p.remaining + p.in_flight, p.cancelled, p.total)}</p>
                 {detail.map(|d| view! { <p class="muted" data-testid="scan-detail">{d}</p> })}
                 <div class="scan-controls">{controls}</div>
             </div>

@@ -61,6 +61,20 @@ pub fn FleetPage(
         }
     });
 
+    // When a scan or the bulk path ends, what still needs fetching changes.
+    Effect::new(move |was_running: Option<bool>| {
+        let running = scanner.running.get();
+        if was_running == Some(true) && !running {
+            let stale = match scanner.source.get_untracked() {
+                DataSource::Bulk(_) => Vec::new(),
+                DataSource::PerDevice => scope
+                    .with_untracked(|s| s.as_deref().map(|s| scanner.stale(s)).unwrap_or_default()),
+            };
+            to_fetch.set(stale);
+        }
+        running
+    });
+
     let aggregate = scanner.aggregate;
     let summary = Memo::new(move |_| aggregate.with(|a| a.summary()));
     let top = Memo::new(move |_| {
@@ -198,7 +212,7 @@ pub fn FleetPage(
                         {messages::BULK_LOAD}
                     </button>
                     " "
-                    <button type="button" class="button button-quiet" on:click=move |_| { over_budget.set(None); scanner.start(to_fetch.get_untracked()); }>
+                    <button type="button" class="button button-quiet" data-testid="scan-anyway" on:click=move |_| { over_budget.set(None); scanner.start(to_fetch.get_untracked()); }>
                         {messages::SCAN_ANYWAY}
                     </button>
                 </div>

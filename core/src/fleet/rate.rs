@@ -29,7 +29,8 @@ pub const DEFAULT_PER_HOUR: u32 = 1_400;
 /// A call is allowed at `t` when fewer than `per_minute` calls started in `(t - 60 s, t]` and
 /// fewer than `per_hour` in `(t - 1 h, t]`, and no throttle hold is in force. So no 60-second
 /// or 3600-second window ever holds more calls than the limits, wherever the window starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serializable so the app can keep the call history across reloads (times only).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RateBudget {
     per_minute: u32,
     per_hour: u32,
