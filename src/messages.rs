@@ -181,7 +181,7 @@ pub fn api_error(error: &ApiError) -> ErrorText {
     let (title, action) = match error {
         ApiError::Unauthorized(_) => (
             "The API did not accept your sign-in (401).".to_owned(),
-            "Your session may have expired: sign in again.".to_owned(),
+            "Your session or token may have expired: sign in again (in token mode, paste a new token).".to_owned(),
         ),
         ApiError::Forbidden { required_roles, .. } => (
             "You are signed in, but not allowed to read this (403).".to_owned(),
@@ -244,7 +244,7 @@ pub fn api_error(error: &ApiError) -> ErrorText {
                 MalformedBody::NotJson(_) => "The API's answer is not JSON.".to_owned(),
                 MalformedBody::WrongShape(what) => format!("The API's answer has an unexpected shape: {what}."),
             },
-            "Retry; if it persists, a proxy or gateway may be altering responses.".to_owned(),
+            "Use Refresh to try again; if it persists, a proxy or gateway may be altering responses.".to_owned(),
         ),
     };
     let detail = error.detail();

@@ -60,6 +60,13 @@ impl<T: DeserializeOwned> ODataPage<T> {
                 Err(e) => skipped.push(format!("record {}: {e}", index + 1)),
             }
         }
+        // Records came but none was usable: say so, rather than show an empty (and therefore
+        // misleadingly "fully patched") list.
+        if received > 0 && items.is_empty() {
+            return malformed(MalformedBody::WrongShape(format!(
+                "all {received} records could not be read"
+            )));
+        }
         Ok(Self {
             items,
             skipped,
@@ -208,6 +215,10 @@ mod tests {
             MalformedBody::WrongShape(_)
         ));
         assert!(matches!(kind(r#"[1]"#), MalformedBody::WrongShape(_)));
+        assert_eq!(
+            kind(r#"{"value": [{"id": null, "name": null}, {"id": null}]}"#),
+            MalformedBody::WrongShape("all 2 records could not be read".into())
+        );
     }
 
     fn page(received: usize, next_link: Option<&str>) -> ODataPage<()> {

@@ -96,7 +96,10 @@ pub fn KbPanel(
                     }}
                 </p>
                 {move || {
-                    if all_kbs.with(Vec::is_empty) {
+                    let skipped = loaded.with(|d| d.as_ref().is_some_and(|d| !d.kbs.skipped.is_empty()));
+                    if all_kbs.with(Vec::is_empty) && skipped {
+                        view! { <p class="empty-state" data-testid="kb-no-match">{messages::NO_KBS_MATCH}</p> }.into_any()
+                    } else if all_kbs.with(Vec::is_empty) {
                         let windows = loaded.with(|d| d.as_ref().is_some_and(|d| d.device.is_windows()));
                         let text = if windows { messages::NO_MISSING_KBS } else { messages::NO_MISSING_KBS_NON_WINDOWS };
                         view! { <p class="empty-state" data-testid="kb-empty">{text}</p> }.into_any()

@@ -1,0 +1,118 @@
+//! The fleet the aggregation figures are measured on: 5,000 devices × 40 missing KBs drawn from
+//! a pool of 400, deterministic. The same data, built the same way, as the native criterion
+//! bench `core/benches/fleet_aggregate.rs`, so the wasm and native figures compare directly.
+
+use kbwatch_core::fleet::aggregate::FleetAggregate;
+use kbwatch_core::{DeviceId, MissingKb};
+
+pub const DEVICES: u32 = 5_000;
+pub const KBS_PER_DEVICE: usize = 40;
+pub const KB_POOL: u32 = 400;
+const PRODUCTS: [&str; 5] = [
+    "windows_10",
+    "windows_11",
+    "edge",
+    ".net_framework",
+    "office",
+];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// xorshift64: same sequence on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn kb_pool() -> Vec<MissingKb> {
+    (0..KB_POOL)
+        .map(|i| {
+            let number = 5_000_000 + i * 37;
+            let year = 2019 + i % 6;
+            let name = if i % 2 == 0 {
+                format!("{} {year} Security Updates", MONTHS[(i % 12) as usize])
+            } else {
+                format!("{year}-{:02} Cumulative Update for Windows", i % 12 + 1)
+            };
+            MissingKb {
+                id: number.to_string(),
+                name: Some(name),
+                products: vec![
+                    PRODUCTS[(i % 5) as usize].to_owned(),
+                    PRODUCTS[((i / 5) % 5) as usize].to_owned(),
+                ],
+                url: Some(format!(
+                    "https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB{number}"
+                )),
+                machine_missed_on: Some(1),
+                cve_addressed: Some(i % 120),
+            }
+        })
+        .collect()
+}
+
+/// One scanned device: ID, name, its missing KBs.
+pub type ScannedDevice = (DeviceId, String, Vec<MissingKb>);
+
+/// The 5,000 devices with 40 missing KBs each.
+pub fn fleet_data() -> Vec<ScannedDevice> {
+    let pool = kb_pool();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    (0..DEVICES)
+        .map(|n| {
+            let id = DeviceId::parse(&format!("{:040x}", rng.next())).expect("40 hex digits");
+            let mut picked: Vec<usize> = Vec::with_capacity(KBS_PER_DEVICE);
+            while picked.len() < KBS_PER_DEVICE {
+                let k = (rng.next() % u64::from(KB_POOL)) as usize;
+                if !picked.contains(&k) {
+                    picked.push(k);
+                }
+            }
+            let kbs = picked.into_iter().map(|k| pool[k].clone()).collect();
+            (id, format!("ws-{n:05}.contoso.local"), kbs)
+        })
+        .collect()
+}
+
+/// Adds every device to a fresh aggregate, as the fleet view does while a scan runs.
+pub fn aggregate(data: &[ScannedDevice]) -> FleetAggregate {
+    let mut fleet = FleetAggregate::new();
+    for (id, name, kbs) in data {
+        fleet.add_device_named(id.clone(), name.as_str(), kbs);
+    }
+    fleet
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fleet_has_the_announced_shape() {
+        let data = fleet_data();
+        assert_eq!(data.len(), DEVICES as usize);
+        assert!(data.iter().all(|(_, _, kbs)| kbs.len() == KBS_PER_DEVICE));
+        let summary = aggregate(&data).summary();
+        assert_eq!(summary.devices_scanned, DEVICES as usize);
+        assert_eq!(summary.device_kb_pairs, DEVICES as usize * KBS_PER_DEVICE);
+        assert!(summary.distinct_kbs <= KB_POOL as usize);
+    }
+}

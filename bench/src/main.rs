@@ -1,0 +1,102 @@
+//! `kbwatch-bench`: the steps of `make bench` (scripts/bench.sh runs them in order).
+//!
+//! ```text
+//! kbwatch-bench payload --release DIR --noopt DIR --debug DIR --out FILE
+//! kbwatch-bench browser --dist DIR --mock target/release/kbwatch-mock --out FILE [--loads 15] [--kbs 2000]
+//! kbwatch-bench scan --out FILE [--devices 5000] [--seed 2024]
+//! kbwatch-bench report --dir DIR --out bench/results.json
+//! ```
+
+#[cfg(not(target_arch = "wasm32"))]
+mod scan;
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    if let Err(e) = cli::run(std::env::args().skip(1).collect()) {
+        eprintln!("kbwatch-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+
+    use kbwatch_bench::native::{browser, payload, report};
+    use kbwatch_e2e::BoxError;
+
+    use crate::scan;
+
+    const USAGE: &str = "usage: kbwatch-bench payload|browser|scan|report [--flag value]… \
+                         (see bench/README.md; scripts/bench.sh runs them all)";
+
+    /// `--name value` pairs.
+    fn flags(args: &[String]) -> Result<HashMap<String, String>, BoxError> {
+        let mut out = HashMap::new();
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            let name = flag
+                .strip_prefix("--")
+                .ok_or_else(|| format!("unexpected argument {flag:?}; {USAGE}"))?;
+            let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+            out.insert(name.to_owned(), value.clone());
+        }
+        Ok(out)
+    }
+
+    fn path(f: &HashMap<String, String>, name: &str) -> Result<PathBuf, BoxError> {
+        f.get(name)
+            .map(PathBuf::from)
+            .ok_or_else(|| format!("--{name} is required; {USAGE}").into())
+    }
+
+    fn number<T: std::str::FromStr>(
+        f: &HashMap<String, String>,
+        name: &str,
+        default: T,
+    ) -> Result<T, BoxError> {
+        match f.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("--{name} {v:?} is not a number").into()),
+        }
+    }
+
+    pub fn run(args: Vec<String>) -> Result<(), BoxError> {
+        let (command, rest) = args.split_first().ok_or(USAGE)?;
+        let f = flags(rest)?;
+        match command.as_str() {
+            "payload" => payload::run(payload::PayloadArgs {
+                release: path(&f, "release")?,
+                noopt: path(&f, "noopt")?,
+                debug: path(&f, "debug")?,
+                out: path(&f, "out")?,
+            }),
+            "browser" => {
+                let args = browser::BrowserArgs {
+                    dist: path(&f, "dist")?,
+                    out: path(&f, "out")?,
+                    loads: number(&f, "loads", 15)?,
+                    big_kbs: number(&f, "kbs", 2_000)?,
+                    mock: path(&f, "mock")?,
+                };
+                tokio::runtime::Runtime::new()?.block_on(browser::run(args))
+            }
+            "scan" => scan::run(scan::ScanArgs {
+                devices: number(&f, "devices", 5_000)?,
+                seed: number(&f, "seed", 2_024)?,
+                out: path(&f, "out")?,
+            }),
+            "report" => report::run(report::ReportArgs {
+                dir: path(&f, "dir")?,
+                out: path(&f, "out")?,
+            }),
+            other => Err(format!("unknown command {other:?}; {USAGE}").into()),
+        }
+    }
+}
