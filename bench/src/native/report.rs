@@ -209,6 +209,12 @@ fn payload_section(r: &mut Report, dir: &Path, p: Option<&Value>) {
     r.line("1. Payload (bytes)                                       raw     gzip -9   brotli 11");
     let Some(p) = p else {
         r.skip(missing(dir, "payload"));
+        let _ = r.budget(
+            "app wasm + JS, brotli",
+            APP_CODE_BROTLI_BUDGET as f64,
+            None,
+            "bytes",
+        );
         return;
     };
     let rel = &p["release"];
@@ -273,20 +279,27 @@ fn payload_section(r: &mut Report, dir: &Path, p: Option<&Value>) {
 }
 
 fn stat_row(label: &str, s: &Value, extra: &str) -> String {
-    format!(
+    let row = format!(
         "   {label:<36}{:>6}{:>9}{:>9}{:>9}{:>9}  {extra}",
         s["n"].as_u64().map_or("—".to_owned(), |n| n.to_string()),
         ms(&s["median"]),
         ms(&s["p95"]),
         ms(&s["min"]),
         ms(&s["max"]),
-    )
+    );
+    row.trim_end().to_owned()
 }
 
 fn first_table_section(r: &mut Report, dir: &Path, b: Option<&Value>) {
     let Some(b) = b else {
         r.line("2. Time to first KB table");
         r.skip(missing(dir, "browser"));
+        let _ = r.budget(
+            "time to first KB table, cold, median",
+            FIRST_TABLE_MEDIAN_BUDGET_MS,
+            None,
+            "ms",
+        );
         return;
     };
     let f = &b["first_table"];
@@ -378,13 +391,19 @@ fn interaction_section(r: &mut Report, dir: &Path, b: Option<&Value>) {
     let Some(b) = b else {
         r.line("3. Interaction on a device with 2,000 KBs");
         r.skip(missing(dir, "browser"));
+        for name in [
+            "filter keystroke → next frame, p95",
+            "sort click → next frame, p95",
+        ] {
+            let _ = r.budget(name, INTERACTION_P95_BUDGET_MS, None, "ms");
+        }
         return;
     };
     let i = &b["interaction"];
     r.line(format!(
         "3. Interaction on a device with {} KBs ({} rows in the DOM; its first table after {} ms)",
         thousands(i["kbs"].as_u64().unwrap_or(0)),
-        i["rows_in_dom"],
+        thousands(i["rows_in_dom"].as_u64().unwrap_or(0)),
         ms(&i["first_table_ms"])
     ));
     r.line("   ms                                       n      p50      p95      min      max");
@@ -460,7 +479,15 @@ fn fleet_section(
                 ms(&json!(median))
             ));
         }
-        None => r.skip(missing(dir, "wasm-fleet")),
+        None => {
+            r.skip(missing(dir, "wasm-fleet"));
+            let _ = r.budget(
+                "fleet aggregation in wasm, median",
+                FLEET_AGGREGATION_BUDGET_MS,
+                None,
+                "ms",
+            );
+        }
     }
     match native {
         Some(n) => {
@@ -483,6 +510,7 @@ fn scan_section(r: &mut Report, dir: &Path, s: Option<&Value>) {
     let Some(s) = s else {
         r.line("5. Scan efficiency");
         r.skip(missing(dir, "scan"));
+        let _ = r.budget("scan: calls over the limit", 0.0, None, "calls");
         return;
     };
     let sv = &s["server"];
