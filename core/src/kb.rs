@@ -9,7 +9,7 @@ const CATALOG_HOST: &str = "catalog.update.microsoft.com";
 
 /// One security update a device lacks, from `GET /api/machines/{id}/getmissingkbs`.
 /// Serializes back to the API's field names (the fleet cache stores it that way).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MissingKb {
     /// The KB number without "KB" prefix, as the API sends it (not trusted to be digits).

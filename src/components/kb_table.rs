@@ -23,10 +23,32 @@ pub fn KbTable(
                 </tr>
             </thead>
             <tbody>
-                {move || rows.get().into_iter().map(|kb| view! { <KbRow kb/> }).collect_view()}
+                // Keyed rows: filtering removes rows and sorting moves them, instead of
+                // rebuilding every row (2,000-KB devices exist). The key includes the data, so
+                // a refreshed row with new content is rebuilt.
+                <For each=move || keyed(rows.get()) key=|(key, kb)| (key.clone(), kb.clone()) let((_, kb))>
+                    <KbRow kb/>
+                </For>
             </tbody>
         </table>
     }
+}
+
+/// Unique keys even when (hostile) data repeats an id: "id", "id#2", ….
+fn keyed(rows: Vec<MissingKb>) -> Vec<(String, MissingKb)> {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    rows.into_iter()
+        .map(|kb| {
+            let n = seen.entry(kb.id.clone()).or_default();
+            *n += 1;
+            let key = if *n == 1 {
+                kb.id.clone()
+            } else {
+                format!("{}#{n}", kb.id)
+            };
+            (key, kb)
+        })
+        .collect()
 }
 
 #[component]

@@ -259,15 +259,29 @@ pub fn Dashboard() -> impl IntoView {
 }
 
 /// The device (from the list when already known, else by ID or computer name) and its KBs.
+/// With a device ID, both requests start at once: the first KB table does not wait for the
+/// device header's call.
 async fn load_device_kbs(
     client: &ApiClient,
     device: &DeviceRef,
     known: Option<Device>,
 ) -> Result<DeviceKbs, kbwatch_core::ApiError> {
-    let device = match known {
-        Some(d) => d,
-        None => client.device(device).await?,
-    };
-    let kbs = client.missing_kbs(&device.id).await?;
-    Ok(DeviceKbs { device, kbs })
+    match (known, device) {
+        (Some(device), _) => {
+            let kbs = client.missing_kbs(&device.id).await?;
+            Ok(DeviceKbs { device, kbs })
+        }
+        (None, DeviceRef::Id(id)) => {
+            let (device, kbs) = futures::join!(client.device(device), client.missing_kbs(id));
+            Ok(DeviceKbs {
+                device: device?,
+                kbs: kbs?,
+            })
+        }
+        (None, DeviceRef::ComputerName(_)) => {
+            let device = client.device(device).await?;
+            let kbs = client.missing_kbs(&device.id).await?;
+            Ok(DeviceKbs { device, kbs })
+        }
+    }
 }
