@@ -639,3 +639,63 @@ async fn token_entry_refuses_garbage_and_expired_tokens() {
     settle().await;
     assert_eq!(token.get_untracked(), Some(good));
 }
+
+#[wasm_bindgen_test]
+async fn large_tables_render_only_the_rows_in_view() {
+    let many: Vec<MissingKb> = (0..1_000)
+        .map(|i| {
+            kb(
+                &(5_000_000 + i).to_string(),
+                &format!("Update {i}"),
+                &["windows_11"],
+                i % 97,
+                None,
+            )
+        })
+        .collect();
+    let h = mount_kb_panel(loaded(many));
+    settle().await;
+    let rendered = kb_ids(&h.root).len();
+    assert!(
+        rendered > 10 && rendered < 120,
+        "{rendered} rows rendered of 1000"
+    );
+    let table = one(&h.root, "[data-testid=kb-table]");
+    assert_eq!(
+        table.get_attribute("aria-rowcount").as_deref(),
+        Some("1001")
+    );
+    assert_eq!(
+        text(&h.root, "[data-testid=kb-totals]"),
+        format!(
+            "1000 updates · {} CVEs",
+            (0..1_000u64).map(|i| i % 97).sum::<u64>()
+        )
+    );
+
+    // Scrolling the box renders the rows now in view, with their place in the whole table.
+    let scroller: HtmlElement = one(&h.root, ".kb-table-box").unchecked_into();
+    // The stylesheet is not loaded in this test page: give the box its app height.
+    let style = scroller.style();
+    style.set_property("max-height", "600px").unwrap();
+    style.set_property("overflow", "auto").unwrap();
+    scroller.set_scroll_top(44 * 600);
+    scroller
+        .dispatch_event(&web_sys::Event::new("scroll").unwrap())
+        .unwrap();
+    settle().await;
+    let indexes: Vec<usize> = all(&h.root, "tr[data-testid=kb-row]")
+        .iter()
+        .map(|r| r.get_attribute("aria-rowindex").unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        indexes.iter().any(|i| (595..=610).contains(i)),
+        "rows around 600 rendered: {indexes:?}"
+    );
+    assert!(indexes.len() < 120);
+
+    // A filter that leaves fewer rows than the threshold renders all of them.
+    type_into(&one(&h.root, "input[data-testid=kb-search]"), "Update 9");
+    settle().await;
+    assert_eq!(kb_ids(&h.root).len(), 111, "Update 9, 9x, 9xx");
+}

@@ -92,9 +92,11 @@ pub struct EnvSetup {
 }
 
 impl EnvSetup {
+    /// Every test runs under the reference Content-Security-Policy unless it opts out.
     pub fn new(mock: MockOptions) -> Self {
         Self {
             mock,
+            csp: true,
             ..Self::default()
         }
     }

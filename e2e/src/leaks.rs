@@ -78,7 +78,36 @@ struct Exposure {
     text: String,
 }
 
-/// Checks `localStorage`, the current URL, every session-history URL and the console log
+/// Every object store of every IndexedDB database of the page's origin, as JSON text
+/// (CryptoKey objects, which cannot be serialised, appear as a marker).
+async fn indexed_db_contents(page: &Page) -> TestResult<Vec<(String, String)>> {
+    const SCRIPT: &str = r#"
+        if (!indexedDB.databases) { return []; }
+        const out = [];
+        for (const { name } of await indexedDB.databases()) {
+            const db = await new Promise((ok, fail) => {
+                const r = indexedDB.open(name);
+                r.onsuccess = () => ok(r.result);
+                r.onerror = () => fail(r.error);
+            });
+            for (const store of Array.from(db.objectStoreNames)) {
+                const values = await new Promise((ok, fail) => {
+                    const r = db.transaction(store).objectStore(store).getAll();
+                    r.onsuccess = () => ok(r.result);
+                    r.onerror = () => fail(r.error);
+                });
+                out.push([name + "/" + store, JSON.stringify(values, (k, v) =>
+                    (typeof CryptoKey !== "undefined" && v instanceof CryptoKey) ? "[CryptoKey]" : v)]);
+            }
+            db.close();
+        }
+        return out;
+    "#;
+    let script = format!("return (async () => {{ {SCRIPT} }})();");
+    page.eval(&script, vec![]).await
+}
+
+/// Checks `localStorage`, IndexedDB, the current URL, every session-history URL and the console log
 /// (needs [`crate::BrowserOptions::capture_console`]) for any of `known_tokens` and for any
 /// JWT-looking string. The error names the place and shows the start of what was found.
 pub async fn assert_no_token_exposed(page: &Page, known_tokens: &[String]) -> TestResult {
@@ -87,6 +116,12 @@ pub async fn assert_no_token_exposed(page: &Page, known_tokens: &[String]) -> Te
         places.push(Exposure {
             place: format!("localStorage[{key:?}]"),
             text: format!("{key}\n{value}"),
+        });
+    }
+    for (store, values) in indexed_db_contents(page).await? {
+        places.push(Exposure {
+            place: format!("IndexedDB {store}"),
+            text: values,
         });
     }
     places.push(Exposure {

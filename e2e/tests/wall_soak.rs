@@ -86,6 +86,7 @@ async fn the_wall_runs_for_a_simulated_day_with_bounded_memory() {
 
         let mut samples = Vec::new();
         let mut stale_seen = 0;
+        let mut panels_seen = std::collections::BTreeSet::new();
         for hour in 1..=hours {
             if let Some(fault) = fault_for(hour) {
                 env.inject_fault(fault).await?;
@@ -102,6 +103,7 @@ async fn the_wall_runs_for_a_simulated_day_with_bounded_memory() {
                 assert_eq!(sign_in, 0, "hour {hour}: the wall asked for sign-in in demo mode");
                 assert!(shown > 0, "hour {hour}: the wall shows no data");
                 stale_seen += page.count("[data-testid=wall-stale]").await?;
+                panels_seen.extend(page.attrs("[data-testid=wall-panel]", "data-panel").await?);
                 max_dom_this_hour = max_dom_this_hour.max(sample(&page, hour).await?.dom_nodes);
                 tokio::time::sleep(Duration::from_millis(HOUR_MS / 4)).await;
             }
@@ -109,6 +111,17 @@ async fn the_wall_runs_for_a_simulated_day_with_bounded_memory() {
             at_end.dom_nodes = at_end.dom_nodes.max(max_dom_this_hour);
             samples.push(at_end);
         }
+
+        // It rotated through every panel and refreshed on schedule (every simulated 30 min).
+        let all_panels: std::collections::BTreeSet<String> =
+            ["tiles", "kbs", "devices"].iter().map(|p| p.to_string()).collect();
+        assert_eq!(panels_seen, all_panels, "panels shown during the soak");
+        let stats = env.mock_stats().await?;
+        let list_calls = stats["routes"]["/api/machines"].as_u64().unwrap_or(0);
+        assert!(
+            list_calls >= hours * 2 - 1,
+            "{list_calls} device-list loads in {hours} simulated hours: the wall did not refresh every 30 min"
+        );
 
         let crash = page.count("[data-testid=crash-report]").await?;
         assert_eq!(crash, 0, "the wall panicked");
@@ -123,7 +136,7 @@ async fn the_wall_runs_for_a_simulated_day_with_bounded_memory() {
         for s in &samples {
             println!("{:>5} {:>10} {:>14} {:>14}", s.hour, s.dom_nodes, s.js_heap, s.wasm_memory);
         }
-        println!("stale banner seen in {stale_seen} looks");
+        println!("stale banner seen in {stale_seen} looks; {list_calls} device-list refreshes");
 
         // Bounded: after the first hour's warm-up, nothing keeps growing.
         let warm = samples.first().copied().expect("at least one sample");

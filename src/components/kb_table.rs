@@ -5,54 +5,107 @@ use leptos::prelude::*;
 use super::sort_header::SortHeader;
 use crate::messages;
 
-/// The missing-KB rows, already filtered and sorted by the caller.
+/// Above this many rows only the rows in view are rendered (plus a margin): a 2,000-row table
+/// otherwise spends hundreds of milliseconds in style and layout on every keystroke.
+pub const WINDOWING_THRESHOLD: usize = 300;
+/// Row height in windowed mode (fixed by `.table-windowed` in the stylesheet).
+const ROW_HEIGHT_PX: f64 = 44.0;
+/// Rows rendered above and below the visible ones.
+const OVERSCAN: usize = 12;
+
+/// The missing-KB rows, already filtered and sorted by the caller. Large tables scroll in
+/// their own box and render only what is visible; `aria-rowcount`/`aria-rowindex` keep the
+/// full size known to screen readers, and the box is focusable so the keyboard scrolls it.
 #[component]
 pub fn KbTable(
     #[prop(into)] rows: Signal<Vec<MissingKb>>,
     #[prop(into)] sort: Signal<Sort<KbSortKey>>,
     on_sort: Callback<KbSortKey>,
 ) -> impl IntoView {
+    let scroll_top = RwSignal::new(0.0_f64);
+    let viewport = RwSignal::new(
+        web_sys::window()
+            .and_then(|w| w.inner_height().ok())
+            .and_then(|h| h.as_f64())
+            .unwrap_or(900.0)
+            * 0.7,
+    );
+    let total = Memo::new(move |_| rows.with(Vec::len));
+    let windowed = Memo::new(move |_| total.get() > WINDOWING_THRESHOLD);
+    let range = Memo::new(move |_| {
+        let total = total.get();
+        if !windowed.get() {
+            return (0, total);
+        }
+        let first = ((scroll_top.get() / ROW_HEIGHT_PX) as usize).saturating_sub(OVERSCAN);
+        let count = (viewport.get() / ROW_HEIGHT_PX).ceil() as usize + 2 * OVERSCAN;
+        (first.min(total), (first + count).min(total))
+    });
+    let spacer = move |rows_hidden: usize| format!("{}px", rows_hidden as f64 * ROW_HEIGHT_PX);
+    let on_scroll = move |ev: leptos::ev::Event| {
+        let element = event_target::<web_sys::Element>(&ev);
+        scroll_top.set(f64::from(element.scroll_top()));
+        viewport.set(f64::from(element.client_height()));
+    };
+
     view! {
-        <table class="table" data-testid="kb-table">
-            <thead>
-                <tr>
-                    <SortHeader label=messages::COL_KB key=KbSortKey::Kb sort on_sort/>
-                    <SortHeader label=messages::COL_UPDATE key=KbSortKey::Name sort on_sort/>
-                    <SortHeader label=messages::COL_PRODUCTS key=KbSortKey::Products sort on_sort/>
-                    <SortHeader label=messages::COL_CVES key=KbSortKey::Cves sort on_sort numeric=true/>
-                </tr>
-            </thead>
-            <tbody>
-                // Keyed rows: filtering removes rows and sorting moves them, instead of
-                // rebuilding every row (2,000-KB devices exist). The key includes the data, so
-                // a refreshed row with new content is rebuilt.
-                <For each=move || keyed(rows.get()) key=|(key, kb)| (key.clone(), kb.clone()) let((_, kb))>
-                    <KbRow kb/>
-                </For>
-            </tbody>
-        </table>
+        <div class="kb-table-box" class:table-windowed=windowed tabindex=move || windowed.get().then_some("0") on:scroll=on_scroll>
+            <table class="table" data-testid="kb-table" aria-rowcount=move || total.get() + 1>
+                <thead>
+                    <tr aria-rowindex="1">
+                        <SortHeader label=messages::COL_KB key=KbSortKey::Kb sort on_sort/>
+                        <SortHeader label=messages::COL_UPDATE key=KbSortKey::Name sort on_sort/>
+                        <SortHeader label=messages::COL_PRODUCTS key=KbSortKey::Products sort on_sort/>
+                        <SortHeader label=messages::COL_CVES key=KbSortKey::Cves sort on_sort numeric=true/>
+                    </tr>
+                </thead>
+                <tbody>
+                    <Show when=move || { range.get().0 != 0 }>
+                        <tr class="spacer" aria-hidden="true" style:height=move || spacer(range.get().0)></tr>
+                    </Show>
+                    // Keyed rows: filtering removes rows and sorting moves them instead of
+                    // rebuilding all of them. The key includes the data, so a refreshed row with
+                    // new content is rebuilt.
+                    <For
+                        each=move || {
+                            let (first, last) = range.get();
+                            rows.with(|r| keyed(&r[first..last], first))
+                        }
+                        key=|(key, index, kb)| (key.clone(), *index, kb.clone())
+                        let((_, index, kb))
+                    >
+                        <KbRow kb index/>
+                    </For>
+                    <Show when=move || { range.get().1 != total.get() }>
+                        <tr class="spacer" aria-hidden="true" style:height=move || spacer(total.get() - range.get().1)></tr>
+                    </Show>
+                </tbody>
+            </table>
+        </div>
     }
 }
 
-/// Unique keys even when (hostile) data repeats an id: "id", "id#2", ….
-fn keyed(rows: Vec<MissingKb>) -> Vec<(String, MissingKb)> {
-    let mut seen = std::collections::HashMap::<String, usize>::new();
-    rows.into_iter()
-        .map(|kb| {
-            let n = seen.entry(kb.id.clone()).or_default();
+/// Unique keys even when (hostile) data repeats an id ("id", "id#2", …), with each row's
+/// position in the whole table.
+fn keyed(rows: &[MissingKb], offset: usize) -> Vec<(String, usize, MissingKb)> {
+    let mut seen = std::collections::HashMap::<&str, usize>::new();
+    rows.iter()
+        .enumerate()
+        .map(|(i, kb)| {
+            let n = seen.entry(kb.id.as_str()).or_default();
             *n += 1;
             let key = if *n == 1 {
                 kb.id.clone()
             } else {
                 format!("{}#{n}", kb.id)
             };
-            (key, kb)
+            (key, offset + i, kb.clone())
         })
         .collect()
 }
 
 #[component]
-fn KbRow(kb: MissingKb) -> impl IntoView {
+fn KbRow(kb: MissingKb, index: usize) -> impl IntoView {
     let label = kb.label();
     let kb_link = match kb.catalog_url() {
         Some(href) => view! {
@@ -75,10 +128,15 @@ fn KbRow(kb: MissingKb) -> impl IntoView {
         .into_iter()
         .map(|p| view! { <span class="chip">{p}</span> })
         .collect_view();
+    let name = kb
+        .name
+        .clone()
+        .unwrap_or_else(|| messages::UNKNOWN.to_owned());
+    let title = name.clone();
     view! {
-        <tr data-testid="kb-row" data-kb-id=kb.id.clone()>
+        <tr data-testid="kb-row" data-kb-id=kb.id.clone() aria-rowindex=index + 2>
             <td class="nowrap">{kb_link}" "{article}</td>
-            <td class="update-name">{kb.name.clone().unwrap_or_else(|| messages::UNKNOWN.to_owned())}</td>
+            <td class="update-name" title=title>{name}</td>
             <td>{products}</td>
             <td class="numeric">{kb.cves()}</td>
         </tr>
