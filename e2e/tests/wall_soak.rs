@@ -105,7 +105,7 @@ async fn the_wall_runs_for_a_simulated_day_with_bounded_memory() {
                 stale_seen += page.count("[data-testid=wall-stale]").await?;
                 panels_seen.extend(page.attrs("[data-testid=wall-panel]", "data-panel").await?);
                 max_dom_this_hour = max_dom_this_hour.max(sample(&page, hour).await?.dom_nodes);
-                tokio::time::sleep(Duration::from_millis(HOUR_MS / 4)).await;
+                tokio::time::sleep(Duration::from_millis(HOUR_MS / 8)).await;
             }
             let mut at_end = sample(&page, hour).await?;
             at_end.dom_nodes = at_end.dom_nodes.max(max_dom_this_hour);
