@@ -85,14 +85,17 @@ pub fn filter_and_sort<'a>(
     sort: Sort<KbSortKey>,
 ) -> Vec<&'a MissingKb> {
     let mut rows: Vec<&MissingKb> = kbs.iter().filter(|kb| filter.matches(kb)).collect();
+    // Only the sorted column's value is computed (per row, once): text keys allocate.
     rows.sort_by_cached_key(|kb| {
-        let products = kb.product_labels().join(", ").to_lowercase();
-        let name = kb.name.clone().unwrap_or_default().to_lowercase();
         (
             match sort.key {
                 KbSortKey::Kb => SortValue::Number(kb_numeric(kb).unwrap_or(0)),
-                KbSortKey::Name => SortValue::Text(name),
-                KbSortKey::Products => SortValue::Text(products),
+                KbSortKey::Name => {
+                    SortValue::Text(kb.name.as_deref().unwrap_or_default().to_lowercase())
+                }
+                KbSortKey::Products => {
+                    SortValue::Text(kb.product_labels().join(", ").to_lowercase())
+                }
                 KbSortKey::Cves => SortValue::Number(u64::from(kb.cves())),
             },
             kb_numeric(kb),
