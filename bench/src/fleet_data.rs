@@ -1,6 +1,6 @@
 //! The fleet the aggregation figures are measured on: 5,000 devices × 40 missing KBs drawn from
-//! a pool of 400, deterministic. The same data, built the same way, as the native criterion
-//! bench `core/benches/fleet_aggregate.rs`, so the wasm and native figures compare directly.
+//! a pool of 400, deterministic. The native criterion bench `core/benches/fleet_aggregate.rs`
+//! includes this file, so the wasm and native figures are taken on the same data.
 
 use kbwatch_core::fleet::aggregate::FleetAggregate;
 use kbwatch_core::{DeviceId, MissingKb};
