@@ -5,7 +5,6 @@
 //! in the tables and tiles each time.
 #![cfg(target_arch = "wasm32")]
 
-use gloo_timers::future::TimeoutFuture;
 use kbwatch::components::fleet::{
     FleetDeviceTable, FleetKbFilters, FleetKbTable, ScanStatus, SummaryTiles, TopKbChart,
 };
@@ -18,40 +17,18 @@ use kbwatch_core::{Device, DeviceId, MissingKb};
 use leptos::mount::{mount_to, UnmountHandle};
 use leptos::prelude::*;
 use leptos::tachys::view::any_view::AnyViewState;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
-use web_sys::{Element, HtmlElement, HtmlInputElement};
+use web_sys::{Element, HtmlElement};
+
+mod dom;
+
+use dom::{all, click, container, one, settle, type_into};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
 type Mounted = UnmountHandle<AnyViewState>;
 
-/// Lets Leptos run its effects and DOM updates.
-async fn settle() {
-    TimeoutFuture::new(0).await;
-    TimeoutFuture::new(0).await;
-}
-
-fn container() -> HtmlElement {
-    let document = web_sys::window().unwrap().document().unwrap();
-    let div = document.create_element("div").unwrap();
-    document.body().unwrap().append_child(&div).unwrap();
-    div.unchecked_into()
-}
-
-fn all(root: &Element, selector: &str) -> Vec<Element> {
-    let list = root.query_selector_all(selector).unwrap();
-    (0..list.length())
-        .map(|i| list.item(i).unwrap().unchecked_into())
-        .collect()
-}
-
-fn one(root: &Element, selector: &str) -> Element {
-    root.query_selector(selector)
-        .unwrap()
-        .unwrap_or_else(|| panic!("no element matches {selector}"))
-}
-
+/// The element's text without surrounding whitespace.
 fn text(root: &Element, selector: &str) -> String {
     one(root, selector)
         .text_content()
@@ -65,22 +42,6 @@ fn texts(root: &Element, selector: &str) -> Vec<String> {
         .iter()
         .map(|e| e.text_content().unwrap_or_default().trim().to_owned())
         .collect()
-}
-
-fn click(root: &Element, selector: &str) {
-    one(root, selector).unchecked_into::<HtmlElement>().click();
-}
-
-fn type_into(input: &Element, value: &str) {
-    let input: HtmlInputElement = input.clone().unchecked_into();
-    input.set_value(value);
-    let event = web_sys::Event::new_with_event_init_dict("input", &{
-        let init = web_sys::EventInit::new();
-        init.set_bubbles(true);
-        init
-    })
-    .unwrap();
-    input.dispatch_event(&event).unwrap();
 }
 
 /// KB ids of the per-KB table's rows, top to bottom.

@@ -2,7 +2,6 @@
 //! component with data in signals, act through the DOM, yield to Leptos, assert on the DOM.
 #![cfg(target_arch = "wasm32")]
 
-use gloo_timers::future::TimeoutFuture;
 use kbwatch::api::{Collection, DeviceKbs};
 use kbwatch::app::{ConfigProblem, StartupProblem};
 use kbwatch::components::device_panel::DevicePanel;
@@ -17,64 +16,19 @@ use leptos::mount::mount_to;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
-use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlSelectElement};
+use web_sys::{Element, HtmlElement};
+
+mod dom;
+
+use dom::{all, choose, container, one, settle, text, type_into};
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-/// Lets Leptos run its effects and DOM updates.
-async fn settle() {
-    TimeoutFuture::new(0).await;
-    TimeoutFuture::new(0).await;
-}
-
-fn container() -> HtmlElement {
-    let document = web_sys::window().unwrap().document().unwrap();
-    let div = document.create_element("div").unwrap();
-    document.body().unwrap().append_child(&div).unwrap();
-    div.unchecked_into()
-}
-
-fn all(root: &Element, selector: &str) -> Vec<Element> {
-    let list = root.query_selector_all(selector).unwrap();
-    (0..list.length())
-        .map(|i| list.item(i).unwrap().unchecked_into())
-        .collect()
-}
-
-fn one(root: &Element, selector: &str) -> Element {
-    root.query_selector(selector)
-        .unwrap()
-        .unwrap_or_else(|| panic!("no element matches {selector}"))
-}
-
-fn text(root: &Element, selector: &str) -> String {
-    one(root, selector).text_content().unwrap_or_default()
-}
 
 fn kb_ids(root: &Element) -> Vec<String> {
     all(root, "tr[data-testid=kb-row]")
         .iter()
         .map(|r| r.get_attribute("data-kb-id").unwrap())
         .collect()
-}
-
-fn type_into(input: &Element, value: &str) {
-    let input: HtmlInputElement = input.clone().unchecked_into();
-    input.set_value(value);
-    let event = web_sys::Event::new_with_event_init_dict("input", &{
-        let init = web_sys::EventInit::new();
-        init.set_bubbles(true);
-        init
-    })
-    .unwrap();
-    input.dispatch_event(&event).unwrap();
-}
-
-fn choose(select: &Element, value: &str) {
-    let select: HtmlSelectElement = select.clone().unchecked_into();
-    select.set_value(value);
-    let event = web_sys::Event::new("change").unwrap();
-    select.dispatch_event(&event).unwrap();
 }
 
 fn kb(id: &str, name: &str, products: &[&str], cves: u32, url: Option<&str>) -> MissingKb {
