@@ -48,6 +48,21 @@ pub enum MalformedBody {
     WrongShape(String),
 }
 
+impl MalformedBody {
+    /// Classifies why `body` (from a success answer) did not deserialize.
+    pub fn from_json_error(body: &str, error: &serde_json::Error) -> Self {
+        if body.trim().is_empty() {
+            Self::Empty
+        } else if error.is_eof() {
+            Self::Truncated
+        } else if error.is_syntax() {
+            Self::NotJson(error.to_string())
+        } else {
+            Self::WrongShape(error.to_string())
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
     /// 401: token expired or invalid — sign in again.

@@ -24,13 +24,9 @@ pub struct ODataPage<T> {
 impl<T: DeserializeOwned> ODataPage<T> {
     pub fn parse(body: &str) -> Result<Self, ApiError> {
         let malformed = |kind| Err(ApiError::Malformed(kind));
-        if body.trim().is_empty() {
-            return malformed(MalformedBody::Empty);
-        }
         let root: Value = match serde_json::from_str(body) {
             Ok(v) => v,
-            Err(e) if e.is_eof() => return malformed(MalformedBody::Truncated),
-            Err(e) => return malformed(MalformedBody::NotJson(e.to_string())),
+            Err(e) => return malformed(MalformedBody::from_json_error(body, &e)),
         };
         let Value::Object(mut root) = root else {
             return malformed(MalformedBody::WrongShape(

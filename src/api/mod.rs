@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use gloo_net::http::Request;
 use gloo_timers::callback::Timeout;
+use kbwatch_core::api_error::MalformedBody;
 use kbwatch_core::fleet::bulk::MachineVulnerability;
 use kbwatch_core::odata::{next_page, NextPage};
 use kbwatch_core::{
@@ -105,7 +106,8 @@ impl ApiClient {
     /// One device by ID or computer name.
     pub async fn device(&self, device: &DeviceRef) -> Result<Device, ApiError> {
         let body = self.get(&self.endpoints.machine(device)).await?;
-        serde_json::from_str(&body).map_err(|e| malformed(&body, e))
+        serde_json::from_str(&body)
+            .map_err(|e| ApiError::Malformed(MalformedBody::from_json_error(&body, &e)))
     }
 
     /// The seed endpoint: missing KBs of one device (following a nextLink if one comes).
@@ -262,19 +264,6 @@ impl ApiClient {
             ))
         }
     }
-}
-
-fn malformed(body: &str, error: serde_json::Error) -> ApiError {
-    use kbwatch_core::api_error::MalformedBody;
-    ApiError::Malformed(if body.trim().is_empty() {
-        MalformedBody::Empty
-    } else if error.is_eof() {
-        MalformedBody::Truncated
-    } else if error.is_syntax() {
-        MalformedBody::NotJson(error.to_string())
-    } else {
-        MalformedBody::WrongShape(error.to_string())
-    })
 }
 
 /// The browser gives no detail on failed fetches (by design, for CORS); keep what it says.
