@@ -1,6 +1,8 @@
 //! The dashboard: device list beside the selected device's missing KBs. The whole view lives
 //! in the URL query (see `kbwatch_core::url_state`), so Back, reload and shared links work.
 
+use kbwatch_core::device_list::filter_and_sort;
+use kbwatch_core::sort::Sort;
 use kbwatch_core::url_state::{FleetView, Page};
 use kbwatch_core::{
     Device, DeviceFilter, DeviceId, DeviceRef, DeviceSortKey, KbFilter, KbSortKey, MachineQuery,
@@ -117,6 +119,18 @@ pub fn Dashboard() -> impl IntoView {
     });
 
     let scanner = FleetScanner::new(context.client.clone(), context.config.fleet);
+    // The devices the fleet and wall views work on: the loaded list under the device filter.
+    let scope = Memo::new(move |_| {
+        let filter = state.get().device_filter;
+        devices.state().with(|d| {
+            d.value.as_ref().map(|c| {
+                filter_and_sort(&c.items, &filter, Sort::default())
+                    .into_iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
     let page = Memo::new(move |_| state.get().page);
     let page_href = move |target: Page| {
         let mut next = state.get();
@@ -167,7 +181,7 @@ pub fn Dashboard() -> impl IntoView {
                     settings
                     devices
                     kbs
-                    device_filter=Signal::derive(move || state.get().device_filter)
+                    scope
                     scanner
                     identity
                 />
@@ -209,8 +223,7 @@ pub fn Dashboard() -> impl IntoView {
         {move || (page.get() == Page::Fleet).then(|| view! {
             <main class="layout-single">
                 <FleetPage
-                    devices=devices.state()
-                    device_filter=Signal::derive(move || state.get().device_filter)
+                    scope
                     view=Signal::derive(move || state.get().fleet)
                     on_change=Callback::new(move |(fleet, push): (FleetView, bool)| change(push, &|s| s.fleet = fleet.clone()))
                     link_for

@@ -1,15 +1,12 @@
 //! The fleet page: which KB is missing on how many devices, from a rate-limited scan of the
 //! devices in the current device filter (partial results render as they arrive).
 
-use kbwatch_core::device_list::filter_and_sort;
 use kbwatch_core::fleet::aggregate::{FleetDeviceFilter, FleetKb, FleetKbFilter};
 use kbwatch_core::fleet::csv_export;
-use kbwatch_core::sort::Sort;
 use kbwatch_core::url_state::{FleetTab, FleetView};
-use kbwatch_core::{Device, DeviceFilter, DeviceId, Loadable};
+use kbwatch_core::{Device, DeviceId};
 use leptos::prelude::*;
 
-use crate::api::Collection;
 use crate::components::fleet::{
     FleetDeviceTable, FleetKbFilters, FleetKbTable, ScanStatus, SummaryTiles, TopKbChart,
 };
@@ -21,24 +18,15 @@ const CHART_BARS: usize = 10;
 
 #[component]
 pub fn FleetPage(
-    #[prop(into)] devices: Signal<Loadable<Collection<Device>>>,
-    #[prop(into)] device_filter: Signal<DeviceFilter>,
+    /// The devices in the current device filter; `None` until the device list has loaded.
+    #[prop(into)]
+    scope: Signal<Option<Vec<Device>>>,
     #[prop(into)] view: Signal<FleetView>,
     /// The new fleet view, and whether it is a step Back should return from.
     on_change: Callback<(FleetView, bool)>,
     link_for: Callback<DeviceId, String>,
     scanner: FleetScanner,
 ) -> impl IntoView {
-    let scope = Memo::new(move |_| {
-        devices.with(|d| {
-            d.value.as_ref().map(|c| {
-                filter_and_sort(&c.items, &device_filter.get(), Sort::default())
-                    .into_iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
-        })
-    });
     let to_fetch = RwSignal::new(Vec::<DeviceId>::new());
     let over_budget = RwSignal::new(None::<(usize, u64)>);
 

@@ -2,11 +2,10 @@
 //! refreshed within the rate budget, last good data kept (with a stale banner) when a refresh
 //! fails, and a "sign-in needed" panel instead of a redirect when interaction is unavoidable.
 
-use kbwatch_core::device_list::filter_and_sort;
 use kbwatch_core::fleet::aggregate::{FleetDeviceFilter, FleetKbFilter};
 use kbwatch_core::sort::Sort;
 use kbwatch_core::wall::{rows_that_fit, WallPanel, WallSettings, WallTheme};
-use kbwatch_core::{ApiError, Device, DeviceFilter, LoadStatus, Loadable};
+use kbwatch_core::{ApiError, Device, LoadStatus, Loadable};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
@@ -46,7 +45,9 @@ pub fn WallPage(
     settings: WallSettings,
     devices: Remote<Collection<Device>>,
     kbs: Remote<DeviceKbs>,
-    #[prop(into)] device_filter: Signal<DeviceFilter>,
+    /// The devices in the current device filter; `None` until the device list has loaded.
+    #[prop(into)]
+    scope: Signal<Option<Vec<Device>>>,
     scanner: FleetScanner,
     /// "Demo mode", the account, or the token's owner.
     #[prop(into)]
@@ -85,16 +86,6 @@ pub fn WallPage(
 
     // Each successful device-list load rescans what is older than the refresh interval;
     // the scheduler keeps every call inside the budget, however long the outage was.
-    let scope = Memo::new(move |_| {
-        devices.state().with(|d| {
-            d.value.as_ref().map(|c| {
-                filter_and_sort(&c.items, &device_filter.get(), Sort::default())
-                    .into_iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
-        })
-    });
     Effect::new(move |_| {
         let Some(scope) = scope.get() else { return };
         let stale = scanner.set_scope(&scope);
