@@ -280,6 +280,8 @@ impl FleetScanner {
                 .flatten();
             match step {
                 Some(ScanStep::Start(id)) => {
+                    // The budget just recorded a call start.
+                    self.persist_budget();
                     self.publish();
                     spawn_local(async move { self.call(generation, id).await });
                 }
@@ -333,19 +335,25 @@ impl FleetScanner {
                 s.report(&id, outcome, now)
             }
         });
+        // A 429 report may have set a hold.
+        self.persist_budget();
         self.publish();
         if self.cache.with_value(|c| c.len()) % 25 == 0 {
             self.save_cache();
         }
     }
 
+    /// Stores the running scan's call history, only when it changed (a call started, a
+    /// report came), not on every progress update.
+    fn persist_budget(&self) {
+        self.scan.with_value(|s| {
+            if let Some(s) = s {
+                save_budget(s.budget());
+            }
+        });
+    }
+
     fn publish(&self) {
-        if let Some(budget) = self
-            .scan
-            .with_value(|s| s.as_ref().map(|s| s.budget().clone()))
-        {
-            save_budget(&budget);
-        }
         let now = now_ms();
         let snapshot = self.scan.with_value(|s| {
             s.as_ref()
