@@ -77,41 +77,100 @@ fn kb_numeric(kb: &MissingKb) -> Option<u64> {
     kb.kb_number().and_then(|n| n.parse().ok())
 }
 
-/// The KBs matching `filter`, in `sort` order with ties broken by KB number so the order is
-/// total.
+/// One device's KBs prepared for filtering and sorting on every keystroke: the lower-cased
+/// search and sort texts are computed once per load, so a query allocates nothing per KB and
+/// answers with positions into the list it was built from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KbIndex {
+    entries: Vec<IndexEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct IndexEntry {
+    label: String,
+    id: String,
+    name: String,
+    products_text: String,
+    products: Vec<String>,
+    kb_number: Option<u64>,
+    cves: u32,
+}
+
+impl KbIndex {
+    pub fn new(kbs: &[MissingKb]) -> Self {
+        let entries = kbs
+            .iter()
+            .map(|kb| IndexEntry {
+                label: kb.label().to_lowercase(),
+                id: kb.id.to_lowercase(),
+                name: kb.name.as_deref().unwrap_or_default().to_lowercase(),
+                products_text: kb.product_labels().join(", ").to_lowercase(),
+                products: kb.products.clone(),
+                kb_number: kb_numeric(kb),
+                cves: kb.cves(),
+            })
+            .collect();
+        Self { entries }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Positions of the KBs matching `filter`, in `sort` order. Ties are broken by KB number,
+    /// then id, then position, so the order is total; descending reverses the whole order.
+    pub fn select(&self, filter: &KbFilter, sort: Sort<KbSortKey>) -> Vec<usize> {
+        let text = filter.text.trim().to_lowercase();
+        let mut rows: Vec<usize> = (0..self.entries.len())
+            .filter(|&i| {
+                let e = &self.entries[i];
+                (text.is_empty()
+                    || e.label.contains(&text)
+                    || e.id.contains(&text)
+                    || e.name.contains(&text))
+                    && filter
+                        .product
+                        .as_ref()
+                        .is_none_or(|p| e.products.iter().any(|kp| kp == p))
+                    && filter.min_cves.is_none_or(|min| e.cves >= min)
+            })
+            .collect();
+        let entries = &self.entries;
+        rows.sort_unstable_by(|&a, &b| {
+            let (x, y) = (&entries[a], &entries[b]);
+            let by_column = match sort.key {
+                KbSortKey::Kb => x.kb_number.unwrap_or(0).cmp(&y.kb_number.unwrap_or(0)),
+                KbSortKey::Name => x.name.cmp(&y.name),
+                KbSortKey::Products => x.products_text.cmp(&y.products_text),
+                KbSortKey::Cves => x.cves.cmp(&y.cves),
+            };
+            by_column
+                .then_with(|| x.kb_number.cmp(&y.kb_number))
+                .then_with(|| x.id.cmp(&y.id))
+                .then(a.cmp(&b))
+        });
+        if sort.direction == SortDirection::Descending {
+            rows.reverse();
+        }
+        rows
+    }
+}
+
+/// The KBs matching `filter`, in `sort` order (see [`KbIndex::select`]).
 pub fn filter_and_sort<'a>(
     kbs: &'a [MissingKb],
     filter: &KbFilter,
     sort: Sort<KbSortKey>,
 ) -> Vec<&'a MissingKb> {
-    let mut rows: Vec<&MissingKb> = kbs.iter().filter(|kb| filter.matches(kb)).collect();
-    // Only the sorted column's value is computed (per row, once): text keys allocate.
-    rows.sort_by_cached_key(|kb| {
-        (
-            match sort.key {
-                KbSortKey::Kb => SortValue::Number(kb_numeric(kb).unwrap_or(0)),
-                KbSortKey::Name => {
-                    SortValue::Text(kb.name.as_deref().unwrap_or_default().to_lowercase())
-                }
-                KbSortKey::Products => {
-                    SortValue::Text(kb.product_labels().join(", ").to_lowercase())
-                }
-                KbSortKey::Cves => SortValue::Number(u64::from(kb.cves())),
-            },
-            kb_numeric(kb),
-            kb.id.clone(),
-        )
-    });
-    if sort.direction == SortDirection::Descending {
-        rows.reverse();
-    }
-    rows
-}
-
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-enum SortValue {
-    Number(u64),
-    Text(String),
+    KbIndex::new(kbs)
+        .select(filter, sort)
+        .into_iter()
+        .map(|i| &kbs[i])
+        .collect()
 }
 
 /// Counts shown above the table.
@@ -144,6 +203,7 @@ pub fn products(kbs: &[MissingKb]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     pub(crate) fn kb(id: &str, name: &str, products: &[&str], cves: u32) -> MissingKb {
         MissingKb {
@@ -244,5 +304,79 @@ mod tests {
             products(&kbs),
             [".net_framework", "edge", "windows_10", "windows_11"]
         );
+    }
+
+    fn arb_kb() -> impl Strategy<Value = MissingKb> {
+        (
+            prop_oneof!["[0-9]{1,8}", "KB[0-9]{1,7}", "[a-zA-Z#]{1,5}"],
+            proptest::option::of("[a-zA-Z ]{0,12}"),
+            proptest::collection::vec(prop_oneof!["windows_10", "edge", "office"], 0..3),
+            proptest::option::of(0u32..50),
+        )
+            .prop_map(|(id, name, products, cves)| MissingKb {
+                id,
+                name,
+                products,
+                url: None,
+                machine_missed_on: Some(1),
+                cve_addressed: cves,
+            })
+    }
+
+    fn arb_filter() -> impl Strategy<Value = KbFilter> {
+        (
+            prop_oneof!["", "kb", "[a-z0-9]{1,2}", " A "],
+            proptest::option::of(prop_oneof!["windows_10", "edge", "sql"]),
+            proptest::option::of(0u32..40),
+        )
+            .prop_map(|(text, product, min_cves)| KbFilter {
+                text,
+                product,
+                min_cves,
+            })
+    }
+
+    fn arb_sort() -> impl Strategy<Value = Sort<KbSortKey>> {
+        (
+            proptest::sample::select(KbSortKey::ALL),
+            prop_oneof![
+                Just(SortDirection::Ascending),
+                Just(SortDirection::Descending)
+            ],
+        )
+            .prop_map(|(key, direction)| Sort::new(key, direction))
+    }
+
+    proptest! {
+        /// The index keeps exactly the KBs `KbFilter::matches` accepts, each once, and orders
+        /// them by the sorted column.
+        #[test]
+        fn select_agrees_with_matches_and_orders_by_column(
+            kbs in proptest::collection::vec(arb_kb(), 0..40),
+            filter in arb_filter(),
+            sort in arb_sort(),
+        ) {
+            let rows = KbIndex::new(&kbs).select(&filter, sort);
+            let mut picked = rows.clone();
+            picked.sort_unstable();
+            let expected: Vec<usize> = (0..kbs.len()).filter(|&i| filter.matches(&kbs[i])).collect();
+            prop_assert_eq!(picked, expected);
+            let column = |i: usize| -> (u64, String) {
+                let kb = &kbs[i];
+                match sort.key {
+                    KbSortKey::Kb => (kb_numeric(kb).unwrap_or(0), String::new()),
+                    KbSortKey::Name => (0, kb.name.clone().unwrap_or_default().to_lowercase()),
+                    KbSortKey::Products => (0, kb.product_labels().join(", ").to_lowercase()),
+                    KbSortKey::Cves => (u64::from(kb.cves()), String::new()),
+                }
+            };
+            for pair in rows.windows(2) {
+                let (a, b) = (column(pair[0]), column(pair[1]));
+                match sort.direction {
+                    SortDirection::Ascending => prop_assert!(a <= b, "{:?} before {:?}", a, b),
+                    SortDirection::Descending => prop_assert!(a >= b, "{:?} before {:?}", a, b),
+                }
+            }
+        }
     }
 }

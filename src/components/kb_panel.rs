@@ -1,4 +1,4 @@
-use kbwatch_core::kb_list::{filter_and_sort, products};
+use kbwatch_core::kb_list::{products, KbIndex};
 use kbwatch_core::sort::Sort;
 use kbwatch_core::{Cloud, Device, KbFilter, KbSortKey, KbTotals, LoadStatus, Loadable};
 use leptos::prelude::*;
@@ -29,14 +29,9 @@ pub fn KbPanel(
 ) -> impl IntoView {
     let loaded = Memo::new(move |_| data.get().value);
     let all_kbs = Memo::new(move |_| loaded.get().map(|d| d.kbs.items).unwrap_or_default());
-    let rows = Memo::new(move |_| {
-        all_kbs.with(|kbs| {
-            filter_and_sort(kbs, &filter.get(), sort.get())
-                .into_iter()
-                .cloned()
-                .collect::<Vec<_>>()
-        })
-    });
+    let index = Memo::new(move |_| all_kbs.with(|kbs| KbIndex::new(kbs)));
+    // Positions into `all_kbs`: a keystroke compares and passes on indices, not KB records.
+    let rows = Memo::new(move |_| index.with(|index| index.select(&filter.get(), sort.get())));
     let product_options = Memo::new(move |_| {
         all_kbs.with(|kbs| {
             products(kbs)
@@ -47,6 +42,17 @@ pub fn KbPanel(
                 })
                 .collect::<Vec<_>>()
         })
+    });
+    let content = Memo::new(move |_| {
+        let skipped = loaded.with(|d| d.as_ref().is_some_and(|d| !d.kbs.skipped.is_empty()));
+        if all_kbs.with(Vec::is_empty) && !skipped {
+            let windows = loaded.with(|d| d.as_ref().is_some_and(|d| d.device.is_windows()));
+            KbContent::Empty { windows }
+        } else if rows.with(Vec::is_empty) {
+            KbContent::NoMatch
+        } else {
+            KbContent::Table
+        }
     });
     let status = Signal::derive(move || data.get().status);
 
@@ -90,28 +96,41 @@ pub fn KbPanel(
                 <KbFilters filter products=product_options on_change=on_filter/>
                 <p class="totals" data-testid="kb-totals">
                     {move || {
-                        let shown = rows.with(|r| KbTotals::of(r.iter()));
+                        let shown = rows.with(|r| all_kbs.with(|k| KbTotals::of(r.iter().map(|&i| &k[i]))));
                         let all = all_kbs.with(|k| KbTotals::of(k.iter()));
                         messages::kb_totals(shown, Some(all))
                     }}
                 </p>
+                // Re-runs only when the kind of content changes (or new data arrives, which
+                // rebuilds the table), not on every keystroke.
                 {move || {
-                    let skipped = loaded.with(|d| d.as_ref().is_some_and(|d| !d.kbs.skipped.is_empty()));
-                    if all_kbs.with(Vec::is_empty) && skipped {
-                        view! { <p class="empty-state" data-testid="kb-no-match">{messages::NO_KBS_MATCH}</p> }.into_any()
-                    } else if all_kbs.with(Vec::is_empty) {
-                        let windows = loaded.with(|d| d.as_ref().is_some_and(|d| d.device.is_windows()));
-                        let text = if windows { messages::NO_MISSING_KBS } else { messages::NO_MISSING_KBS_NON_WINDOWS };
-                        view! { <p class="empty-state" data-testid="kb-empty">{text}</p> }.into_any()
-                    } else if rows.with(Vec::is_empty) {
-                        view! { <p class="empty-state" data-testid="kb-no-match">{messages::NO_KBS_MATCH}</p> }.into_any()
-                    } else {
-                        view! { <KbTable rows sort on_sort/> }.into_any()
+                    all_kbs.track();
+                    match content.get() {
+                        KbContent::Table => view! { <KbTable kbs=all_kbs rows sort on_sort/> }.into_any(),
+                        KbContent::Empty { windows } => {
+                            let text = if windows { messages::NO_MISSING_KBS } else { messages::NO_MISSING_KBS_NON_WINDOWS };
+                            view! { <p class="empty-state" data-testid="kb-empty">{text}</p> }.into_any()
+                        }
+                        KbContent::NoMatch => {
+                            view! { <p class="empty-state" data-testid="kb-no-match">{messages::NO_KBS_MATCH}</p> }.into_any()
+                        }
                     }
                 }}
             </Show>
         </section>
     }
+}
+
+/// What the panel shows below the totals.
+#[derive(Clone, Copy, PartialEq)]
+enum KbContent {
+    /// The device lacks nothing (per Defender, which reports KBs for Windows only).
+    Empty {
+        windows: bool,
+    },
+    /// Nothing passes the filters, or every record was unreadable.
+    NoMatch,
+    Table,
 }
 
 /// Name, OS, health, risk, exposure, last seen, and the link into the Defender portal.

@@ -6,19 +6,22 @@ use super::sort_header::SortHeader;
 use crate::messages;
 
 /// Above this many rows only the rows in view are rendered (plus a margin): a 2,000-row table
-/// otherwise spends hundreds of milliseconds in style and layout on every keystroke.
-pub const WINDOWING_THRESHOLD: usize = 300;
+/// otherwise spends hundreds of milliseconds in style and layout on every keystroke, and even
+/// 200 rows take longer than a frame (`make bench`, interaction).
+pub const WINDOWING_THRESHOLD: usize = 60;
 /// Row height in windowed mode (fixed by `.table-windowed` in the stylesheet).
 const ROW_HEIGHT_PX: f64 = 44.0;
 /// Rows rendered above and below the visible ones.
-const OVERSCAN: usize = 12;
+const OVERSCAN: usize = 4;
 
-/// The missing-KB rows, already filtered and sorted by the caller. Large tables scroll in
-/// their own box and render only what is visible; `aria-rowcount`/`aria-rowindex` keep the
-/// full size known to screen readers, and the box is focusable so the keyboard scrolls it.
+/// The missing-KB table. `rows` are positions into `kbs`, already filtered and sorted by the
+/// caller. Large tables scroll in their own box and render only what is visible;
+/// `aria-rowcount`/`aria-rowindex` keep the full size known to screen readers, and the box is
+/// focusable so the keyboard scrolls it. The caller rebuilds the table when `kbs` changes.
 #[component]
 pub fn KbTable(
-    #[prop(into)] rows: Signal<Vec<MissingKb>>,
+    #[prop(into)] kbs: Signal<Vec<MissingKb>>,
+    #[prop(into)] rows: Signal<Vec<usize>>,
     #[prop(into)] sort: Signal<Sort<KbSortKey>>,
     on_sort: Callback<KbSortKey>,
 ) -> impl IntoView {
@@ -37,9 +40,13 @@ pub fn KbTable(
         if !windowed.get() {
             return (0, total);
         }
-        let first = ((scroll_top.get() / ROW_HEIGHT_PX) as usize).saturating_sub(OVERSCAN);
         let count = (viewport.get() / ROW_HEIGHT_PX).ceil() as usize + 2 * OVERSCAN;
-        (first.min(total), (first + count).min(total))
+        // Never past the end, even before the box reports its scroll position clamped by a
+        // shorter list.
+        let first = ((scroll_top.get() / ROW_HEIGHT_PX) as usize)
+            .saturating_sub(OVERSCAN)
+            .min(total.saturating_sub(count));
+        (first, (first + count).min(total))
     });
     let spacer = move |rows_hidden: usize| format!("{}px", rows_hidden as f64 * ROW_HEIGHT_PX);
     let on_scroll = move |ev: leptos::ev::Event| {
@@ -63,19 +70,20 @@ pub fn KbTable(
                     <Show when=move || { range.get().0 != 0 }>
                         <tr class="spacer" aria-hidden="true" style:height=move || spacer(range.get().0)></tr>
                     </Show>
-                    // Keyed rows: filtering removes rows and sorting moves them instead of
-                    // rebuilding all of them. The key includes the data, so a refreshed row with
-                    // new content is rebuilt.
-                    <For
+                    // Keyed by position in the device's list: filtering removes rows and sorting
+                    // moves them; only rows that come into view are built.
+                    <ForEnumerate
                         each=move || {
                             let (first, last) = range.get();
-                            rows.with(|r| keyed(&r[first..last], first))
+                            rows.with(|r| r[first..last].to_vec())
                         }
-                        key=|(key, index, kb)| (key.clone(), *index, kb.clone())
-                        let((_, index, kb))
-                    >
-                        <KbRow kb index/>
-                    </For>
+                        key=|position| *position
+                        children=move |index, position| {
+                            let kb = kbs.with_untracked(|k| k[position].clone());
+                            let row_index = Signal::derive(move || range.with(|r| r.0) + index.get() + 2);
+                            view! { <KbRow kb row_index/> }
+                        }
+                    />
                     <Show when=move || { range.get().1 != total.get() }>
                         <tr class="spacer" aria-hidden="true" style:height=move || spacer(total.get() - range.get().1)></tr>
                     </Show>
@@ -85,27 +93,8 @@ pub fn KbTable(
     }
 }
 
-/// Unique keys even when (hostile) data repeats an id ("id", "id#2", …), with each row's
-/// position in the whole table.
-fn keyed(rows: &[MissingKb], offset: usize) -> Vec<(String, usize, MissingKb)> {
-    let mut seen = std::collections::HashMap::<&str, usize>::new();
-    rows.iter()
-        .enumerate()
-        .map(|(i, kb)| {
-            let n = seen.entry(kb.id.as_str()).or_default();
-            *n += 1;
-            let key = if *n == 1 {
-                kb.id.clone()
-            } else {
-                format!("{}#{n}", kb.id)
-            };
-            (key, offset + i, kb.clone())
-        })
-        .collect()
-}
-
 #[component]
-fn KbRow(kb: MissingKb, index: usize) -> impl IntoView {
+fn KbRow(kb: MissingKb, row_index: Signal<usize>) -> impl IntoView {
     let label = kb.label();
     let kb_link = match kb.catalog_url() {
         Some(href) => view! {
@@ -134,7 +123,7 @@ fn KbRow(kb: MissingKb, index: usize) -> impl IntoView {
         .unwrap_or_else(|| messages::UNKNOWN.to_owned());
     let title = name.clone();
     view! {
-        <tr data-testid="kb-row" data-kb-id=kb.id.clone() aria-rowindex=index + 2>
+        <tr data-testid="kb-row" data-kb-id=kb.id.clone() aria-rowindex=row_index>
             <td class="nowrap">{kb_link}" "{article}</td>
             <td class="update-name" title=title>{name}</td>
             <td>{products}</td>

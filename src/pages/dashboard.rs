@@ -36,6 +36,13 @@ pub fn Dashboard() -> impl IntoView {
     let parsed = Memo::new(move |_| ViewState::from_query(&location.search.get()));
     let state = Memo::new(move |_| parsed.get().0);
     let ignored = Memo::new(move |_| parsed.get().1);
+    // One memo per part of the view: a keystroke in one filter re-runs only what reads that part.
+    let device_filter = Memo::new(move |_| state.get().device_filter);
+    let device_sort = Memo::new(move |_| state.get().device_sort);
+    let include_unmanaged = Memo::new(move |_| state.get().include_unmanaged);
+    let kb_filter = Memo::new(move |_| state.get().kb_filter);
+    let kb_sort = Memo::new(move |_| state.get().kb_sort);
+    let fleet_view = Memo::new(move |_| state.get().fleet);
 
     // `push` for deliberate steps (open a device) so Back returns; `replace` for typing.
     let go = move |next: ViewState, push: bool| {
@@ -68,7 +75,7 @@ pub fn Dashboard() -> impl IntoView {
     // Device list: reloaded only when the server-side query changes.
     let devices = Remote::<Collection<Device>>::new();
     let machine_query = Memo::new(move |_| MachineQuery {
-        include_unmanaged: state.get().include_unmanaged,
+        include_unmanaged: include_unmanaged.get(),
     });
     Effect::new(move |_| {
         let query = machine_query.get();
@@ -121,7 +128,7 @@ pub fn Dashboard() -> impl IntoView {
     let scanner = FleetScanner::new(context.client.clone(), context.config.fleet);
     // The devices the fleet and wall views work on: the loaded list under the device filter.
     let scope = Memo::new(move |_| {
-        let filter = state.get().device_filter;
+        let filter = device_filter.get();
         devices.state().with(|d| {
             d.value.as_ref().map(|c| {
                 filter_and_sort(&c.items, &filter, Sort::default())
@@ -224,7 +231,7 @@ pub fn Dashboard() -> impl IntoView {
             <main class="layout-single">
                 <FleetPage
                     scope
-                    view=Signal::derive(move || state.get().fleet)
+                    view=fleet_view
                     on_change=Callback::new(move |(fleet, push): (FleetView, bool)| change(push, &|s| s.fleet = fleet.clone()))
                     link_for
                     scanner
@@ -234,9 +241,9 @@ pub fn Dashboard() -> impl IntoView {
         <main class="layout" class:hidden=move || page.get() != Page::Devices>
             <DevicePanel
                 data=devices.state()
-                filter=Signal::derive(move || state.get().device_filter)
-                sort=Signal::derive(move || state.get().device_sort)
-                include_unmanaged=Signal::derive(move || state.get().include_unmanaged)
+                filter=device_filter
+                sort=device_sort
+                include_unmanaged
                 selected=selected_id
                 on_filter=Callback::new(move |f: DeviceFilter| change(false, &|s| s.device_filter = f.clone()))
                 on_sort=Callback::new(move |k: DeviceSortKey| change(false, &|s| s.device_sort = s.device_sort.toggled(k)))
@@ -257,8 +264,8 @@ pub fn Dashboard() -> impl IntoView {
                     <KbPanel
                         data=kbs.state()
                         requested=requested
-                        filter=Signal::derive(move || state.get().kb_filter)
-                        sort=Signal::derive(move || state.get().kb_sort)
+                        filter=kb_filter
+                        sort=kb_sort
                         on_filter=Callback::new(move |f: KbFilter| change(false, &|s| s.kb_filter = f.clone()))
                         on_sort=Callback::new(move |k: KbSortKey| change(false, &|s| s.kb_sort = s.kb_sort.toggled(k)))
                         on_retry=Callback::new(move |()| kbs.retry())

@@ -71,15 +71,19 @@ return {
 /// no-change ms (give up waiting for a first change), callback.
 ///
 /// `dom`: from just before the event is dispatched to the last DOM mutation it caused (the
-/// observer callback runs right after the mutating task). `frame`: to the end of the first
-/// frame after that mutation (a message posted from requestAnimationFrame runs once the frame's
-/// style, layout and paint are done), i.e. until the user can see the result. An action that
-/// changes nothing in the DOM (a keystroke that leaves the same rows) has no `dom`; its `frame`
-/// is the first frame after the event, which includes the app's work on it.
+/// observer callback runs right after the mutating task). `rendered`: the same, plus the style
+/// and layout of those changes (forced in the observer callback by reading a layout property):
+/// the app's and the browser's work, without waiting for the display. `frame`: to the end of
+/// the first frame after that mutation (a message posted from requestAnimationFrame runs once
+/// the frame's style, layout and paint are done), i.e. until the user can see the result;
+/// headless Chromium draws at 60 Hz, so this adds a wait of 0-16.7 ms for the next tick. (A
+/// message posted to measure "the app is done" runs after that frame too: Chromium renders
+/// first after an input.) An action that changes nothing in the DOM (a keystroke that leaves
+/// the same rows) has no `dom` and no `rendered`; its `frame` includes the app's work on it.
 const TIMED_ACTION: &str = r#"
 const [kind, value, quietMs, noChangeMs, done] = arguments;
 const root = document.querySelector(".kb-panel") || document.body;
-let t0 = 0, first = null, last = null, frame = null, records = 0, timer = null;
+let t0 = 0, first = null, last = null, frame = null, rendered = null, records = 0, timer = null;
 // The end of the first frame after time `t` (the last DOM change, or the event if none).
 const frameAfter = (t) => requestAnimationFrame(() => {
   const channel = new MessageChannel();
@@ -94,6 +98,7 @@ const finish = () => {
     first: first === null ? null : first - t0,
     dom: last === null ? null : last - t0,
     frame: frame - t0,
+    rendered: rendered === null ? null : rendered - t0,
     rows: document.querySelectorAll("tr[data-testid=kb-row]").length,
   });
 };
@@ -102,6 +107,8 @@ const observer = new MutationObserver((list) => {
   records += list.length;
   if (first === null) first = t;
   last = t;
+  void document.body.offsetHeight;
+  rendered = performance.now();
   frame = null;
   frameAfter(t);
   clearTimeout(timer);
@@ -573,11 +580,12 @@ async fn timed_action(driver: &WebDriver, kind: &str, value: &str) -> Result<Val
 fn action_figures(actions: &[Value]) -> Value {
     let changed: Vec<&Value> = actions.iter().filter(|a| a["mutated"] == true).collect();
     let pick = |k: &str| -> Vec<f64> { changed.iter().filter_map(|a| a[k].as_f64()).collect() };
-    let all_frames: Vec<f64> = actions.iter().filter_map(|a| a["frame"].as_f64()).collect();
+    let frames: Vec<f64> = actions.iter().filter_map(|a| a["frame"].as_f64()).collect();
     json!({
         "actions": actions.len(),
         "changed_the_dom": changed.len(),
-        "to_next_frame": Summary::of(&all_frames),
+        "to_next_frame": Summary::of(&frames),
+        "changed_to_rendered": Summary::of(&pick("rendered")),
         "changed_to_dom": Summary::of(&pick("dom")),
         "changed_to_next_frame": Summary::of(&pick("frame")),
         "samples": actions,
@@ -623,6 +631,18 @@ async fn interaction(
         }
         let rows_in_dom = last;
 
+        // KBWATCH_BENCH_CPU_PROFILE=FILE: a Chrome CPU profile of the timed actions (open it in
+        // DevTools; a wasm built without wasm-opt keeps its function names).
+        let cpu_profile = std::env::var_os("KBWATCH_BENCH_CPU_PROFILE").map(PathBuf::from);
+        let devtools = driver.cdp();
+        if cpu_profile.is_some() {
+            devtools.send_raw("Profiler.enable", json!({})).await?;
+            devtools
+                .send_raw("Profiler.setSamplingInterval", json!({"interval": 100}))
+                .await?;
+            devtools.send_raw("Profiler.start", json!({})).await?;
+        }
+
         let mut filter = Vec::new();
         for word in TYPED {
             let chars: Vec<char> = word.chars().collect();
@@ -654,6 +674,12 @@ async fn interaction(
                     sort.push(r);
                 }
             }
+        }
+        if let Some(path) = &cpu_profile {
+            let stopped = devtools.send_raw("Profiler.stop", json!({})).await?;
+            std::fs::write(path, serde_json::to_string(&stopped["profile"])?)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            eprintln!("    CPU profile of the timed actions: {}", path.display());
         }
         Ok::<_, BoxError>(json!({
             "kbs": big_kbs,
