@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: measures kbwatch and prints a table; writes bench/results.json. See bench/README.md.
 #
-#   1. payload: release build (wasm-opt -Oz), the same wasm without wasm-opt, the debug build
+#   1. payload: release build (wasm-opt -Oz), the same wasm without wasm-opt, the debug build,
+#      and the release built with cargo's default profile (the "before" of ours)
 #   2. time to first KB table: cold loads in headless Chromium against the mock (release build)
 #   3. interaction on a device with 2,000 KBs: filter keystrokes and sort clicks
 #   4. fleet aggregation 5,000 × 40: wasm (release) in Chromium, and native (criterion)
@@ -47,7 +48,7 @@ done
 mkdir -p "$WORK"
 # No stale figure may pass for a fresh one.
 rm -rf "$WORK"/*.json "$WORK"/*.failed "$WORK"/wasm-fleet.log "$WORK"/criterion \
-    "$WORK"/dist-release "$WORK"/dist-debug "$WORK"/noopt
+    "$WORK"/dist-release "$WORK"/dist-debug "$WORK"/noopt "$WORK"/cargo-default "$WORK"/cargo-default-noopt
 
 started=$SECONDS
 failed=()
@@ -94,14 +95,36 @@ step build-release trunk build --release --offline --dist "$WORK/dist-release"
 after build-release -- build-noopt wasm-bindgen --target=web --out-dir="$WORK/noopt" --out-name=kbwatch \
     --no-typescript "$TARGET/wasm32-unknown-unknown/release/kbwatch.wasm"
 step build-debug trunk build --offline --dist "$WORK/dist-debug"
+# The "before" of our release profile (Cargo.toml): cargo's default one, built in a target dir
+# of its own so the real release build is untouched, then through wasm-bindgen, with and
+# without the same wasm-opt pass Trunk runs.
+build_cargo_default() {
+    local target="$WORK/cargo-default-target"
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_PROFILE_RELEASE_LTO=false \
+        CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+        cargo build --release --target wasm32-unknown-unknown -p kbwatch --target-dir "$target"
+    wasm-bindgen --target=web --out-dir="$WORK/cargo-default-noopt" --out-name=kbwatch \
+        --no-typescript "$target/wasm32-unknown-unknown/release/kbwatch.wasm"
+    cp -r "$WORK/cargo-default-noopt" "$WORK/cargo-default"
+    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+        --enable-mutable-globals --enable-reference-types --enable-multivalue \
+        "$WORK/cargo-default-noopt/kbwatch_bg.wasm" -o "$WORK/cargo-default/kbwatch_bg.wasm"
+}
+step build-cargo-default build_cargo_default
 step build-bench cargo build -p kbwatch-bench
 step build-mock cargo build --release -p kbwatch-mock
 step build-criterion cargo bench -p kbwatch-core --bench fleet_aggregate --no-run
 step build-wasm-fleet cargo test --release --target wasm32-unknown-unknown -p kbwatch-bench --lib --no-run
 
 # --- measure -------------------------------------------------------------------------------
+# The profile comparison is shown when its build worked; the payload figures do not need it.
+cargo_default_args=()
+if [[ " ${failed[*]} " != *" build-cargo-default "* ]]; then
+    cargo_default_args=(--cargo-default "$WORK/cargo-default" --cargo-default-noopt "$WORK/cargo-default-noopt")
+fi
 after build-release build-noopt build-debug build-bench -- payload \
     "$BIN" payload --release "$WORK/dist-release" --noopt "$WORK/noopt" --debug "$WORK/dist-debug" \
+    "${cargo_default_args[@]}" \
     --out "$WORK/payload.json"
 after build-release build-bench build-mock -- browser \
     "$BIN" browser --dist "$WORK/dist-release" --mock "$TARGET/release/kbwatch-mock" \

@@ -262,12 +262,17 @@ pub fn timestamp(at: Option<OffsetDateTime>, now: OffsetDateTime) -> String {
     let Some(at) = at else {
         return UNKNOWN.to_owned();
     };
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    let absolute = at
-        .to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .unwrap_or_else(|_| UNKNOWN.to_owned());
-    format!("{absolute} ({})", ago(now - at))
+    // Fields rather than time's formatter: the app ships without time's formatting code.
+    let utc = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC ({})",
+        utc.year(),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        ago(now - at)
+    )
 }
 
 /// Compact relative age for table cells: "3 d ago".

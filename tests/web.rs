@@ -674,3 +674,22 @@ async fn large_tables_render_only_the_rows_in_view() {
         .collect();
     assert_eq!(indexes, (2..13).collect::<Vec<_>>());
 }
+
+#[wasm_bindgen_test]
+fn timestamps_are_utc_with_their_age() {
+    let at = time::OffsetDateTime::from_unix_timestamp(1_729_415_130).unwrap();
+    let now = at + time::Duration::days(3);
+    assert_eq!(
+        kbwatch::messages::timestamp(Some(at), now),
+        "2024-10-20 09:05 UTC (3 d ago)"
+    );
+    let paris = at.to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap());
+    assert_eq!(
+        kbwatch::messages::timestamp(Some(paris), now),
+        "2024-10-20 09:05 UTC (3 d ago)"
+    );
+    assert_eq!(
+        kbwatch::messages::timestamp(None, now),
+        kbwatch::messages::UNKNOWN
+    );
+}

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! kbwatch-bench payload --release DIR --noopt DIR --debug DIR --out FILE
+//!     [--cargo-default DIR --cargo-default-noopt DIR]
 //! kbwatch-bench browser --dist DIR --mock target/release/kbwatch-mock --out FILE [--loads 15] [--kbs 2000]
 //! kbwatch-bench scan --out FILE [--devices 5000] [--seed 2024]
 //! kbwatch-bench report --dir DIR --out bench/results.json
@@ -75,6 +76,8 @@ mod cli {
                 release: path(&f, "release")?,
                 noopt: path(&f, "noopt")?,
                 debug: path(&f, "debug")?,
+                cargo_default: f.get("cargo-default").map(PathBuf::from),
+                cargo_default_noopt: f.get("cargo-default-noopt").map(PathBuf::from),
                 out: path(&f, "out")?,
             }),
             "browser" => {

@@ -48,7 +48,7 @@ pub fn KbTable(
             .min(total.saturating_sub(count));
         (first, (first + count).min(total))
     });
-    let spacer = move |rows_hidden: usize| format!("{}px", rows_hidden as f64 * ROW_HEIGHT_PX);
+    let spacer = move |rows_hidden: usize| format!("{}px", rows_hidden * ROW_HEIGHT_PX as usize);
     let on_scroll = move |ev: leptos::ev::Event| {
         let element = event_target::<web_sys::Element>(&ev);
         scroll_top.set(f64::from(element.scroll_top()));

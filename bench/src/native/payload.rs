@@ -18,6 +18,10 @@ pub struct PayloadArgs {
     pub release: PathBuf,
     pub noopt: PathBuf,
     pub debug: PathBuf,
+    /// The app built with cargo's default release profile (opt-level 3, no LTO, 16 codegen
+    /// units) through wasm-bindgen, with and without wasm-opt -Oz: the "before" of ours.
+    pub cargo_default: Option<PathBuf>,
+    pub cargo_default_noopt: Option<PathBuf>,
     pub out: PathBuf,
 }
 
@@ -219,7 +223,18 @@ pub fn run(args: PayloadArgs) -> Result<(), BoxError> {
     // wasm-bindgen's output of the release wasm, before wasm-opt: wasm and glue only.
     let noopt = build(&args.noopt, |r| matches!(r, Role::Wasm | Role::Glue))?;
     let debug = build(&args.debug, |r| r != Role::Other)?;
-    let out = json!({ "release": release, "release_without_wasm_opt": noopt, "debug": debug });
+    let wasm_and_glue = |dir: &Option<PathBuf>| -> Result<Value, BoxError> {
+        dir.as_deref().map_or(Ok(Value::Null), |d| {
+            build(d, |r| matches!(r, Role::Wasm | Role::Glue))
+        })
+    };
+    let out = json!({
+        "release": release,
+        "release_without_wasm_opt": noopt,
+        "cargo_default_profile": wasm_and_glue(&args.cargo_default)?,
+        "cargo_default_profile_without_wasm_opt": wasm_and_glue(&args.cargo_default_noopt)?,
+        "debug": debug,
+    });
     std::fs::write(&args.out, serde_json::to_string_pretty(&out)? + "\n")
         .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
     Ok(())

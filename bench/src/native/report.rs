@@ -250,6 +250,16 @@ fn payload_section(r: &mut Report, dir: &Path, p: Option<&Value>) {
     ));
     let noopt = &p["release_without_wasm_opt"];
     r.line(size_row("release wasm without wasm-opt", &noopt["wasm"]));
+    let before = &p["cargo_default_profile"];
+    if before.is_object() {
+        r.line("   cargo's default release profile (opt-level 3, no LTO, 16 codegen units) instead of ours");
+        r.line("   (opt-level \"z\", fat LTO, 1 codegen unit):");
+        r.line(size_row(
+            "  wasm without wasm-opt",
+            &p["cargo_default_profile_without_wasm_opt"]["wasm"],
+        ));
+        r.line(size_row("  wasm with wasm-opt -Oz", &before["wasm"]));
+    }
     let dbg = &p["debug"];
     r.line(size_row("debug build: wasm", &dbg["wasm"]));
     r.line(size_row("debug build: app wasm + JS", &dbg["app_code"]));
