@@ -1109,3 +1109,59 @@ async fn https_idp_over_real_sockets() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn an_ended_session_refuses_silent_renewal_until_the_user_signs_in_again() {
+    let app = mock_with(idp_options());
+    let tokens = sign_in(&app).await;
+    let access = tokens["access_token"].as_str().expect("at").to_owned();
+    let refresh = tokens["refresh_token"].as_str().expect("rt").to_owned();
+    let refresh_grant = || {
+        form(&[
+            ("client_id", CLIENT),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("scope", SCOPE),
+        ])
+    };
+
+    let ended = send(
+        &app,
+        Request::post("/_mock/idp/end-session")
+            .body(Body::empty())
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(ended.status, StatusCode::OK);
+    // Tokens issued so far are expired, the refresh token is refused, and so is a silent sign-in.
+    assert_eq!(
+        api(&app, "/api/machines?$top=1", &access).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        aad_error(&send(&app, refresh_grant()).await, "invalid_grant"),
+        50173
+    );
+    let silent = send(&app, get(&msal_authorize(&[("prompt", "none")]))).await;
+    assert_eq!(silent.status, StatusCode::FOUND, "{}", silent.text());
+    let params = silent.location_params('#');
+    assert_eq!(params["error"], "login_required");
+    assert!(params["error_description"].starts_with("AADSTS50058: "));
+    assert_eq!(params["state"], "state-abc");
+
+    // The user signs in again on the sign-in page: a code, and silent renewal works again.
+    let again = sign_in(&app).await;
+    assert!(again["access_token"].is_string());
+    let silent = send(&app, get(&msal_authorize(&[("prompt", "none")]))).await;
+    assert!(silent.location_params('#').contains_key("code"));
+    assert_eq!(
+        aad_error(&send(&app, refresh_grant()).await, "invalid_grant"),
+        50173,
+        "a revoked refresh token stays revoked"
+    );
+
+    let stats = send(&app, get("/_mock/idp/stats")).await.json();
+    assert_eq!(stats["ended_sessions"], 1);
+    assert_eq!(stats["failures"]["token:invalid_grant"], 2);
+    assert_eq!(stats["failures"]["authorize:login_required"], 1);
+}

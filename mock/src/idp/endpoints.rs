@@ -376,6 +376,18 @@ pub(super) async fn authorize(
     if let Err(error) = check_authorize_request(&query) {
         return error.into_redirect(&idp, redirect_uri, mode, state);
     }
+    if idp.session_ended() {
+        if get("prompt") == Some("none") {
+            return AadError::new(
+                "login_required",
+                50058,
+                "A silent sign-in request was sent but no user is signed in.".to_owned(),
+            )
+            .into_redirect(&idp, redirect_uri, mode, state);
+        }
+        // The user signs in again on the sign-in page.
+        idp.start_session();
+    }
     let code = idp.grants.issue_code(AuthCode {
         client_id: client_id.to_owned(),
         redirect_uri: redirect_uri.to_owned(),
@@ -606,6 +618,7 @@ fn issue_tokens(
         client_id: client_id.to_owned(),
         scope: requested_scope.to_owned(),
         expires_at: issued + opts.refresh_token_lifetime_secs,
+        revoked: false,
     });
     Ok(json!({
         "token_type": "Bearer",
@@ -705,6 +718,12 @@ pub(super) async fn admin_stats(State(idp): State<Arc<Idp>>) -> Json<Value> {
 /// `POST /_mock/idp/expire`: every access token issued so far now counts as expired.
 pub(super) async fn admin_expire(State(idp): State<Arc<Idp>>) -> Json<Value> {
     Json(json!({ "expired": idp.expire_access_tokens() }))
+}
+
+/// `POST /_mock/idp/end-session`: see [`Idp::end_session`].
+pub(super) async fn admin_end_session(State(idp): State<Arc<Idp>>) -> Json<Value> {
+    idp.end_session();
+    Json(json!({ "session_ended": true }))
 }
 
 /// `GET /_mock/idp/token[?scp=Machine.Read,Software.Read]`: an access token for the demo user

@@ -30,6 +30,8 @@ pub(crate) struct RefreshGrant {
     pub client_id: String,
     pub scope: String,
     pub expires_at: u64,
+    /// Set when the user's session ended ([`GrantStore::revoke_refresh_tokens`]).
+    pub revoked: bool,
 }
 
 /// A refused grant, with the AADSTS code and text Entra uses for it.
@@ -43,6 +45,7 @@ pub(crate) enum GrantError {
     PkceMismatch,
     UnknownRefreshToken,
     RefreshTokenExpired,
+    RefreshTokenRevoked,
 }
 
 impl GrantError {
@@ -83,6 +86,11 @@ impl GrantError {
                 "invalid_grant",
                 9002313,
                 "Invalid request. Request is malformed or invalid (unknown refresh token).".to_owned(),
+            ),
+            Self::RefreshTokenRevoked => (
+                "invalid_grant",
+                50173,
+                "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.".to_owned(),
             ),
             Self::RefreshTokenExpired => (
                 "invalid_grant",
@@ -169,6 +177,9 @@ impl GrantStore {
             if grant.client_id != client_id {
                 return Err(GrantError::ClientMismatch);
             }
+            if grant.revoked {
+                return Err(GrantError::RefreshTokenRevoked);
+            }
             if now > grant.expires_at {
                 return Err(GrantError::RefreshTokenExpired);
             }
@@ -178,6 +189,26 @@ impl GrantStore {
 
     pub(crate) fn track_access_token(&self, uti: &str) {
         self.with(|g| g.live_access.push(uti.to_owned()));
+    }
+
+    /// Every refresh token issued so far has reached its end of life (SPA refresh tokens
+    /// last 24 hours); returns how many.
+    pub(crate) fn expire_refresh_tokens(&self) -> usize {
+        self.with(|g| {
+            g.refresh
+                .values_mut()
+                .for_each(|grant| grant.expires_at = 0);
+            g.refresh.len()
+        })
+    }
+
+    /// Every refresh token issued so far is refused from now on.
+    pub(crate) fn revoke_refresh_tokens(&self) {
+        self.with(|g| {
+            g.refresh
+                .values_mut()
+                .for_each(|grant| grant.revoked = true)
+        });
     }
 
     /// Every access token issued so far now counts as expired; returns how many.

@@ -188,6 +188,8 @@ pub struct IdpStats {
     pub logout: u64,
     /// Access tokens forced to count as expired by `POST /_mock/idp/expire`.
     pub forced_expired: u64,
+    /// Sign-in sessions ended by `POST /_mock/idp/end-session`.
+    pub ended_sessions: u64,
 }
 
 /// One running IdP: options, keys, TLS material, outstanding codes and refresh tokens, counters.
@@ -201,6 +203,8 @@ pub struct Idp {
     tls: tls::TlsMaterial,
     grants: grants::GrantStore,
     stats: Mutex<IdpStats>,
+    /// Set by [`Idp::end_session`]: nothing renews silently until the user signs in again.
+    session_ended: std::sync::atomic::AtomicBool,
 }
 
 /// Why an IdP could not be created.
@@ -221,6 +225,7 @@ impl Idp {
             options,
             grants: grants::GrantStore::default(),
             stats: Mutex::default(),
+            session_ended: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -286,6 +291,36 @@ impl Idp {
     pub fn mint_access_token(&self, scopes: Option<&[String]>) -> Result<String, IdpError> {
         let scopes = scopes.unwrap_or(&self.options.granted_scopes);
         self.issue_access_token(&self.options.audience, scopes)
+    }
+
+    /// End the user's sign-in session, as a password reset, a revoked session or a Conditional
+    /// Access sign-in frequency does: access tokens issued so far count as expired, refresh
+    /// tokens issued so far are refused (`invalid_grant`, AADSTS50173) and a silent `/authorize`
+    /// (`prompt=none`) answers `login_required` (AADSTS50058). An interactive sign-in starts a
+    /// new session.
+    pub fn end_session(&self) {
+        self.session_ended
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.grants.revoke_refresh_tokens();
+        self.expire_access_tokens();
+        self.with_stats(|s| s.ended_sessions += 1);
+    }
+
+    /// Whether [`Idp::end_session`] was called and nobody signed in interactively since.
+    pub fn session_ended(&self) -> bool {
+        self.session_ended.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn start_session(&self) {
+        self.session_ended
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Make every refresh token issued so far expired (the 24-hour limit of a SPA's refresh
+    /// tokens, reached at once), while the user's sign-in session stays: MSAL then renews in a
+    /// hidden iframe (`prompt=none`), which gets a new code. Returns how many.
+    pub fn expire_refresh_tokens(&self) -> usize {
+        self.grants.expire_refresh_tokens()
     }
 
     /// Make every access token issued so far count as expired; returns how many that were.
@@ -355,6 +390,7 @@ pub fn admin_router(idp: Arc<Idp>) -> Router {
     Router::new()
         .route("/_mock/idp/stats", get(endpoints::admin_stats))
         .route("/_mock/idp/expire", post(endpoints::admin_expire))
+        .route("/_mock/idp/end-session", post(endpoints::admin_end_session))
         .route("/_mock/idp/token", get(endpoints::admin_token))
         .route("/_mock/idp/cert", get(endpoints::admin_cert))
         .with_state(idp)
