@@ -31,6 +31,32 @@ pub struct AppServer {
     task: JoinHandle<()>,
 }
 
+/// A header the app server adds: to every answer, or only at one path.
+#[derive(Debug, Clone)]
+pub struct HeaderRule {
+    path: Option<&'static str>,
+    name: &'static str,
+    value: String,
+}
+
+impl HeaderRule {
+    pub fn everywhere(name: &'static str, value: String) -> Self {
+        Self {
+            path: None,
+            name,
+            value,
+        }
+    }
+
+    pub fn at(path: &'static str, name: &'static str, value: String) -> Self {
+        Self {
+            path: Some(path),
+            name,
+            value,
+        }
+    }
+}
+
 impl AppServer {
     /// Serves `dist` with `config` as `/config.json`. Unknown paths get `index.html`, as the
     /// app's client-side routes would on a real static host.
@@ -38,21 +64,22 @@ impl AppServer {
         Self::start_with_headers(dist, config, Vec::new()).await
     }
 
-    /// [`Self::start`], adding `headers` to every answer (e.g. the reference
-    /// Content-Security-Policy, see [`crate::reference_csp`]).
+    /// [`Self::start`], adding headers to the answers (e.g. the reference
+    /// Content-Security-Policies, see [`crate::reference_csp`]). A rule for one path replaces
+    /// an everywhere rule of the same header there.
     pub async fn start_with_headers(
         dist: &Path,
         config: serde_json::Value,
-        headers: Vec<(&'static str, String)>,
+        headers: Vec<HeaderRule>,
     ) -> TestResult<Self> {
         let mut parsed = Vec::with_capacity(headers.len());
-        for (name, value) in headers {
-            parsed.push((
-                HeaderName::from_static(name),
-                HeaderValue::from_str(&value)
-                    .map_err(|e| format!("header {name}: {e}: {value:?}"))?,
-            ));
+        for rule in headers {
+            let value = HeaderValue::from_str(&rule.value)
+                .map_err(|e| format!("header {}: {e}: {:?}", rule.name, rule.value))?;
+            parsed.push((rule.path, HeaderName::from_static(rule.name), value));
         }
+        // Everywhere rules first, so a path's own rule is inserted last and wins.
+        parsed.sort_by_key(|(path, _, _)| path.is_some());
         let index = dist.join("index.html");
         if !index.is_file() {
             return Err(format!(
@@ -65,12 +92,16 @@ impl AppServer {
         let router = Router::new()
             .route("/config.json", get(move || async move { Json(config) }))
             .fallback_service(ServeDir::new(dist).fallback(ServeFile::new(index)))
-            .layer(axum::middleware::map_response(
-                move |mut response: axum::response::Response| {
+            .layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
                     let parsed = parsed.clone();
                     async move {
-                        for (name, value) in parsed {
-                            response.headers_mut().insert(name, value);
+                        let path = request.uri().path().to_owned();
+                        let mut response = next.run(request).await;
+                        for (only, name, value) in parsed {
+                            if only.is_none_or(|p| p == path) {
+                                response.headers_mut().insert(name, value);
+                            }
                         }
                         response
                     }

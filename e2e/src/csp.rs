@@ -3,6 +3,9 @@
 //! (so the two cannot drift apart), with `connect-src` extended by the origins the test's app
 //! calls directly (the mock API, a test's own API server).
 //!
+//! Two policies: every page's (`$kbwatch_csp`, never framed) and `redirect.html`'s
+//! (`$kbwatch_csp_redirect`, framed by the app itself during MSAL's silent renewal).
+//!
 //! Chromium reports every violation in the console ("… violates the following Content Security
 //! Policy directive …"): [`crate::assert_page_healthy`] fails on any.
 
@@ -20,11 +23,43 @@ fn nginx_set(conf: &str, name: &str) -> TestResult<String> {
         .ok_or_else(|| format!("{SITE_CONF} has no `set ${name} \"…\";` line").into())
 }
 
-/// The policy of `conf` (an nginx configuration in the shape of [`SITE_CONF`]) with its sign-in
-/// host filled in (`login`, an origin, replaces the file's when given, as the e2e nginx does
-/// for the mock Entra ID) and `extra_connect` origins added to `connect-src`.
+/// The value of `$name` with the `$kbwatch_…` variables it uses filled in (`login` for
+/// `$kbwatch_login`, the file's own `set` lines for the others).
+fn nginx_value(conf: &str, name: &str, login: &str, depth: usize) -> TestResult<String> {
+    let mut value = nginx_set(conf, name)?;
+    while let Some(start) = value.find("$kbwatch_") {
+        let len = value[start + 1..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(value.len() - start - 1);
+        let variable = value[start + 1..start + 1 + len].to_owned();
+        let replacement = if variable == "kbwatch_login" {
+            login.to_owned()
+        } else if depth < 4 {
+            nginx_value(conf, &variable, login, depth + 1)?
+        } else {
+            return Err(format!("{SITE_CONF}: ${name} nests variables too deeply").into());
+        };
+        value.replace_range(start..start + 1 + len, &replacement);
+    }
+    Ok(value)
+}
+
+/// The page policy of `conf` (an nginx configuration in the shape of [`SITE_CONF`]):
+/// [`csp_variable_from_nginx_conf`] of `kbwatch_csp`.
 pub fn csp_from_nginx_conf(
     conf: &str,
+    login: Option<&str>,
+    extra_connect: &[String],
+) -> TestResult<String> {
+    csp_variable_from_nginx_conf(conf, "kbwatch_csp", login, extra_connect)
+}
+
+/// The policy in `$variable` of `conf`, with its sign-in host filled in (`login`, an origin,
+/// replaces the file's when given, as the e2e nginx does for the mock Entra ID) and
+/// `extra_connect` origins added to `connect-src`.
+pub fn csp_variable_from_nginx_conf(
+    conf: &str,
+    variable: &str,
     login: Option<&str>,
     extra_connect: &[String],
 ) -> TestResult<String> {
@@ -32,7 +67,7 @@ pub fn csp_from_nginx_conf(
         Some(origin) => origin.to_owned(),
         None => nginx_set(conf, "kbwatch_login")?,
     };
-    let policy = nginx_set(conf, "kbwatch_csp")?.replace("$kbwatch_login", &login);
+    let policy = nginx_value(conf, variable, &login, 0)?;
     if policy.contains('$') {
         return Err(format!("{SITE_CONF}: unresolved nginx variable in the CSP: {policy}").into());
     }
@@ -61,12 +96,18 @@ pub fn csp_from_nginx_conf(
     Ok(directives.join("; "))
 }
 
-/// [`csp_from_nginx_conf`] of the shipped reference configuration.
-pub fn reference_csp(login: Option<&str>, extra_connect: &[String]) -> TestResult<String> {
+/// The shipped reference configuration's policies: (every page's, `redirect.html`'s).
+pub fn reference_csp(
+    login: Option<&str>,
+    extra_connect: &[String],
+) -> TestResult<(String, String)> {
     let path = workspace_root().join(SITE_CONF);
     let conf = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    csp_from_nginx_conf(&conf, login, extra_connect)
+    Ok((
+        csp_variable_from_nginx_conf(&conf, "kbwatch_csp", login, extra_connect)?,
+        csp_variable_from_nginx_conf(&conf, "kbwatch_csp_redirect", login, extra_connect)?,
+    ))
 }
 
 #[cfg(test)]
@@ -75,7 +116,13 @@ mod tests {
 
     #[test]
     fn the_shipped_policy_is_strict_and_gets_the_extra_origins() {
-        let csp = reference_csp(None, &["http://127.0.0.1:4000".into()]).unwrap();
+        let (csp, redirect) = reference_csp(None, &["http://127.0.0.1:4000".into()]).unwrap();
+        assert!(csp.ends_with("; frame-ancestors 'none'"), "{csp}");
+        assert_eq!(
+            redirect,
+            csp.replace("frame-ancestors 'none'", "frame-ancestors 'self'"),
+            "redirect.html: the same policy, framable by the app only"
+        );
         for part in [
             "default-src 'self'",
             "script-src 'self' 'wasm-unsafe-eval'",
@@ -87,7 +134,7 @@ mod tests {
         }
         assert!(!csp.contains("unsafe-inline"), "{csp}");
         assert!(!csp.contains('$'), "{csp}");
-        let msal = reference_csp(Some("https://127.0.0.1:4443"), &[]).unwrap();
+        let (msal, _) = reference_csp(Some("https://127.0.0.1:4443"), &[]).unwrap();
         assert!(
             msal.contains("frame-src 'self' https://127.0.0.1:4443;"),
             "{msal}"

@@ -10,8 +10,8 @@ use kbwatch_mock::{Idp, IdpOptions, MockOptions, RunningMock};
 use serde_json::{json, Value};
 
 use crate::{
-    dist_dir, reference_csp, AppServer, BrowserOptions, Chromedriver, Nginx, Page, TcpRelay,
-    TestResult,
+    dist_dir, reference_csp, AppServer, BrowserOptions, Chromedriver, HeaderRule, Nginx, Page,
+    TcpRelay, TestResult,
 };
 
 /// How the app signs in: the `auth` section of the `config.json` it gets.
@@ -264,12 +264,21 @@ impl TestEnv {
                         (AppAuth::Msal(_), Some(idp)) => Some(format!("https://{}", idp.host())),
                         _ => None,
                     };
-                    headers.push((
+                    let (page_csp, redirect_csp) = reference_csp(login.as_deref(), &connect)?;
+                    headers.push(HeaderRule::everywhere("content-security-policy", page_csp));
+                    headers.push(HeaderRule::at(
+                        "/redirect.html",
                         "content-security-policy",
-                        reference_csp(login.as_deref(), &connect)?,
+                        redirect_csp,
                     ));
-                    headers.push(("referrer-policy", "no-referrer".to_owned()));
-                    headers.push(("x-content-type-options", "nosniff".to_owned()));
+                    headers.push(HeaderRule::everywhere(
+                        "referrer-policy",
+                        "no-referrer".into(),
+                    ));
+                    headers.push(HeaderRule::everywhere(
+                        "x-content-type-options",
+                        "nosniff".into(),
+                    ));
                 }
                 AppHost::Direct(AppServer::start_with_headers(&dist, config, headers).await?)
             }

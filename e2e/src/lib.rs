@@ -39,9 +39,14 @@ mod page;
 mod relay;
 mod wait;
 
-pub use app_server::{dist_dir, AppServer};
+/// The app renders every row of a KB table up to this many rows (`WINDOWING_THRESHOLD` in
+/// `src/components/kb_table.rs`); longer tables render only the rows in view. Tests that count
+/// or read every row pick devices with at most this many missing updates.
+pub const WHOLE_KB_TABLE_MAX: usize = 30;
+
+pub use app_server::{dist_dir, AppServer, HeaderRule};
 pub use chromedriver::{BrowserOptions, Chromedriver};
-pub use csp::{csp_from_nginx_conf, reference_csp};
+pub use csp::{csp_from_nginx_conf, csp_variable_from_nginx_conf, reference_csp};
 pub use custom_api::{Answer, CustomApi};
 pub use env::{ApiRoute, AppAuth, EnvSetup, MsalSetup, Serving, TestEnv};
 pub use health::{assert_page_healthy, csp_violations, panics_in_console};

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use kbwatch_e2e::{
     assert_page_healthy, hold_for, wait_for, ApiRoute, AppAuth, CustomApi, EnvSetup, Page, TestEnv,
-    TestResult,
+    TestResult, WHOLE_KB_TABLE_MAX,
 };
 use kbwatch_mock::{IdpOptions, MockOptions};
 use serde_json::{json, Value};
@@ -80,7 +80,7 @@ async fn pick_device(env: &TestEnv) -> TestResult<(String, String, usize)> {
         .find_map(|d| {
             let kbs = d["missingKbs"].as_u64()? as usize;
             let onboarded = d["onboardingStatus"] == "Onboarded";
-            (onboarded && (3..=60).contains(&kbs)).then(|| {
+            (onboarded && (3..=WHOLE_KB_TABLE_MAX).contains(&kbs)).then(|| {
                 (
                     d["id"].as_str().unwrap_or_default().to_owned(),
                     d["computerDnsName"].as_str().unwrap_or_default().to_owned(),
@@ -88,7 +88,9 @@ async fn pick_device(env: &TestEnv) -> TestResult<(String, String, usize)> {
                 )
             })
         })
-        .ok_or_else(|| "no onboarded device with 3..=60 missing updates; change the seed".into())
+        .ok_or_else(|| {
+            "no onboarded device with a short list of missing updates; change the seed".into()
+        })
 }
 
 /// Lists the devices and opens one by clicking its link, as a user would.
@@ -1391,8 +1393,18 @@ async fn the_suite_runs_under_the_reference_csp_and_sees_violations() {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let expected = kbwatch_e2e::reference_csp(None, &[env.api_url()]).expect("reference CSP");
+    let (expected, expected_redirect) =
+        kbwatch_e2e::reference_csp(None, &[env.api_url()]).expect("reference CSP");
     assert_eq!(csp, expected);
+    let redirect_csp = reqwest::get(format!("{}/redirect.html", env.app_url()))
+        .await
+        .expect("the app server answers")
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(redirect_csp, expected_redirect);
     assert!(
         csp.contains("script-src 'self' 'wasm-unsafe-eval'"),
         "{csp}"
