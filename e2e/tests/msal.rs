@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use kbwatch_e2e::{
-    assert_no_token_exposed, hold_for, msal_cached_access_tokens, wait_for, AppAuth, EnvSetup,
-    MsalSetup, Page, TestEnv, TestResult, DEFAULT_TIMEOUT,
+    assert_no_token_exposed, assert_page_healthy, hold_for, msal_cached_access_tokens, wait_for,
+    AppAuth, EnvSetup, MsalSetup, Page, TestEnv, TestResult, DEFAULT_TIMEOUT, WHOLE_KB_TABLE_MAX,
 };
 use kbwatch_mock::idp::DEFAULT_CLIENT_ID;
 use kbwatch_mock::{Idp, IdpOptions, MockOptions};
@@ -75,14 +75,17 @@ async fn devices_with_updates(env: &TestEnv, page: &Page) -> TestResult<Vec<(Str
     for id in page.attrs(DEVICE_ROW, "data-device-id").await? {
         let kbs = env.missing_kbs(&id).await?.len();
         // Short enough for the whole list to be in the DOM (longer tables are windowed).
-        if (1..=60).contains(&kbs) {
+        if (1..=WHOLE_KB_TABLE_MAX).contains(&kbs) {
             found.push((id, kbs));
             if found.len() == 2 {
                 return Ok(found);
             }
         }
     }
-    Err("fewer than two listed devices have 1..=60 missing updates; change the mock seed".into())
+    Err(
+        "fewer than two listed devices have a short list of missing updates; change the mock seed"
+            .into(),
+    )
 }
 
 async fn open_device(page: &Page, id: &str) -> TestResult {
@@ -346,6 +349,108 @@ async fn a_user_without_software_read_sees_which_permission_is_missing() {
             stats.failures.get("api:forbidden").copied().unwrap_or(0) >= 1,
             "{stats:?}"
         );
+        Ok(())
+    })
+    .await;
+}
+
+/// A wall display whose sign-in session ends (a password reset, a revoked session, a sign-in
+/// frequency policy) cannot renew silently: it says so on screen and stays on the wall, rather
+/// than navigating to the sign-in page where nobody is there to answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wall_whose_session_ended_says_sign_in_is_needed_and_stays_on_the_wall() {
+    const WALL_DATA: &str = "[data-testid=tile-devices]";
+    const WALL_SIGN_IN_NEEDED: &str = "[data-testid=wall-sign-in-needed]";
+    let env = start(IdpOptions::default(), None).await;
+    let idp = env.idp().expect("the IdP runs").clone();
+    let env = &env;
+
+    env.with_browser("msal-wall", |page: Page| async move {
+        page.open("/").await?;
+        page.click(SIGN_IN).await?;
+        page.wait_text_contains(ACCOUNT, USER_NAME).await?;
+        // One refresh a minute at 30× speed: every 2 s.
+        page.open("/?view=wall&panels=tiles&rotate=0&refresh=1&speed=30")
+            .await?;
+        page.wait_any(WALL_DATA).await?;
+        assert_eq!(page.count(WALL_SIGN_IN_NEEDED).await?, 0);
+        let authorized = idp.stats().authorize;
+
+        idp.end_session();
+        page.wait_any(WALL_SIGN_IN_NEEDED).await?;
+        let stats = idp.stats();
+        assert!(
+            failures(&idp, "token:invalid_grant") >= 1
+                && failures(&idp, "authorize:login_required") >= 1,
+            "MSAL tried its refresh token, then a silent sign-in: {stats:?}"
+        );
+        // Stays on the wall, without an interactive sign-in, through further refreshes.
+        hold_for(
+            "the wall with its sign-in-needed panel",
+            Duration::from_secs(6),
+            || async {
+                let url = page.url().await?;
+                let on_wall = url.origin().ascii_serialization() == env.app_url()
+                    && url.query().is_some_and(|q| q.contains("view=wall"));
+                let panel = page.count(WALL_SIGN_IN_NEEDED).await?;
+                Ok(if on_wall && panel == 1 {
+                    Ok(())
+                } else {
+                    Err(format!("{url}, {panel} sign-in-needed panel(s)"))
+                })
+            },
+        )
+        .await?;
+        assert_eq!(
+            idp.stats().authorize,
+            authorized,
+            "no sign-in was started from the wall"
+        );
+        assert_page_healthy(&page).await?;
+        Ok(())
+    })
+    .await;
+}
+
+/// SPA refresh tokens end after 24 hours; while the Entra session lasts, MSAL renews in a
+/// hidden iframe that ends on `redirect.html`. That page is the only one the app may frame
+/// (Content-Security-Policy `frame-ancestors 'self'` there, `'none'` everywhere else): the
+/// renewal works under the reference policy, without the user and without a violation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_refresh_token_is_renewed_in_a_hidden_iframe() {
+    let env = start(IdpOptions::default(), None).await;
+    let total = env
+        .onboarded_machines()
+        .await
+        .expect("mock /api/machines")
+        .len();
+    let idp = env.idp().expect("the IdP runs").clone();
+    let env = &env;
+
+    env.with_browser("msal-iframe", |page: Page| async move {
+        page.open("/").await?;
+        page.click(SIGN_IN).await?;
+        page.wait_count(DEVICE_ROW, total).await?;
+        assert_eq!(idp.stats().authorize, 1);
+
+        assert!(idp.expire_refresh_tokens() >= 1);
+        idp.expire_access_tokens();
+        page.click(REFRESH).await?;
+        // A second, silent authorization (no navigation of the app) and its code redeemed.
+        wait_idp(&idp, "a silent authorization in an iframe", |idp| {
+            idp.stats().authorize == 2 && grants(idp, "authorization_code") == 2
+        })
+        .await?;
+        page.wait_count(DEVICE_ROW, total).await?;
+        page.wait_count(ERROR_BANNER, 0).await?;
+        page.wait_text_contains(ACCOUNT, USER_NAME).await?;
+        let stats = idp.stats();
+        assert!(
+            failures(&idp, "token:invalid_grant") >= 1,
+            "the expired refresh token was tried first: {stats:?}"
+        );
+        assert_eq!(page.count(SIGN_IN_PAGE).await?, 0, "never sent to sign in");
+        assert_page_healthy(&page).await?;
         Ok(())
     })
     .await;

@@ -54,14 +54,12 @@ impl TokenSource {
                     code: Some("no_token".into()),
                     message: String::new(),
                 }),
-            Self::Msal => {
-                msal::token(force_refresh, true)
-                    .await
-                    .map_err(|e| ApiError::SignInRequired {
-                        code: Some(e.code),
-                        message: e.message,
-                    })
-            }
+            Self::Msal => msal::token(force_refresh, INTERACTIVE.with(Cell::get))
+                .await
+                .map_err(|e| ApiError::SignInRequired {
+                    code: Some(e.code),
+                    message: e.message,
+                }),
         }
     }
 }

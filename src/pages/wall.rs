@@ -53,7 +53,9 @@ pub fn WallPage(
     #[prop(into)]
     identity: Signal<String>,
 ) -> impl IntoView {
+    // Unattended: when silent renewal fails, show "sign-in needed" rather than navigate away.
     crate::auth::set_interactive(false);
+    on_cleanup(|| crate::auth::set_interactive(true));
     let refresh_ms = settings.refresh_interval_ms();
     scanner.set_max_age_ms(refresh_ms);
     spawn_local(async {
@@ -112,13 +114,17 @@ pub fn WallPage(
                 .with(|f| f.first().map(|(_, why)| ApiError::Network(why.clone())))
         })
     });
-    let sign_in_needed = Memo::new(move |_| {
-        matches!(
+    // Latched: a retry in progress clears the error it retries, but not the need to sign in;
+    // only an answered reload does.
+    let sign_in_needed = Memo::new(move |before: Option<&bool>| {
+        let needed = matches!(
             problem.get(),
             Some(ApiError::SignInRequired { .. } | ApiError::Unauthorized(_))
         ) || scanner
             .failures
-            .with(|f| f.iter().any(|(_, why)| why.contains("sign-in")))
+            .with(|f| f.iter().any(|(_, why)| why.contains("sign-in")));
+        let reloading = devices.state().with(|d| d.status == LoadStatus::Loading);
+        needed || (reloading && before.copied().unwrap_or(false))
     });
 
     let aggregate = scanner.aggregate;
