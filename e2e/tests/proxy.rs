@@ -6,7 +6,9 @@
 //!
 //! (The direct path, mock with CORS, is covered by `msal.rs` and `smoke.rs`.)
 
-use kbwatch_e2e::{AppAuth, EnvSetup, MsalSetup, Page, Serving, TestEnv, TestResult};
+use kbwatch_e2e::{
+    AppAuth, EnvSetup, MsalSetup, Page, Serving, TestEnv, TestResult, WHOLE_KB_TABLE_MAX,
+};
 use kbwatch_mock::{IdpOptions, MockOptions};
 use serde_json::{json, Value};
 
@@ -111,12 +113,12 @@ async fn browse_through_the_proxy(env: &TestEnv, page: &Page, sign_in: bool) -> 
     let mut picked = None;
     for id in page.attrs(DEVICE_ROW, "data-device-id").await? {
         let kbs = env.missing_kbs(&id).await?.len();
-        if kbs <= 60 {
+        if kbs <= WHOLE_KB_TABLE_MAX {
             picked = Some((id, kbs));
             break;
         }
     }
-    let (device, kbs) = picked.ok_or("no listed device with at most 60 missing updates")?;
+    let (device, kbs) = picked.ok_or("no listed device with a short list of missing updates")?;
     page.click(&format!(
         "tr[data-device-id='{device}'] a[data-testid=device-link]"
     ))

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use kbwatch_e2e::{Page, TestEnv, TestResult};
+use kbwatch_e2e::{Page, TestEnv, TestResult, WHOLE_KB_TABLE_MAX};
 use kbwatch_mock::MockOptions;
 use serde_json::{json, Value};
 
@@ -48,11 +48,11 @@ async fn pick_device(env: &TestEnv, page: &Page) -> TestResult<(String, String, 
         );
         let kbs = env.missing_kbs(&id).await?;
         // Short enough for the whole list to be in the DOM (longer tables are windowed).
-        if (2..=60).contains(&kbs.len()) {
+        if (2..=WHOLE_KB_TABLE_MAX).contains(&kbs.len()) {
             return Ok((id, name, kbs));
         }
     }
-    Err("no listed device has 2..=60 missing updates; change the mock seed".into())
+    Err("no listed device has a short list of missing updates; change the mock seed".into())
 }
 
 fn kb_id(kb: &Value) -> String {

@@ -8,7 +8,7 @@ use crate::messages;
 /// Above this many rows only the rows in view are rendered (plus a margin): a 2,000-row table
 /// otherwise spends hundreds of milliseconds in style and layout on every keystroke, and even
 /// 200 rows take longer than a frame (`make bench`, interaction).
-pub const WINDOWING_THRESHOLD: usize = 60;
+pub const WINDOWING_THRESHOLD: usize = 30;
 /// Row height in windowed mode (fixed by `.table-windowed` in the stylesheet).
 const ROW_HEIGHT_PX: f64 = 44.0;
 /// Rows rendered above and below the visible ones.
