@@ -34,7 +34,16 @@ pub fn Dashboard() -> impl IntoView {
     let navigate = StoredValue::new_local(use_navigate());
 
     let parsed = Memo::new(move |_| ViewState::from_query(&location.search.get()));
-    let state = Memo::new(move |_| parsed.get().0);
+    // What the user typed and the URL does not say yet: shown at once, written just after.
+    let unwritten = RwSignal::new(None::<ViewState>);
+    let state = Memo::new(move |_| unwritten.get().unwrap_or_else(|| parsed.get().0));
+    // Any navigation (a link, Back, the write itself) makes the URL the truth again.
+    Effect::new(move |_| {
+        parsed.track();
+        if unwritten.with_untracked(Option::is_some) {
+            unwritten.set(None);
+        }
+    });
     let ignored = Memo::new(move |_| parsed.get().1);
     // One memo per part of the view: a keystroke in one filter re-runs only what reads that part.
     let device_filter = Memo::new(move |_| state.get().device_filter);
@@ -64,12 +73,30 @@ pub fn Dashboard() -> impl IntoView {
             )
         });
     };
+    // A deliberate step navigates at once. Typing and sorting show the new view first and
+    // write the URL in a task of its own (the router's work, about 2 ms, stays out of the
+    // keystroke's frame); a later change supersedes an unwritten one.
     let change = move |push: bool, edit: &dyn Fn(&mut ViewState)| {
         let mut next = state.get_untracked();
         edit(&mut next);
-        if next != state.get_untracked() {
-            go(next, push);
+        if next == state.get_untracked() {
+            return;
         }
+        if push {
+            unwritten.set(None);
+            go(next, true);
+            return;
+        }
+        unwritten.set(Some(next.clone()));
+        set_timeout(
+            move || {
+                if unwritten.with_untracked(|u| u.as_ref() == Some(&next)) {
+                    go(next, false);
+                    unwritten.set(None);
+                }
+            },
+            std::time::Duration::ZERO,
+        );
     };
 
     // Device list: reloaded only when the server-side query changes.
