@@ -562,7 +562,7 @@ const TYPED: [&str; 6] = [
 /// that change the rows for a p95 that is not just the largest two.
 const FILTER_ROUNDS: usize = 3;
 /// Rounds of clicks over the sort headers (each header twice: both directions).
-const SORT_ROUNDS: usize = 3;
+const SORT_ROUNDS: usize = 8;
 
 async fn timed_action(driver: &WebDriver, kind: &str, value: &str) -> Result<Value, BoxError> {
     let r = driver
