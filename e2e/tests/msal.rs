@@ -2,6 +2,7 @@
 //! in headless Chromium against the mock Entra ID (HTTPS, self-signed) and the mock API, which
 //! accepts only the tokens that IdP issued.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kbwatch_e2e::{
@@ -59,6 +60,18 @@ async fn start(idp: IdpOptions, client_id: Option<&str>) -> TestEnv {
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The default IdP and app: the environment, its IdP and how many onboarded devices it lists.
+async fn start_default() -> (TestEnv, Arc<Idp>, usize) {
+    let env = start(IdpOptions::default(), None).await;
+    let total = env
+        .onboarded_machines()
+        .await
+        .expect("mock /api/machines")
+        .len();
+    let idp = env.idp().expect("the IdP runs").clone();
+    (env, idp, total)
 }
 
 fn grants(idp: &Idp, grant_type: &str) -> u64 {
@@ -134,13 +147,7 @@ async fn console_capture_works(page: &Page) -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn msal_sign_in_renewal_and_sign_out_leave_no_token_behind() {
-    let env = start(IdpOptions::default(), None).await;
-    let total = env
-        .onboarded_machines()
-        .await
-        .expect("mock /api/machines")
-        .len();
-    let idp = env.idp().expect("the IdP runs").clone();
+    let (env, idp, total) = start_default().await;
     let env = &env;
 
     env.with_browser("msal-flow", |page: Page| async move {
@@ -361,8 +368,7 @@ async fn a_user_without_software_read_sees_which_permission_is_missing() {
 async fn a_wall_whose_session_ended_says_sign_in_is_needed_and_stays_on_the_wall() {
     const WALL_DATA: &str = "[data-testid=tile-devices]";
     const WALL_SIGN_IN_NEEDED: &str = "[data-testid=wall-sign-in-needed]";
-    let env = start(IdpOptions::default(), None).await;
-    let idp = env.idp().expect("the IdP runs").clone();
+    let (env, idp, _) = start_default().await;
     let env = &env;
 
     env.with_browser("msal-wall", |page: Page| async move {
@@ -418,13 +424,7 @@ async fn a_wall_whose_session_ended_says_sign_in_is_needed_and_stays_on_the_wall
 /// renewal works under the reference policy, without the user and without a violation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_refresh_token_is_renewed_in_a_hidden_iframe() {
-    let env = start(IdpOptions::default(), None).await;
-    let total = env
-        .onboarded_machines()
-        .await
-        .expect("mock /api/machines")
-        .len();
-    let idp = env.idp().expect("the IdP runs").clone();
+    let (env, idp, total) = start_default().await;
     let env = &env;
 
     env.with_browser("msal-iframe", |page: Page| async move {
