@@ -15,7 +15,8 @@ const PRODUCTS: [&str; 5] = [
     ".net_framework",
     "office",
 ];
-const MONTHS: [&str; 12] = [
+/// Month names as update titles use them ("March 2020 Security Updates").
+pub const MONTHS: [&str; 12] = [
     "January",
     "February",
     "March",

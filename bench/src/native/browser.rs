@@ -490,21 +490,6 @@ async fn big_machine(http: &reqwest::Client, api: &str, id: &str) -> Result<Valu
     Ok(m)
 }
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
 /// `n` distinct missing KBs in the API's shape: cumulative, security-only, .NET, Office and
 /// servicing-stack updates over ten years, 7-digit KB numbers, 0–89 CVEs each.
 pub fn big_kb_list(template: &Value, n: usize) -> Vec<Value> {
@@ -519,7 +504,7 @@ pub fn big_kb_list(template: &Value, n: usize) -> Vec<Value> {
                     &["windows_10"],
                 ),
                 1 => (
-                    format!("{} {year} Security Updates", MONTHS[mm - 1]),
+                    format!("{} {year} Security Updates", crate::fleet_data::MONTHS[mm - 1]),
                     &["windows_10", "windows_server_2019", "edge"],
                 ),
                 2 => (
