@@ -3,31 +3,18 @@
 use std::collections::BTreeSet;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use kbwatch_mock::{router, FaultKind, FaultRule, MockOptions};
 use serde_json::{json, Value};
-use tower::ServiceExt;
+
+mod common;
+
+use common::{send, Answer};
 
 const HOST: &str = "mock.test:8787";
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
 impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
     /// Assert the Defender error envelope and return its code.
     fn error_code(&self) -> String {
         let body = self.json();
@@ -48,24 +35,6 @@ fn request(method: Method, uri: &str, headers: &[(&str, &str)], body: Body) -> R
         builder = builder.header(*name, *value);
     }
     builder.body(body).expect("valid request")
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Answer {
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes()
-        .to_vec();
-    Answer {
-        status,
-        headers,
-        body,
-    }
 }
 
 /// Authorized GET.
@@ -464,7 +433,9 @@ async fn top_and_skip_page_with_next_link() {
     assert_eq!(pages, 3);
     assert_eq!(seen, all, "pages concatenate to the whole list in order");
 
-    let page = get(&app, "/api/machines?$top=10&$skip=295").await.json();
+    let page = get(&app, "/api/machines?$top=10&$skip=295")
+        .await
+        .into_json();
     assert_eq!(page["value"].as_array().map(Vec::len), Some(5));
     assert!(page.get("@odata.nextLink").is_none());
 }
@@ -486,7 +457,7 @@ async fn next_link_keeps_the_filter_and_server_page_size_caps_rows() {
     );
     assert!(link.ends_with("$skip=40"), "{link}");
     let rest = link.trim_start_matches(&format!("http://{HOST}"));
-    let next = get(&app, rest).await.json();
+    let next = get(&app, rest).await.into_json();
     let ids: Vec<&str> = next["value"]
         .as_array()
         .expect("value")
@@ -712,7 +683,7 @@ async fn body_faults_break_the_body_as_described() {
 
     let extra = get_with(&app, &kbs_uri, &[("x-mock-fault", "extra_fields")])
         .await
-        .json();
+        .into_json();
     assert!(extra.get("mockExtraText").is_some(), "envelope gets extras");
     let kbs = extra["value"].as_array().expect("value");
     assert!(!kbs.is_empty());
@@ -723,7 +694,7 @@ async fn body_faults_break_the_body_as_described() {
 
     let nulls = get_with(&app, &kbs_uri, &[("x-mock-fault", "nulls")])
         .await
-        .json();
+        .into_json();
     for kb in nulls["value"].as_array().expect("value") {
         assert!(
             kb.as_object().expect("object").values().all(Value::is_null),
@@ -732,7 +703,7 @@ async fn body_faults_break_the_body_as_described() {
     }
     let machine_nulls = get_with(&app, "/api/machines", &[("x-mock-fault", "nulls")])
         .await
-        .json();
+        .into_json();
     let machines = machine_nulls["value"].as_array().expect("value");
     assert_eq!(machines.len(), 300);
     assert!(machines
@@ -741,12 +712,12 @@ async fn body_faults_break_the_body_as_described() {
 
     let value_null = get_with(&app, &kbs_uri, &[("x-mock-fault", "value_null")])
         .await
-        .json();
+        .into_json();
     assert!(value_null["value"].is_null() && value_null.get("value").is_some());
 
     let wrong = get_with(&app, &kbs_uri, &[("x-mock-fault", "wrong_shape")])
         .await
-        .json();
+        .into_json();
     assert_eq!(wrong["value"], json!({ "oops": 1 }));
 }
 
@@ -800,7 +771,7 @@ async fn admin_fault_rules_match_paths_and_run_out() {
         request(Method::GET, "/_mock/faults", &[], Body::empty()),
     )
     .await
-    .json();
+    .into_json();
     assert_eq!(
         listed["faults"],
         json!([{"kind":"throttle","retry_after_secs":3,"path_contains":"getmissingkbs","count":2}])
@@ -856,7 +827,7 @@ async fn admin_fault_rules_match_paths_and_run_out() {
         request(Method::DELETE, "/_mock/faults", &[], Body::empty()),
     )
     .await
-    .json();
+    .into_json();
     assert_eq!(cleared["cleared"], 1);
     assert_eq!(get(&app, &kbs_uri).await.status, StatusCode::OK);
 }
@@ -887,7 +858,7 @@ async fn startup_faults_from_options() {
         .to_owned();
     let answer = get(&app, &format!("/api/machines/{first}/getmissingkbs"))
         .await
-        .json();
+        .into_json();
     assert_eq!(answer["value"], json!({"oops": 1}));
     let by_name = get(&app, "/api/machines/fin-ws-0001.contoso.local").await;
     assert_eq!(by_name.status, StatusCode::NOT_FOUND);
@@ -1057,7 +1028,7 @@ async fn stats_count_calls_per_path_and_reset() {
         request(Method::GET, "/_mock/stats", &[], Body::empty()),
     )
     .await
-    .json();
+    .into_json();
     assert_eq!(stats["total"], 5);
     assert_eq!(
         stats["paths"][format!("/api/machines/{first}/getmissingkbs")],
@@ -1078,7 +1049,7 @@ async fn stats_count_calls_per_path_and_reset() {
         request(Method::GET, "/_mock/stats", &[], Body::empty()),
     )
     .await
-    .json();
+    .into_json();
     assert_eq!(stats["total"], 0);
 }
 

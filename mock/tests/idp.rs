@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -14,7 +14,10 @@ use kbwatch_mock::idp::{DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID};
 use kbwatch_mock::{router, spawn, DemoUser, IdpOptions, MockOptions};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tower::ServiceExt;
+
+mod common;
+
+use common::{send, Answer};
 
 const TENANT: &str = DEFAULT_TENANT_ID;
 const CLIENT: &str = DEFAULT_CLIENT_ID;
@@ -26,26 +29,7 @@ const VERIFIER: &str = "a-test-verifier-that-is-long-enough-for-rfc7636-01234567
 /// The IdP's issuer host in-process: `https://127.0.0.1:{IdpOptions::port}`.
 const IDP_PORT: u16 = 44300;
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
 impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
     /// The `key=value` pairs after `#` (or `?`) of the Location header.
     fn location_params(&self, separator: char) -> HashMap<String, String> {
         let location = self.header("location").expect("Location header");
@@ -55,24 +39,6 @@ impl Answer {
         form_urlencoded::parse(params.as_bytes())
             .into_owned()
             .collect()
-    }
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Answer {
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes()
-        .to_vec();
-    Answer {
-        status,
-        headers,
-        body,
     }
 }
 
@@ -222,7 +188,7 @@ async fn sign_in(app: &Router) -> Value {
     let code = authorize_code(app).await;
     let answer = redeem(app, &code, VERIFIER).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    answer.json()
+    answer.into_json()
 }
 
 #[tokio::test]
@@ -256,7 +222,7 @@ async fn openid_metadata_and_keys() {
 
     let keys = send(&app, get(&format!("/{TENANT}/discovery/v2.0/keys")))
         .await
-        .json();
+        .into_json();
     let key = &keys["keys"][0];
     assert_eq!(
         (
@@ -289,7 +255,7 @@ async fn openid_metadata_and_keys() {
     assert_eq!(aad_error(&unknown, "invalid_tenant"), 90002);
     let discovery = send(&app, get("/common/discovery/instance?api-version=1.1"))
         .await
-        .json();
+        .into_json();
     assert_eq!(
         discovery["metadata"][0]["preferred_network"],
         format!("127.0.0.1:{IDP_PORT}")
@@ -395,7 +361,7 @@ async fn code_flow_with_pkce_gives_tokens_the_api_accepts() {
     .await;
     assert_eq!(kbs.status, StatusCode::OK);
 
-    let stats = send(&app, get("/_mock/idp/stats")).await.json();
+    let stats = send(&app, get("/_mock/idp/stats")).await.into_json();
     assert_eq!(stats["authorize"], 1);
     assert_eq!(stats["token"]["authorization_code"], 1);
 }
@@ -457,7 +423,7 @@ async fn wrong_verifier_and_reused_code_are_invalid_grant() {
     .await;
     assert_eq!(aad_error(&other_client, "unauthorized_client"), 700016);
 
-    let stats = send(&app, get("/_mock/idp/stats")).await.json();
+    let stats = send(&app, get("/_mock/idp/stats")).await.into_json();
     assert_eq!(stats["failures"]["token:invalid_grant"], 4);
     assert_eq!(stats["token"]["authorization_code"], 1);
 }
@@ -577,7 +543,7 @@ async fn authorize_errors_redirect_or_show_a_page() {
         StatusCode::FOUND
     );
 
-    let stats = send(&app, get("/_mock/idp/stats")).await.json();
+    let stats = send(&app, get("/_mock/idp/stats")).await.into_json();
     assert_eq!(stats["failures"]["authorize:unauthorized_client"], 2);
 }
 
@@ -598,7 +564,7 @@ async fn refresh_token_grant_and_forced_expiry() {
             .expect("req"),
     )
     .await
-    .json();
+    .into_json();
     assert_eq!(expired["expired"], 1);
     let refused = api(&app, "/api/machines?$top=1", &first).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
@@ -660,7 +626,7 @@ async fn refresh_token_grant_and_forced_expiry() {
     .await;
     assert_eq!(aad_error(&unsupported, "unsupported_grant_type"), 70003);
 
-    let stats = send(&app, get("/_mock/idp/stats")).await.json();
+    let stats = send(&app, get("/_mock/idp/stats")).await.into_json();
     assert_eq!(stats["token"]["refresh_token"], 1);
     assert_eq!(stats["forced_expired"], 1);
     assert_eq!(stats["failures"]["api:expired"], 1);
@@ -780,7 +746,7 @@ async fn invalid_tokens_are_401() {
         .1
         .starts_with("Invalid token"));
 
-    let stats = send(&app, get("/_mock/idp/stats")).await.json();
+    let stats = send(&app, get("/_mock/idp/stats")).await.into_json();
     assert_eq!(stats["failures"]["api:invalid"], 4);
 }
 
@@ -804,7 +770,7 @@ async fn audience_follows_the_requested_resource() {
                 ]),
             )
             .await
-            .json();
+            .into_json();
             tokens["access_token"].as_str().expect("at").to_owned()
         }
     };
@@ -873,7 +839,7 @@ async fn logout_and_minted_tokens() {
 
     let minted = send(&app, get("/_mock/idp/token?scp=Machine.Read"))
         .await
-        .json();
+        .into_json();
     let token = minted["access_token"].as_str().expect("token");
     assert_eq!(
         api(&app, "/api/machines?$top=1", token).await.status,
@@ -987,11 +953,7 @@ impl HttpsClient {
             .map_err(|e| format!("body: {e}"))?
             .to_bytes()
             .to_vec();
-        Ok(Answer {
-            status,
-            headers,
-            body,
-        })
+        Ok(Answer::new(status, headers, body))
     }
 }
 
@@ -1027,7 +989,7 @@ async fn https_idp_over_real_sockets() {
         )
         .await
         .expect("metadata")
-        .json();
+        .into_json();
     assert_eq!(meta["issuer"], format!("{authority}/v2.0"));
     assert_eq!(
         meta["token_endpoint"],
@@ -1083,7 +1045,7 @@ async fn https_idp_over_real_sockets() {
         .send("127.0.0.1", Method::POST, "/_mock/idp/expire", None)
         .await
         .expect("expire")
-        .json();
+        .into_json();
     assert_eq!(expired["expired"], 1);
     let again = client
         .get(&machines)
@@ -1160,7 +1122,7 @@ async fn an_ended_session_refuses_silent_renewal_until_the_user_signs_in_again()
         "a revoked refresh token stays revoked"
     );
 
-    let stats = send(&app, get("/_mock/idp/stats")).await.json();
+    let stats = send(&app, get("/_mock/idp/stats")).await.into_json();
     assert_eq!(stats["ended_sessions"], 1);
     assert_eq!(stats["failures"]["token:invalid_grant"], 2);
     assert_eq!(stats["failures"]["authorize:login_required"], 1);

@@ -6,33 +6,22 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use kbwatch_mock::{router, router_with_idp, Idp, IdpOptions, MockOptions};
 use serde_json::Value;
 use tower::ServiceExt;
 
+mod common;
+
+use common::{send, Answer};
+
 const HOST: &str = "mock.test:8787";
 const MV: &str = "/api/vulnerabilities/machinesVulnerabilities";
 const SV: &str = "/api/machines/SoftwareVulnerabilitiesByMachine";
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-    /// The body parsed once (pages are large and debug-build JSON is slow); Null if not JSON.
-    parsed: Value,
-}
-
 impl Answer {
-    fn json(&self) -> &Value {
-        if self.parsed.is_null() {
-            panic!("not JSON: {}", String::from_utf8_lossy(&self.body));
-        }
-        &self.parsed
-    }
-
     fn error_code(&self) -> String {
         self.json()["error"]["code"]
             .as_str()
@@ -71,22 +60,7 @@ async fn send_as(app: &Router, uri: &str, token: &str) -> Answer {
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .body(Body::empty())
         .expect("request");
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes()
-        .to_vec();
-    Answer {
-        status,
-        headers,
-        parsed: serde_json::from_slice(&body).unwrap_or(Value::Null),
-        body,
-    }
+    send(app, request).await
 }
 
 async fn get(app: &Router, uri: &str) -> Answer {
@@ -99,14 +73,7 @@ async fn admin(app: &Router, method: Method, uri: &str) -> Value {
         .uri(uri)
         .body(Body::empty())
         .expect("request");
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    serde_json::from_slice(&bytes).expect("admin JSON")
+    send(app, request).await.json().clone()
 }
 
 /// A small fleet without rate limits (the forced shapes need ≥ 3 devices).
