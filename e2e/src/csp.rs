@@ -44,20 +44,10 @@ fn nginx_value(conf: &str, name: &str, login: &str, depth: usize) -> TestResult<
     Ok(value)
 }
 
-/// The page policy of `conf` (an nginx configuration in the shape of [`SITE_CONF`]):
-/// [`csp_variable_from_nginx_conf`] of `kbwatch_csp`.
-pub fn csp_from_nginx_conf(
-    conf: &str,
-    login: Option<&str>,
-    extra_connect: &[String],
-) -> TestResult<String> {
-    csp_variable_from_nginx_conf(conf, "kbwatch_csp", login, extra_connect)
-}
-
 /// The policy in `$variable` of `conf`, with its sign-in host filled in (`login`, an origin,
 /// replaces the file's when given, as the e2e nginx does for the mock Entra ID) and
 /// `extra_connect` origins added to `connect-src`.
-pub fn csp_variable_from_nginx_conf(
+pub fn csp_from_nginx_conf(
     conf: &str,
     variable: &str,
     login: Option<&str>,
@@ -105,8 +95,8 @@ pub fn reference_csp(
     let conf = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     Ok((
-        csp_variable_from_nginx_conf(&conf, "kbwatch_csp", login, extra_connect)?,
-        csp_variable_from_nginx_conf(&conf, "kbwatch_csp_redirect", login, extra_connect)?,
+        csp_from_nginx_conf(&conf, "kbwatch_csp", login, extra_connect)?,
+        csp_from_nginx_conf(&conf, "kbwatch_csp_redirect", login, extra_connect)?,
     ))
 }
 
@@ -144,9 +134,9 @@ mod tests {
 
     #[test]
     fn a_configuration_without_the_policy_is_an_error() {
-        assert!(csp_from_nginx_conf("server { }", None, &[]).is_err());
+        assert!(csp_from_nginx_conf("server { }", "kbwatch_csp", None, &[]).is_err());
         let no_connect =
             "set $kbwatch_login \"https://x\";\nset $kbwatch_csp \"default-src 'self'\";";
-        assert!(csp_from_nginx_conf(no_connect, None, &[]).is_err());
+        assert!(csp_from_nginx_conf(no_connect, "kbwatch_csp", None, &[]).is_err());
     }
 }

@@ -46,7 +46,7 @@ pub const WHOLE_KB_TABLE_MAX: usize = 30;
 
 pub use app_server::{dist_dir, AppServer, HeaderRule};
 pub use chromedriver::{BrowserOptions, Chromedriver};
-pub use csp::{csp_from_nginx_conf, csp_variable_from_nginx_conf, reference_csp};
+pub use csp::{csp_from_nginx_conf, reference_csp};
 pub use custom_api::{Answer, CustomApi};
 pub use env::{ApiRoute, AppAuth, EnvSetup, MsalSetup, Serving, TestEnv};
 pub use health::{assert_page_healthy, csp_violations, panics_in_console};
