@@ -1,18 +1,14 @@
 //! Serves the release build (`dist/`) the way a static host would, except that `/config.json`
 //! is generated so the app talks to the mock this test started.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use axum::http::{HeaderName, HeaderValue};
 use axum::routing::get;
 use axum::{Json, Router};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tower_http::services::{ServeDir, ServeFile};
 
-use crate::TestResult;
+use crate::{LocalServer, TestResult};
 
 /// Where the release build is: `$KBWATCH_DIST`, else `dist/` at the workspace root.
 pub fn dist_dir() -> PathBuf {
@@ -26,9 +22,7 @@ pub fn dist_dir() -> PathBuf {
 
 /// A static file server on `127.0.0.1:<ephemeral>`, stopped on drop.
 pub struct AppServer {
-    addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    server: LocalServer,
 }
 
 /// A header the app server adds: to every answer, or only at one path.
@@ -107,37 +101,13 @@ impl AppServer {
                     }
                 },
             ));
-
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let server = axum::serve(listener, router).with_graceful_shutdown(async {
-                let _ = rx.await;
-            });
-            if let Err(e) = server.await {
-                eprintln!("e2e app server failed: {e}");
-            }
-        });
         Ok(AppServer {
-            addr,
-            shutdown: Some(tx),
-            task,
+            server: LocalServer::start(router, "e2e app server").await?,
         })
     }
 
     /// Base URL without a trailing slash, e.g. `http://127.0.0.1:40123`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for AppServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        // Keep-alive connections from the browser would delay a graceful stop.
-        self.task.abort();
+        self.server.url()
     }
 }

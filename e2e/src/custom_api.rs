@@ -3,17 +3,12 @@
 //! origin, `Authorization` allowed) like the mock with `--cors`, and counts requests per path.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::{LocalServer, TestResult};
 use axum::body::Body;
 use axum::http::{header, Method, Request, Response, StatusCode};
 use axum::Router;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-use crate::TestResult;
 
 /// What the test's handler gets: the request path and the raw query (without `?`).
 pub type Answer = (u16, String);
@@ -21,10 +16,8 @@ type Handler = Arc<dyn Fn(&str, &str) -> Answer + Send + Sync>;
 
 /// A local HTTP server answering every `GET` with `handler(path, query)` as JSON.
 pub struct CustomApi {
-    addr: SocketAddr,
+    server: LocalServer,
     hits: Arc<Mutex<BTreeMap<String, u64>>>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
 }
 
 impl CustomApi {
@@ -67,28 +60,15 @@ impl CustomApi {
                     .unwrap_or_default()
             }
         });
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let server = axum::serve(listener, router).with_graceful_shutdown(async {
-                let _ = rx.await;
-            });
-            if let Err(e) = server.await {
-                eprintln!("e2e custom API failed: {e}");
-            }
-        });
         Ok(CustomApi {
-            addr,
+            server: LocalServer::start(router, "e2e custom API").await?,
             hits,
-            shutdown: Some(tx),
-            task,
         })
     }
 
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// Requests so far, per path.
@@ -97,14 +77,5 @@ impl CustomApi {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-    }
-}
-
-impl Drop for CustomApi {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        self.task.abort();
     }
 }

@@ -172,7 +172,7 @@ pub struct TestEnv {
 
 /// The built `config.json` (if any) with `apiBase` and `auth` replaced; other settings stay as
 /// built, so the tests exercise the shipped defaults.
-fn config_for(dist: &Path, api_base: &str, auth: Value) -> TestResult<Value> {
+pub fn config_for(dist: &Path, api_base: &str, auth: Value) -> TestResult<Value> {
     let built = dist.join("config.json");
     let mut config = match std::fs::read_to_string(&built) {
         Ok(text) => serde_json::from_str(&text)

@@ -25,10 +25,9 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use kbwatch_e2e::{AppServer, BoxError, Chromedriver};
+use kbwatch_e2e::{config_for, AppServer, BoxError, Chromedriver, LocalServer};
 use serde_json::{json, Value};
 use thirtyfour::prelude::*;
-use tokio::net::TcpListener;
 
 use crate::stats::Summary;
 
@@ -160,7 +159,8 @@ pub async fn run(args: BrowserArgs) -> Result<(), BoxError> {
         .to_string();
         let machine = big_machine(&http, &mock.api, &big_id).await?;
         let front = Front::start(mock.api.clone(), big_id.clone(), big_body, machine).await?;
-        let app = AppServer::start(&args.dist, app_config(&args.dist, &front.url)?).await?;
+        let app =
+            AppServer::start(&args.dist, app_config(&args.dist, &front.server.url())?).await?;
         interaction(&chromedriver, &app.url(), &big_id, args.big_kbs).await?
     };
     drop(mock);
@@ -273,18 +273,7 @@ impl Drop for MockProcess {
 
 /// The built `config.json` with `apiBase` pointed at `api` and demo sign-in.
 fn app_config(dist: &Path, api: &str) -> Result<Value, BoxError> {
-    let built = dist.join("config.json");
-    let mut config: Value = match std::fs::read_to_string(&built) {
-        Ok(text) => serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not valid JSON: {e}", built.display()))?,
-        Err(_) => json!({}),
-    };
-    let object = config
-        .as_object_mut()
-        .ok_or_else(|| format!("{} is not a JSON object", built.display()))?;
-    object.insert("apiBase".into(), json!(api));
-    object.insert("auth".into(), json!({ "mode": "demo" }));
-    Ok(config)
+    config_for(dist, api, json!({ "mode": "demo" }))
 }
 
 async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, BoxError> {
@@ -687,8 +676,7 @@ async fn interaction(
 /// Answers the big device's `getmissingkbs` and `machines/{id}` itself; passes the rest on to
 /// the mock (CORS preflights included, which the mock answers).
 struct Front {
-    url: String,
-    _task: tokio::task::JoinHandle<()>,
+    server: LocalServer,
 }
 
 struct FrontState {
@@ -716,20 +704,9 @@ impl Front {
             machine,
         });
         let router = Router::new().fallback(front).with_state(state);
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router).await {
-                eprintln!("bench front server failed: {e}");
-            }
-        });
-        Ok(Front { url, _task: task })
-    }
-}
-
-impl Drop for Front {
-    fn drop(&mut self) {
-        self._task.abort();
+        Ok(Front {
+            server: LocalServer::start(router, "bench front server").await?,
+        })
     }
 }
 
