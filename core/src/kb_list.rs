@@ -5,6 +5,12 @@ use std::collections::BTreeSet;
 use crate::kb::MissingKb;
 use crate::sort::{Sort, SortDirection, SortKey};
 
+/// A KB table renders all its rows up to this many; a longer one renders only the rows in view
+/// (plus a margin): 2,000 rows otherwise spend hundreds of milliseconds in style and layout on
+/// every keystroke, and even 200 take longer than a frame (`make bench`, interaction). The
+/// end-to-end tests read it to pick devices whose every row is in the DOM.
+pub const WHOLE_TABLE_MAX_ROWS: usize = 30;
+
 /// What the analyst narrowed the KB table to. Empty fields do not filter.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KbFilter {

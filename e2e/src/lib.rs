@@ -40,10 +40,9 @@ mod page;
 mod relay;
 mod wait;
 
-/// The app renders every row of a KB table up to this many rows (`WINDOWING_THRESHOLD` in
-/// `src/components/kb_table.rs`); longer tables render only the rows in view. Tests that count
-/// or read every row pick devices with at most this many missing updates.
-pub const WHOLE_KB_TABLE_MAX: usize = 30;
+/// The app renders every row of a KB table up to this many rows; tests that count or read
+/// every row pick devices with at most this many missing updates.
+pub use kbwatch_core::kb_list::WHOLE_TABLE_MAX_ROWS as WHOLE_KB_TABLE_MAX;
 
 pub use app_server::{dist_dir, AppServer, HeaderRule};
 pub use chromedriver::{BrowserOptions, Chromedriver};

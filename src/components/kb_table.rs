@@ -1,3 +1,4 @@
+use kbwatch_core::kb_list::WHOLE_TABLE_MAX_ROWS;
 use kbwatch_core::sort::Sort;
 use kbwatch_core::{KbSortKey, MissingKb};
 use leptos::prelude::*;
@@ -5,10 +6,6 @@ use leptos::prelude::*;
 use super::sort_header::SortHeader;
 use crate::messages;
 
-/// Above this many rows only the rows in view are rendered (plus a margin): a 2,000-row table
-/// otherwise spends hundreds of milliseconds in style and layout on every keystroke, and even
-/// 200 rows take longer than a frame (`make bench`, interaction).
-pub const WINDOWING_THRESHOLD: usize = 30;
 /// Row height in windowed mode (fixed by `.table-windowed` in the stylesheet).
 const ROW_HEIGHT_PX: f64 = 44.0;
 /// Rows rendered above and below the visible ones.
@@ -34,7 +31,7 @@ pub fn KbTable(
             * 0.7,
     );
     let total = Memo::new(move |_| rows.with(Vec::len));
-    let windowed = Memo::new(move |_| total.get() > WINDOWING_THRESHOLD);
+    let windowed = Memo::new(move |_| total.get() > WHOLE_TABLE_MAX_ROWS);
     let range = Memo::new(move |_| {
         let total = total.get();
         if !windowed.get() {
