@@ -32,6 +32,8 @@ pub fn KbPanel(
     let index = Memo::new(move |_| all_kbs.with(|kbs| KbIndex::new(kbs)));
     // Positions into `all_kbs`: a keystroke compares and passes on indices, not KB records.
     let rows = Memo::new(move |_| index.with(|index| index.select(&filter.get(), sort.get())));
+    // The device's totals change with its data, not with each keystroke.
+    let all_totals = Memo::new(move |_| all_kbs.with(|k| KbTotals::of(k.iter())));
     let product_options = Memo::new(move |_| {
         all_kbs.with(|kbs| {
             products(kbs)
@@ -97,8 +99,7 @@ pub fn KbPanel(
                 <p class="totals" data-testid="kb-totals">
                     {move || {
                         let shown = rows.with(|r| all_kbs.with(|k| KbTotals::of(r.iter().map(|&i| &k[i]))));
-                        let all = all_kbs.with(|k| KbTotals::of(k.iter()));
-                        messages::kb_totals(shown, Some(all))
+                        messages::kb_totals(shown, Some(all_totals.get()))
                     }}
                 </p>
                 // Re-runs only when the kind of content changes (or new data arrives, which
