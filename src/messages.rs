@@ -130,7 +130,12 @@ pub fn invalid_device_ref(input: &str, error: &DeviceRefError) -> String {
     let why = match error {
         DeviceRefError::Empty => "it is empty".to_owned(),
         DeviceRefError::TooLong => "it is longer than 255 characters".to_owned(),
-        DeviceRefError::InvalidCharacter(c) => format!("it contains {c:?}"),
+        DeviceRefError::InvalidCharacter(c) => {
+            format!(
+                "it contains {}",
+                kbwatch_core::quote::quoted(&c.to_string())
+            )
+        }
         DeviceRefError::PathTrick => "it contains an empty or '..' name part".to_owned(),
     };
     format!(
@@ -454,8 +459,10 @@ pub fn selected_kb_devices(label: &str, n: usize) -> String {
     format!("{n} {} missing {label}", plural(n, "device", "devices"))
 }
 
+/// `value` rounded to a whole percent ("97 %"); integer formatting keeps Rust's float
+/// printer out of the wasm.
 pub fn percent(value: f64) -> String {
-    format!("{value:.0} %")
+    format!("{} %", value.round() as i64)
 }
 
 pub fn duration(ms: u64) -> String {

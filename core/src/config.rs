@@ -600,7 +600,7 @@ fn number_in(
 fn invalid(key: &str, value: &str, allowed: &str) -> ConfigError {
     ConfigError::InvalidValue {
         key: key.to_owned(),
-        value: format!("{value:?}"),
+        value: crate::quote::quoted(value),
         allowed: allowed.to_owned(),
     }
 }

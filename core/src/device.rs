@@ -36,7 +36,8 @@ impl TryFrom<String> for DeviceId {
     type Error = String;
 
     fn try_from(value: String) -> Result<Self, String> {
-        Self::parse(&value).ok_or_else(|| format!("not a device ID: {value:?}"))
+        Self::parse(&value)
+            .ok_or_else(|| format!("not a device ID: {}", crate::quote::quoted(&value)))
     }
 }
 

@@ -97,7 +97,7 @@ pub fn filter_and_sort<'a>(
     sort: Sort<DeviceSortKey>,
 ) -> Vec<&'a Device> {
     let mut rows: Vec<&Device> = devices.iter().filter(|d| filter.matches(d)).collect();
-    rows.sort_by(|a, b| {
+    crate::sort::sort_by(&mut rows, |a, b| {
         let primary = match sort.key {
             DeviceSortKey::Name => std::cmp::Ordering::Equal,
             DeviceSortKey::Os => a.os_summary().cmp(&b.os_summary()),
@@ -140,9 +140,9 @@ impl DeviceFacets {
             counts.into_iter().map(|(k, n)| (k.to_owned(), n)).collect()
         }
         let mut risk = count(devices.iter().filter_map(|d| d.risk_score.as_ref()));
-        risk.sort_by_key(|(v, _)| risk_rank(Some(v)));
+        crate::sort::sort_by_cached_key(&mut risk, |(v, _)| risk_rank(Some(v)));
         let mut exposure = count(devices.iter().filter_map(|d| d.exposure_level.as_ref()));
-        exposure.sort_by_key(|(v, _)| exposure_rank(Some(v)));
+        crate::sort::sort_by_cached_key(&mut exposure, |(v, _)| exposure_rank(Some(v)));
         Self {
             os_platforms: count(devices.iter().filter_map(|d| d.os_platform.as_ref())),
             health_statuses: count(devices.iter().filter_map(|d| d.health_status.as_ref())),

@@ -110,9 +110,12 @@ pub fn humanize_product(raw: &str) -> String {
     raw.split('_')
         .filter(|w| !w.is_empty())
         .map(|word| {
+            // Defender's product names are ASCII identifiers ("windows_10"); ASCII
+            // capitalisation leaves any other first letter as it is and keeps the Unicode
+            // upper-case tables out of the wasm.
             let mut chars = word.chars();
             match chars.next() {
-                Some(first) => first.to_uppercase().chain(chars).collect(),
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
                 None => String::new(),
             }
         })

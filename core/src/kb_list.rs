@@ -129,7 +129,7 @@ impl KbIndex {
             })
             .collect();
         let entries = &self.entries;
-        rows.sort_unstable_by(|&a, &b| {
+        crate::sort::sort_positions(&mut rows, &mut |a, b| {
             let (x, y) = (&entries[a], &entries[b]);
             let by_column = match sort.key {
                 KbSortKey::Kb => x.kb_number.unwrap_or(0).cmp(&y.kb_number.unwrap_or(0)),
@@ -185,7 +185,7 @@ pub fn products(kbs: &[MissingKb]) -> Vec<String> {
         .flat_map(|kb| kb.products.iter().map(String::as_str))
         .collect();
     let mut list: Vec<String> = set.into_iter().map(str::to_owned).collect();
-    list.sort_by_cached_key(|p| crate::kb::humanize_product(p).to_lowercase());
+    crate::sort::sort_by_cached_key(&mut list, |p| crate::kb::humanize_product(p).to_lowercase());
     list
 }
 

@@ -16,6 +16,7 @@ pub mod kb_list;
 mod lenient;
 pub mod loadable;
 pub mod odata;
+pub mod quote;
 pub mod sort;
 pub mod token_info;
 pub mod url_state;

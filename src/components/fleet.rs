@@ -40,9 +40,10 @@ pub fn TopKbChart(
     #[prop(into)] rows: Signal<Vec<FleetKb>>,
     on_select: Callback<String>,
 ) -> impl IntoView {
-    const BAR_HEIGHT: f64 = 22.0;
-    const LABEL_WIDTH: f64 = 90.0;
-    const WIDTH: f64 = 520.0;
+    // Whole SVG units: formatting a float attribute would ship Rust's float printer.
+    const BAR_HEIGHT: usize = 22;
+    const LABEL_WIDTH: usize = 90;
+    const WIDTH: usize = 520;
     move || {
         let rows = rows.get();
         if rows.is_empty() {
@@ -53,23 +54,23 @@ pub fn TopKbChart(
             .map(FleetKb::device_count)
             .max()
             .unwrap_or(1)
-            .max(1) as f64;
-        let height = rows.len() as f64 * BAR_HEIGHT;
+            .max(1);
+        let height = rows.len() * BAR_HEIGHT;
         let bars = rows
             .into_iter()
             .enumerate()
             .map(|(i, kb)| {
-                let y = i as f64 * BAR_HEIGHT;
+                let y = i * BAR_HEIGHT;
                 let count = kb.device_count();
-                let width = (WIDTH - LABEL_WIDTH - 50.0) * count as f64 / max;
+                let width = (WIDTH - LABEL_WIDTH - 50) * count / max;
                 let id = kb.id.clone();
                 let title = format!("{} — {}", kb.label, kb.name.clone().unwrap_or_default());
                 view! {
                     <g class="bar" data-testid="chart-bar" on:click=move |_| on_select.run(id.clone())>
                         <title>{title}</title>
-                        <text x="0" y=y + 15.0 class="bar-label">{kb.label.clone()}</text>
-                        <rect x=LABEL_WIDTH y=y + 3.0 width=width.max(1.0) height=BAR_HEIGHT - 6.0 rx="3"></rect>
-                        <text x=LABEL_WIDTH + width + 6.0 y=y + 15.0 class="bar-value">{count}</text>
+                        <text x="0" y=y + 15 class="bar-label">{kb.label.clone()}</text>
+                        <rect x=LABEL_WIDTH y=y + 3 width=width.max(1) height=BAR_HEIGHT - 6 rx="3"></rect>
+                        <text x=LABEL_WIDTH + width + 6 y=y + 15 class="bar-value">{count}</text>
                     </g>
                 }
             })
@@ -98,11 +99,7 @@ pub fn ScanStatus(
     move || {
         let p = progress.get()?;
         let finished = p.done + p.failed + p.cancelled;
-        let percent = if p.total == 0 {
-            100.0
-        } else {
-            finished as f64 * 100.0 / p.total as f64
-        };
+        let percent = (finished * 100).checked_div(p.total).unwrap_or(100);
         let now = crate::fleet_scan::now_ms();
         let detail = if paused.get() {
             Some(messages::scan_paused().to_owned())

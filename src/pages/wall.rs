@@ -188,7 +188,7 @@ pub fn WallPage(
             None => view! { <p class="wall-empty">{messages::WALL_DEVICE_SELECT}</p> }.into_any(),
             Some(d) => {
                 let mut list = d.kbs.items.clone();
-                list.sort_by_key(|kb| std::cmp::Reverse(kb.cves()));
+                kbwatch_core::sort::sort_by_cached_key(&mut list, |kb| std::cmp::Reverse(kb.cves()));
                 let (shown, more) = rows_that_fit(list.len(), capacity);
                 let items = list
                     .into_iter()

@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use crate::device::{Device, DeviceId};
 use crate::kb::{humanize_product, MissingKb};
-use crate::sort::{Sort, SortDirection, SortKey};
+use crate::sort::{sort_by, sort_by_cached_key, Sort, SortDirection, SortKey};
 
 /// The month an update was released, read from its name ("March 2020 Security Updates",
 /// "2024-10 Cumulative Update for Windows 11").
@@ -444,7 +444,7 @@ impl FleetAggregate {
             entry.kb.devices.insert(device_key);
             own.push((entry.order, entry.key.clone(), kb.cves(), month));
         }
-        own.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        sort_by(&mut own, |a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
         own.dedup_by(|later, kept| {
             // One KB, one shared key.
             let same = Arc::ptr_eq(&later.1, &kept.1);
@@ -551,7 +551,7 @@ impl FleetAggregate {
     /// the bar chart.
     pub fn top_kbs_by_devices(&self, n: usize) -> Vec<&FleetKb> {
         let mut rows: Vec<&FleetKb> = self.kbs().collect();
-        rows.sort_by(|a, b| {
+        sort_by(&mut rows, |a, b| {
             b.device_count()
                 .cmp(&a.device_count())
                 .then_with(|| b.cves.cmp(&a.cves))
@@ -577,7 +577,7 @@ impl FleetAggregate {
             })
             .collect();
         let dir = sort.direction;
-        rows.sort_by(|(a_name, a), (b_name, b)| {
+        sort_by(&mut rows, |(a_name, a), (b_name, b)| {
             let primary = match sort.key {
                 FleetKbSortKey::Kb => dir.apply(kb_order(a, b)),
                 FleetKbSortKey::Name => some_first(a_name.as_ref(), b_name.as_ref(), dir),
@@ -613,7 +613,7 @@ impl FleetAggregate {
             .map(|d| (d.name.to_lowercase(), d))
             .collect();
         let dir = sort.direction;
-        rows.sort_by(|(a_name, a), (b_name, b)| {
+        sort_by(&mut rows, |(a_name, a), (b_name, b)| {
             let by_name = || a_name.cmp(b_name).then_with(|| a.id.cmp(&b.id));
             match sort.key {
                 FleetDeviceSortKey::Name => dir.apply(by_name()),
@@ -638,7 +638,7 @@ impl FleetAggregate {
             .iter()
             .filter_map(|key| self.devices.get(key))
             .collect();
-        rows.sort_by_cached_key(|d| (d.name.to_lowercase(), d.id.clone()));
+        sort_by_cached_key(&mut rows, |d| (d.name.to_lowercase(), d.id.clone()));
         rows
     }
 
@@ -653,7 +653,7 @@ impl FleetAggregate {
                     .collect()
             })
             .unwrap_or_default();
-        ids.sort_unstable();
+        sort_by(&mut ids, |a, b| a.cmp(b));
         ids
     }
 
@@ -667,7 +667,9 @@ impl FleetAggregate {
             .iter()
             .filter_map(|key| self.kbs.get(key).map(|e| &e.kb))
             .collect();
-        rows.sort_by(|a, b| b.cves.cmp(&a.cves).then_with(|| kb_order(a, b)));
+        sort_by(&mut rows, |a, b| {
+            b.cves.cmp(&a.cves).then_with(|| kb_order(a, b))
+        });
         rows
     }
 
@@ -679,7 +681,7 @@ impl FleetAggregate {
             .flat_map(|kb| kb.products.iter().map(String::as_str))
             .collect();
         let mut list: Vec<String> = set.into_iter().map(str::to_owned).collect();
-        list.sort_by_cached_key(|p| humanize_product(p).to_lowercase());
+        sort_by_cached_key(&mut list, |p| humanize_product(p).to_lowercase());
         list
     }
 }

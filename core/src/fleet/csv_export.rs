@@ -26,7 +26,7 @@ use std::collections::HashMap;
 
 use crate::fleet::aggregate::{FleetAggregate, FleetDevice, FleetKb, FleetKbSortKey};
 use crate::kb::MissingKb;
-use crate::sort::{Sort, SortDirection};
+use crate::sort::{sort_by, Sort, SortDirection};
 
 /// Product names joined in a cell.
 const PRODUCT_SEPARATOR: &str = "; ";
@@ -89,7 +89,9 @@ pub fn matrix_csv(fleet: &FleetAggregate) -> String {
         .devices()
         .map(|d| (d.name.to_lowercase(), d))
         .collect();
-    devices.sort_by(|(a_name, a), (b_name, b)| a_name.cmp(b_name).then_with(|| a.id.cmp(&b.id)));
+    sort_by(&mut devices, |(a_name, a), (b_name, b)| {
+        a_name.cmp(b_name).then_with(|| a.id.cmp(&b.id))
+    });
 
     let column_of: HashMap<&str, usize> = columns
         .iter()
