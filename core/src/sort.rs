@@ -133,7 +133,7 @@ mod tests {
             let mut ours = items.clone();
             sort_by(&mut ours, |a, b| a.0.cmp(&b.0));
             let mut standard = items;
-            standard.sort_by(|a, b| a.0.cmp(&b.0));
+            standard.sort_by_key(|a| a.0);
             prop_assert_eq!(ours, standard);
         }
 
