@@ -443,6 +443,98 @@ async fn device_panel_filters_by_os_and_counts() {
     );
 }
 
+/// Device rows are keyed: selecting and filtering restyle and move the rows that stay (the
+/// same DOM elements), their links follow the page state, and a new load replaces them.
+/// Above the limit the table renders only the rows in view.
+#[wasm_bindgen_test]
+async fn device_rows_are_kept_across_selection_and_filters_and_long_lists_are_windowed() {
+    let root = container();
+    let loaded = |devices: Vec<Device>| {
+        let mut data = Loadable::default();
+        data.succeed(Collection {
+            items: devices,
+            skipped: vec![],
+            pages: 1,
+        });
+        data
+    };
+    let data = RwSignal::new(loaded(vec![
+        device(1, "alpha.contoso.local", "Windows11"),
+        device(2, "beta.contoso.local", "Windows10"),
+        device(3, "gamma.contoso.local", "Windows11"),
+    ]));
+    let filter = RwSignal::new(DeviceFilter::default());
+    let selected = RwSignal::new(None::<DeviceId>);
+    let _mounted = mount_to(root.clone(), move || {
+        view! {
+            <DevicePanel
+                data
+                filter
+                sort=Signal::derive(Sort::<DeviceSortKey>::default)
+                include_unmanaged=Signal::derive(|| false)
+                selected
+                on_filter=Callback::new(move |f| filter.set(f))
+                on_sort=Callback::new(|_| {})
+                on_include_unmanaged=Callback::new(|_| {})
+                on_retry=Callback::new(|()| {})
+                link_for=Callback::new(move |id: DeviceId| {
+                    format!("/?device={id}&os={}", filter.get_untracked().os_platform.unwrap_or_default())
+                })
+            />
+        }
+    });
+    settle().await;
+    let gamma = format!("tr[data-device-id='{:040x}']", 3);
+    let mark = |row: &Element| js_sys::Reflect::set(row, &"kept".into(), &true.into()).unwrap();
+    let kept = |row: &Element| {
+        js_sys::Reflect::get(row, &"kept".into())
+            .unwrap()
+            .is_truthy()
+    };
+    mark(&one(&root, &gamma));
+
+    selected.set(Some(DeviceId::parse(&format!("{:040x}", 3)).unwrap()));
+    settle().await;
+    let row = one(&root, &gamma);
+    assert!(kept(&row), "selecting restyles the row, it is not rebuilt");
+    assert_eq!(row.get_attribute("aria-current").as_deref(), Some("true"));
+    assert!(row.class_list().contains("selected"));
+
+    choose(&one(&root, "select[data-testid=device-os]"), "Windows11");
+    settle().await;
+    let row = one(&root, &gamma);
+    assert!(kept(&row), "a filter that keeps the row keeps its element");
+    assert_eq!(row.get_attribute("aria-rowindex").as_deref(), Some("3"));
+    assert_eq!(
+        one(&row, "a[data-testid=device-link]")
+            .get_attribute("href")
+            .unwrap(),
+        format!("/?device={:040x}&os=Windows11", 3),
+        "links carry the new state"
+    );
+
+    data.set(loaded(vec![device(3, "gamma.contoso.local", "Windows11")]));
+    settle().await;
+    assert!(!kept(&one(&root, &gamma)), "a new load builds new rows");
+
+    let many: Vec<Device> = (1..=1_500)
+        .map(|n| device(n, &format!("ws-{n:05}.contoso.local"), "Windows11"))
+        .collect();
+    data.set(loaded(many));
+    settle().await;
+    assert_eq!(
+        one(&root, "[data-testid=device-table]")
+            .get_attribute("aria-rowcount")
+            .as_deref(),
+        Some("1501")
+    );
+    let rendered = all(&root, "tr[data-testid=device-row]").len();
+    assert!(
+        rendered > 10 && rendered < 120,
+        "{rendered} of 1500 device rows rendered"
+    );
+}
+
 #[wasm_bindgen_test]
 async fn config_problems_are_listed_by_key() {
     let root = container();

@@ -17,6 +17,7 @@ mod lenient;
 pub mod loadable;
 pub mod odata;
 pub mod quote;
+pub mod row_window;
 pub mod sort;
 pub mod token_info;
 pub mod url_state;

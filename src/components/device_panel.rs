@@ -23,8 +23,16 @@ pub fn DevicePanel(
     on_retry: Callback<()>,
     link_for: Callback<DeviceId, String>,
 ) -> impl IntoView {
-    let devices = Memo::new(move |_| data.get().value.map(|c| c.items).unwrap_or_default());
-    let skipped = Memo::new(move |_| data.get().value.map_or(0, |c| c.skipped.len()));
+    let devices = Memo::new(move |_| {
+        data.with(|d| {
+            d.value
+                .as_ref()
+                .map(|c| c.items.clone())
+                .unwrap_or_default()
+        })
+    });
+    let skipped =
+        Memo::new(move |_| data.with(|d| d.value.as_ref().map_or(0, |c| c.skipped.len())));
     let facets = Memo::new(move |_| devices.with(|d| DeviceFacets::of(d)));
     let rows = Memo::new(move |_| {
         devices.with(|d| {
@@ -34,8 +42,21 @@ pub fn DevicePanel(
                 .collect::<Vec<_>>()
         })
     });
-    let status = Signal::derive(move || data.get().status);
+    let status = Signal::derive(move || data.with(|d| d.status.clone()));
     let loaded = move || data.with(|d| d.value.is_some());
+    // What the panel shows below the count: a memo, so a keystroke that keeps rows on screen
+    // does not rebuild the table.
+    let content = Memo::new(move |_| {
+        if !loaded() {
+            Content::NotLoaded
+        } else if devices.with(Vec::is_empty) {
+            Content::NoDevices
+        } else if rows.with(Vec::is_empty) {
+            Content::NoMatch
+        } else {
+            Content::Table
+        }
+    });
 
     view! {
         <section class="panel device-panel">
@@ -54,21 +75,24 @@ pub fn DevicePanel(
                     }
                 }}
             </p>
-            {move || {
-                if !loaded() {
-                    None
-                } else if devices.with(Vec::is_empty) {
-                    Some(view! { <p class="empty-state" data-testid="device-empty">{messages::NO_DEVICES}</p> }.into_any())
-                } else if rows.with(Vec::is_empty) {
-                    Some(view! { <p class="empty-state" data-testid="device-no-match">{messages::NO_DEVICES_MATCH}</p> }.into_any())
-                } else {
-                    Some(view! {
-                        <div class="table-scroll">
-                            <DeviceTable rows sort selected on_sort link_for/>
-                        </div>
-                    }.into_any())
+            {move || match content.get() {
+                Content::NotLoaded => None,
+                Content::NoDevices => Some(view! { <p class="empty-state" data-testid="device-empty">{messages::NO_DEVICES}</p> }.into_any()),
+                Content::NoMatch => Some(view! { <p class="empty-state" data-testid="device-no-match">{messages::NO_DEVICES_MATCH}</p> }.into_any()),
+                Content::Table => {
+                    // A new load builds a new table; filtering and sorting update this one.
+                    devices.track();
+                    Some(view! { <DeviceTable rows sort selected on_sort link_for/> }.into_any())
                 }
             }}
         </section>
     }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Content {
+    NotLoaded,
+    NoDevices,
+    NoMatch,
+    Table,
 }

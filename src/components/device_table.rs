@@ -1,12 +1,22 @@
+use kbwatch_core::device_list::WHOLE_TABLE_MAX_ROWS;
 use kbwatch_core::sort::Sort;
 use kbwatch_core::{Device, DeviceId, DeviceSortKey};
 use leptos::prelude::*;
 
+use super::row_window::RowWindow;
 use super::sort_header::SortHeader;
 use crate::messages;
 
+/// Row height in windowed mode (fixed by `.table-windowed` in the stylesheet).
+const ROW_HEIGHT_PX: usize = 44;
+
 /// The device rows, already filtered and sorted. Each name is a real link (shareable, opens in
 /// a new tab with a middle click) to the view of that device.
+///
+/// Rows are keyed by device ID: filtering, sorting and selecting move, add or restyle rows
+/// instead of rebuilding the table. The caller rebuilds the table when the loaded devices
+/// change. Above [`WHOLE_TABLE_MAX_ROWS`] rows the table scrolls in its own box and renders
+/// only what is visible, like the KB table.
 #[component]
 pub fn DeviceTable(
     #[prop(into)] rows: Signal<Vec<Device>>,
@@ -16,45 +26,73 @@ pub fn DeviceTable(
     /// The link (path and query) that opens a device.
     link_for: Callback<DeviceId, String>,
 ) -> impl IntoView {
+    let total = Memo::new(move |_| rows.with(Vec::len));
+    let window = RowWindow::new(total, WHOLE_TABLE_MAX_ROWS, ROW_HEIGHT_PX);
+    let range = window.range;
+    let now = time::OffsetDateTime::now_utc();
     view! {
-        <table class="table table-devices" data-testid="device-table">
-            <thead>
-                <tr>
-                    <SortHeader label=messages::COL_NAME key=DeviceSortKey::Name sort on_sort/>
-                    <SortHeader label=messages::COL_OS key=DeviceSortKey::Os sort on_sort/>
-                    <SortHeader label=messages::COL_HEALTH key=DeviceSortKey::Health sort on_sort/>
-                    <SortHeader label=messages::COL_RISK key=DeviceSortKey::Risk sort on_sort/>
-                    <SortHeader label=messages::COL_EXPOSURE key=DeviceSortKey::Exposure sort on_sort/>
-                    <SortHeader label=messages::COL_LAST_SEEN key=DeviceSortKey::LastSeen sort on_sort/>
-                </tr>
-            </thead>
-            <tbody>
-                {move || {
-                    let now = time::OffsetDateTime::now_utc();
-                    let current = selected.get();
-                    rows.get()
-                        .into_iter()
-                        .map(|device| {
-                            let is_selected = current.as_ref() == Some(&device.id);
-                            let href = link_for.run(device.id.clone());
-                            let risk = device.risk_score.clone().unwrap_or_default();
-                            let exposure = device.exposure_level.clone().unwrap_or_default();
-                            let or_unknown = |v: Option<String>| v.unwrap_or_else(|| messages::UNKNOWN.to_owned());
-                            view! {
-                                <tr data-testid="device-row" data-device-id=device.id.to_string() class:selected=is_selected
-                                    aria-current=is_selected.then_some("true")>
-                                    <td><a href=href data-testid="device-link">{device.display_name().to_owned()}</a></td>
-                                    <td>{device.os_summary()}</td>
-                                    <td>{or_unknown(device.health_status.clone())}</td>
-                                    <td class=format!("level level-{}", risk.to_lowercase())>{or_unknown(device.risk_score.clone())}</td>
-                                    <td class=format!("level level-{}", exposure.to_lowercase())>{or_unknown(device.exposure_level.clone())}</td>
-                                    <td class="nowrap">{messages::age(device.last_seen, now)}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()
-                }}
-            </tbody>
-        </table>
+        <div class="table-scroll device-table-box" class:table-windowed=window.windowed tabindex=window.tab_index() on:scroll=window.on_scroll()>
+            <table class="table table-devices" data-testid="device-table" aria-rowcount=move || total.get() + 1>
+                <thead>
+                    <tr aria-rowindex="1">
+                        <SortHeader label=messages::COL_NAME key=DeviceSortKey::Name sort on_sort/>
+                        <SortHeader label=messages::COL_OS key=DeviceSortKey::Os sort on_sort/>
+                        <SortHeader label=messages::COL_HEALTH key=DeviceSortKey::Health sort on_sort/>
+                        <SortHeader label=messages::COL_RISK key=DeviceSortKey::Risk sort on_sort/>
+                        <SortHeader label=messages::COL_EXPOSURE key=DeviceSortKey::Exposure sort on_sort/>
+                        <SortHeader label=messages::COL_LAST_SEEN key=DeviceSortKey::LastSeen sort on_sort/>
+                    </tr>
+                </thead>
+                <tbody>
+                    {window.spacer_above()}
+                    <ForEnumerate
+                        each=move || {
+                            let (first, last) = range.get();
+                            rows.with(|r| r[first..last].to_vec())
+                        }
+                        key=|device| device.id.clone()
+                        children=move |index, device| {
+                            let row_index = Signal::derive(move || range.with(|r| r.0) + index.get() + 2);
+                            // Links carry the page's state: rebuilt whenever the list or the
+                            // selection changes, as they were when the table was rebuilt.
+                            let id = device.id.clone();
+                            let href = Signal::derive(move || {
+                                rows.track();
+                                selected.track();
+                                link_for.run(id.clone())
+                            });
+                            view! { <DeviceRow device row_index selected href now/> }
+                        }
+                    />
+                    {window.spacer_below()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn DeviceRow(
+    device: Device,
+    row_index: Signal<usize>,
+    selected: Signal<Option<DeviceId>>,
+    href: Signal<String>,
+    now: time::OffsetDateTime,
+) -> impl IntoView {
+    let id = device.id.clone();
+    let is_selected = Memo::new(move |_| selected.with(|s| s.as_ref() == Some(&id)));
+    let risk = device.risk_score.clone().unwrap_or_default();
+    let exposure = device.exposure_level.clone().unwrap_or_default();
+    let or_unknown = |v: Option<String>| v.unwrap_or_else(|| messages::UNKNOWN.to_owned());
+    view! {
+        <tr data-testid="device-row" data-device-id=device.id.to_string() class:selected=is_selected
+            aria-current=move || is_selected.get().then_some("true") aria-rowindex=row_index>
+            <td><a href=href data-testid="device-link">{device.display_name().to_owned()}</a></td>
+            <td>{device.os_summary()}</td>
+            <td>{or_unknown(device.health_status.clone())}</td>
+            <td class=format!("level level-{}", risk.to_lowercase())>{or_unknown(device.risk_score.clone())}</td>
+            <td class=format!("level level-{}", exposure.to_lowercase())>{or_unknown(device.exposure_level.clone())}</td>
+            <td class="nowrap">{messages::age(device.last_seen, now)}</td>
+        </tr>
     }
 }

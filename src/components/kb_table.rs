@@ -3,13 +3,12 @@ use kbwatch_core::sort::Sort;
 use kbwatch_core::{KbSortKey, MissingKb};
 use leptos::prelude::*;
 
+use super::row_window::RowWindow;
 use super::sort_header::SortHeader;
 use crate::messages;
 
 /// Row height in windowed mode (fixed by `.table-windowed` in the stylesheet).
-const ROW_HEIGHT_PX: f64 = 44.0;
-/// Rows rendered above and below the visible ones.
-const OVERSCAN: usize = 4;
+const ROW_HEIGHT_PX: usize = 44;
 
 /// The missing-KB table. `rows` are positions into `kbs`, already filtered and sorted by the
 /// caller. Large tables scroll in their own box and render only what is visible;
@@ -22,38 +21,12 @@ pub fn KbTable(
     #[prop(into)] sort: Signal<Sort<KbSortKey>>,
     on_sort: Callback<KbSortKey>,
 ) -> impl IntoView {
-    let scroll_top = RwSignal::new(0.0_f64);
-    let viewport = RwSignal::new(
-        web_sys::window()
-            .and_then(|w| w.inner_height().ok())
-            .and_then(|h| h.as_f64())
-            .unwrap_or(900.0)
-            * 0.7,
-    );
     let total = Memo::new(move |_| rows.with(Vec::len));
-    let windowed = Memo::new(move |_| total.get() > WHOLE_TABLE_MAX_ROWS);
-    let range = Memo::new(move |_| {
-        let total = total.get();
-        if !windowed.get() {
-            return (0, total);
-        }
-        let count = (viewport.get() / ROW_HEIGHT_PX).ceil() as usize + 2 * OVERSCAN;
-        // Never past the end, even before the box reports its scroll position clamped by a
-        // shorter list.
-        let first = ((scroll_top.get() / ROW_HEIGHT_PX) as usize)
-            .saturating_sub(OVERSCAN)
-            .min(total.saturating_sub(count));
-        (first, (first + count).min(total))
-    });
-    let spacer = move |rows_hidden: usize| format!("{}px", rows_hidden * ROW_HEIGHT_PX as usize);
-    let on_scroll = move |ev: leptos::ev::Event| {
-        let element = event_target::<web_sys::Element>(&ev);
-        scroll_top.set(f64::from(element.scroll_top()));
-        viewport.set(f64::from(element.client_height()));
-    };
+    let window = RowWindow::new(total, WHOLE_TABLE_MAX_ROWS, ROW_HEIGHT_PX);
+    let range = window.range;
 
     view! {
-        <div class="kb-table-box" class:table-windowed=windowed tabindex=move || windowed.get().then_some("0") on:scroll=on_scroll>
+        <div class="kb-table-box" class:table-windowed=window.windowed tabindex=window.tab_index() on:scroll=window.on_scroll()>
             <table class="table" data-testid="kb-table" aria-rowcount=move || total.get() + 1>
                 <thead>
                     <tr aria-rowindex="1">
@@ -64,9 +37,7 @@ pub fn KbTable(
                     </tr>
                 </thead>
                 <tbody>
-                    <Show when=move || { range.get().0 != 0 }>
-                        <tr class="spacer" aria-hidden="true" style:height=move || spacer(range.get().0)></tr>
-                    </Show>
+                    {window.spacer_above()}
                     // Keyed by position in the device's list: filtering removes rows and sorting
                     // moves them; only rows that come into view are built.
                     <ForEnumerate
@@ -81,9 +52,7 @@ pub fn KbTable(
                             view! { <KbRow kb row_index/> }
                         }
                     />
-                    <Show when=move || { range.get().1 != total.get() }>
-                        <tr class="spacer" aria-hidden="true" style:height=move || spacer(total.get() - range.get().1)></tr>
-                    </Show>
+                    {window.spacer_below()}
                 </tbody>
             </table>
         </div>

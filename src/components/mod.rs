@@ -9,6 +9,7 @@ pub mod fleet;
 pub mod kb_filters;
 pub mod kb_panel;
 pub mod kb_table;
+pub mod row_window;
 pub mod select_filter;
 pub mod session;
 pub mod sort_header;
