@@ -1039,6 +1039,8 @@ fn hostile_devices() -> Value {
             "osPlatform": "Windows10",
             "onboardingStatus": "Onboarded",
         },
+        // The same device again, as `$skip` paging can return it while the list changes.
+        { "id": DEVICE_B, "computerDnsName": "second record of B", "onboardingStatus": "Onboarded" },
         { "id": "../../etc/passwd", "computerDnsName": "path-trick", "onboardingStatus": "Onboarded" },
         { "id": "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", "computerDnsName": "non-hex", "onboardingStatus": "Onboarded" },
         { "id": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/../x", "computerDnsName": "slash", "onboardingStatus": "Onboarded" },
@@ -1166,6 +1168,10 @@ async fn hostile_names_and_urls_render_as_text_with_safe_links_only() {
             "{names:?}"
         );
         assert!(names.iter().any(|n| n.len() == 10_000), "the 10k name is shown whole");
+        assert!(
+            !names.iter().any(|n| n == "second record of B"),
+            "a device ID is listed once: {names:?}"
+        );
         let header = page.text(DEVICE_HEADER).await?.unwrap_or_default();
         assert!(header.starts_with("<script>"), "{header:?}");
         let kb_text = page.text("[data-testid=kb-table] tbody").await?.unwrap_or_default();

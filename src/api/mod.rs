@@ -9,6 +9,7 @@ use std::rc::Rc;
 use gloo_net::http::Request;
 use gloo_timers::callback::Timeout;
 use kbwatch_core::api_error::MalformedBody;
+use kbwatch_core::device_list::without_duplicate_ids;
 use kbwatch_core::fleet::bulk::MachineVulnerability;
 use kbwatch_core::odata::{next_page, NextPage};
 use kbwatch_core::{
@@ -99,7 +100,11 @@ impl ApiClient {
             .await
         {
             Err(ApiError::NotFound(_)) => Ok(Collection::default()),
-            other => other,
+            Ok(mut devices) => {
+                devices.items = without_duplicate_ids(devices.items);
+                Ok(devices)
+            }
+            Err(e) => Err(e),
         }
     }
 
