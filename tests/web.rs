@@ -393,37 +393,64 @@ async fn fully_patched_device_shows_the_empty_state() {
         .is_none());
 }
 
-#[wasm_bindgen_test]
-async fn device_panel_filters_by_os_and_counts() {
-    let root = container();
+fn loaded_devices(devices: Vec<Device>, skipped: Vec<String>) -> Loadable<Collection<Device>> {
     let mut data = Loadable::default();
     data.succeed(Collection {
-        items: vec![
-            device(1, "alpha.contoso.local", "Windows11"),
-            device(2, "beta.contoso.local", "Windows10"),
-            device(3, "gamma.contoso.local", "Windows11"),
-        ],
-        skipped: vec!["record 4: missing field `id`".into()],
+        items: devices,
+        skipped,
         pages: 1,
     });
-    let data = RwSignal::new(data);
-    let filter = RwSignal::new(DeviceFilter::default());
-    let _mounted = mount_to(root.clone(), move || {
+    data
+}
+
+/// Mounts the device panel on `data`; its filter and selection are the given signals, and each
+/// device links to `/?device={id}&os={the filter's OS}`.
+fn mount_device_panel(
+    data: RwSignal<Loadable<Collection<Device>>>,
+    filter: RwSignal<DeviceFilter>,
+    selected: RwSignal<Option<DeviceId>>,
+) -> (
+    HtmlElement,
+    leptos::mount::UnmountHandle<leptos::tachys::view::any_view::AnyViewState>,
+) {
+    let root = container();
+    let mounted = mount_to(root.clone(), move || {
         view! {
             <DevicePanel
                 data
                 filter
                 sort=Signal::derive(Sort::<DeviceSortKey>::default)
                 include_unmanaged=Signal::derive(|| false)
-                selected=Signal::derive(|| None::<DeviceId>)
+                selected
                 on_filter=Callback::new(move |f| filter.set(f))
                 on_sort=Callback::new(|_| {})
                 on_include_unmanaged=Callback::new(|_| {})
                 on_retry=Callback::new(|()| {})
-                link_for=Callback::new(|id: DeviceId| format!("/?device={id}"))
+                link_for=Callback::new(move |id: DeviceId| {
+                    match filter.get_untracked().os_platform {
+                        Some(os) => format!("/?device={id}&os={os}"),
+                        None => format!("/?device={id}"),
+                    }
+                })
             />
         }
+        .into_any()
     });
+    (root, mounted)
+}
+
+#[wasm_bindgen_test]
+async fn device_panel_filters_by_os_and_counts() {
+    let data = RwSignal::new(loaded_devices(
+        vec![
+            device(1, "alpha.contoso.local", "Windows11"),
+            device(2, "beta.contoso.local", "Windows10"),
+            device(3, "gamma.contoso.local", "Windows11"),
+        ],
+        vec!["record 4: missing field `id`".into()],
+    ));
+    let filter = RwSignal::new(DeviceFilter::default());
+    let (root, _mounted) = mount_device_panel(data, filter, RwSignal::new(None));
     settle().await;
     assert_eq!(text(&root, "[data-testid=device-count]"), "3 devices");
     assert!(text(&root, "[data-testid=skipped-devices]").starts_with("1 record"));
@@ -439,7 +466,7 @@ async fn device_panel_filters_by_os_and_counts() {
         one(&root, "a[data-testid=device-link]")
             .get_attribute("href")
             .unwrap(),
-        format!("/?device={:040x}", 1)
+        format!("/?device={:040x}&os=Windows11", 1)
     );
 }
 
@@ -448,41 +475,17 @@ async fn device_panel_filters_by_os_and_counts() {
 /// Above the limit the table renders only the rows in view.
 #[wasm_bindgen_test]
 async fn device_rows_are_kept_across_selection_and_filters_and_long_lists_are_windowed() {
-    let root = container();
-    let loaded = |devices: Vec<Device>| {
-        let mut data = Loadable::default();
-        data.succeed(Collection {
-            items: devices,
-            skipped: vec![],
-            pages: 1,
-        });
-        data
-    };
-    let data = RwSignal::new(loaded(vec![
-        device(1, "alpha.contoso.local", "Windows11"),
-        device(2, "beta.contoso.local", "Windows10"),
-        device(3, "gamma.contoso.local", "Windows11"),
-    ]));
+    let data = RwSignal::new(loaded_devices(
+        vec![
+            device(1, "alpha.contoso.local", "Windows11"),
+            device(2, "beta.contoso.local", "Windows10"),
+            device(3, "gamma.contoso.local", "Windows11"),
+        ],
+        vec![],
+    ));
     let filter = RwSignal::new(DeviceFilter::default());
     let selected = RwSignal::new(None::<DeviceId>);
-    let _mounted = mount_to(root.clone(), move || {
-        view! {
-            <DevicePanel
-                data
-                filter
-                sort=Signal::derive(Sort::<DeviceSortKey>::default)
-                include_unmanaged=Signal::derive(|| false)
-                selected
-                on_filter=Callback::new(move |f| filter.set(f))
-                on_sort=Callback::new(|_| {})
-                on_include_unmanaged=Callback::new(|_| {})
-                on_retry=Callback::new(|()| {})
-                link_for=Callback::new(move |id: DeviceId| {
-                    format!("/?device={id}&os={}", filter.get_untracked().os_platform.unwrap_or_default())
-                })
-            />
-        }
-    });
+    let (root, _mounted) = mount_device_panel(data, filter, selected);
     settle().await;
     let gamma = format!("tr[data-device-id='{:040x}']", 3);
     let mark = |row: &Element| js_sys::Reflect::set(row, &"kept".into(), &true.into()).unwrap();
@@ -513,14 +516,17 @@ async fn device_rows_are_kept_across_selection_and_filters_and_long_lists_are_wi
         "links carry the new state"
     );
 
-    data.set(loaded(vec![device(3, "gamma.contoso.local", "Windows11")]));
+    data.set(loaded_devices(
+        vec![device(3, "gamma.contoso.local", "Windows11")],
+        vec![],
+    ));
     settle().await;
     assert!(!kept(&one(&root, &gamma)), "a new load builds new rows");
 
     let many: Vec<Device> = (1..=1_500)
         .map(|n| device(n, &format!("ws-{n:05}.contoso.local"), "Windows11"))
         .collect();
-    data.set(loaded(many));
+    data.set(loaded_devices(many, vec![]));
     settle().await;
     assert_eq!(
         one(&root, "[data-testid=device-table]")

@@ -1285,6 +1285,21 @@ async fn wait_rows(page: &Page, css: &str, n: usize, timeout: Duration) -> TestR
     .await
 }
 
+/// A windowed table: its size (`aria-rowcount`, header included) is all `rows`, and only the
+/// rows in view are in the DOM.
+async fn assert_windowed(page: &Page, table: &str, row: &str, rows: usize) -> TestResult {
+    assert_eq!(
+        page.attrs(table, "aria-rowcount").await?,
+        vec![(rows + 1).to_string()]
+    );
+    let in_dom = page.count(row).await?;
+    assert!(
+        in_dom > 0 && in_dom < 100,
+        "{in_dom} of {rows} rows of {table} in the DOM"
+    );
+    Ok(())
+}
+
 fn hex_id(n: usize) -> String {
     format!("{n:040x}")
 }
@@ -1350,17 +1365,7 @@ async fn ten_thousand_devices_and_five_thousand_updates_render() {
         })
         .await?;
         let devices_shown = t0.elapsed();
-        // Windowed like the KB table: all 10,000 in the table's size, the rows in view in the DOM.
-        assert_eq!(
-            page.attrs("[data-testid=device-table]", "aria-rowcount")
-                .await?,
-            vec![(DEVICES + 1).to_string()]
-        );
-        let devices_in_dom = page.count(DEVICE_ROW).await?;
-        assert!(
-            devices_in_dom > 0 && devices_in_dom < 100,
-            "{devices_in_dom} of {DEVICES} device rows in the DOM"
-        );
+        assert_windowed(&page, "[data-testid=device-table]", DEVICE_ROW, DEVICES).await?;
 
         let t1 = Instant::now();
         page.click(&format!(
@@ -1368,20 +1373,10 @@ async fn ten_thousand_devices_and_five_thousand_updates_render() {
             hex_id(1)
         ))
         .await?;
-        // The table is windowed: all 5,000 are in the table's size, the rows in view in the DOM.
         page.wait_text_contains("[data-testid=kb-totals]", "5000 updates")
             .await?;
         let kbs_shown = t1.elapsed();
-        assert_eq!(
-            page.attrs("[data-testid=kb-table]", "aria-rowcount")
-                .await?,
-            vec![(KBS + 1).to_string()]
-        );
-        let in_dom = page.count(KB_ROW).await?;
-        assert!(
-            in_dom > 0 && in_dom < KBS,
-            "{in_dom} of {KBS} rows in the DOM"
-        );
+        assert_windowed(&page, "[data-testid=kb-table]", KB_ROW, KBS).await?;
 
         let t2 = Instant::now();
         page.type_into("input[data-testid=kb-search]", "Security update 4999")

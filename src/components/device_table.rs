@@ -3,7 +3,7 @@ use kbwatch_core::sort::Sort;
 use kbwatch_core::{Device, DeviceId, DeviceSortKey};
 use leptos::prelude::*;
 
-use super::row_window::RowWindow;
+use super::row_window::WindowedTable;
 use super::sort_header::SortHeader;
 use crate::messages;
 
@@ -27,47 +27,36 @@ pub fn DeviceTable(
     link_for: Callback<DeviceId, String>,
 ) -> impl IntoView {
     let total = Memo::new(move |_| rows.with(Vec::len));
-    let window = RowWindow::new(total, WHOLE_TABLE_MAX_ROWS, ROW_HEIGHT_PX);
-    let range = window.range;
     let now = time::OffsetDateTime::now_utc();
     view! {
-        <div class="table-scroll device-table-box" class:table-windowed=window.windowed tabindex=window.tab_index() on:scroll=window.on_scroll()>
-            <table class="table table-devices" data-testid="device-table" aria-rowcount=move || total.get() + 1>
-                <thead>
-                    <tr aria-rowindex="1">
-                        <SortHeader label=messages::COL_NAME key=DeviceSortKey::Name sort on_sort/>
-                        <SortHeader label=messages::COL_OS key=DeviceSortKey::Os sort on_sort/>
-                        <SortHeader label=messages::COL_HEALTH key=DeviceSortKey::Health sort on_sort/>
-                        <SortHeader label=messages::COL_RISK key=DeviceSortKey::Risk sort on_sort/>
-                        <SortHeader label=messages::COL_EXPOSURE key=DeviceSortKey::Exposure sort on_sort/>
-                        <SortHeader label=messages::COL_LAST_SEEN key=DeviceSortKey::LastSeen sort on_sort/>
-                    </tr>
-                </thead>
-                <tbody>
-                    {window.spacer_above()}
-                    <ForEnumerate
-                        each=move || {
-                            let (first, last) = range.get();
-                            rows.with(|r| r[first..last].to_vec())
-                        }
-                        key=|device| device.id.clone()
-                        children=move |index, device| {
-                            let row_index = Signal::derive(move || range.with(|r| r.0) + index.get() + 2);
-                            // Links carry the page's state: rebuilt whenever the list or the
-                            // selection changes, as they were when the table was rebuilt.
-                            let id = device.id.clone();
-                            let href = Signal::derive(move || {
-                                rows.track();
-                                selected.track();
-                                link_for.run(id.clone())
-                            });
-                            view! { <DeviceRow device row_index selected href now/> }
-                        }
-                    />
-                    {window.spacer_below()}
-                </tbody>
-            </table>
-        </div>
+        <WindowedTable
+            box_class="table-scroll device-table-box"
+            table_class="table table-devices"
+            testid="device-table"
+            total
+            whole_max_rows=WHOLE_TABLE_MAX_ROWS
+            row_height_px=ROW_HEIGHT_PX
+            items=Callback::new(move |(first, last): (usize, usize)| rows.with(|r| r[first..last].to_vec()))
+            key=|device: &Device| device.id.clone()
+            row=move |device: Device, row_index| {
+                // Links carry the page's state: rebuilt whenever the list or the selection
+                // changes, as they were when the whole table was rebuilt.
+                let id = device.id.clone();
+                let href = Signal::derive(move || {
+                    rows.track();
+                    selected.track();
+                    link_for.run(id.clone())
+                });
+                view! { <DeviceRow device row_index selected href now/> }
+            }
+        >
+            <SortHeader label=messages::COL_NAME key=DeviceSortKey::Name sort on_sort/>
+            <SortHeader label=messages::COL_OS key=DeviceSortKey::Os sort on_sort/>
+            <SortHeader label=messages::COL_HEALTH key=DeviceSortKey::Health sort on_sort/>
+            <SortHeader label=messages::COL_RISK key=DeviceSortKey::Risk sort on_sort/>
+            <SortHeader label=messages::COL_EXPOSURE key=DeviceSortKey::Exposure sort on_sort/>
+            <SortHeader label=messages::COL_LAST_SEEN key=DeviceSortKey::LastSeen sort on_sort/>
+        </WindowedTable>
     }
 }
 

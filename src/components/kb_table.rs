@@ -3,7 +3,7 @@ use kbwatch_core::sort::Sort;
 use kbwatch_core::{KbSortKey, MissingKb};
 use leptos::prelude::*;
 
-use super::row_window::RowWindow;
+use super::row_window::WindowedTable;
 use super::sort_header::SortHeader;
 use crate::messages;
 
@@ -22,40 +22,28 @@ pub fn KbTable(
     on_sort: Callback<KbSortKey>,
 ) -> impl IntoView {
     let total = Memo::new(move |_| rows.with(Vec::len));
-    let window = RowWindow::new(total, WHOLE_TABLE_MAX_ROWS, ROW_HEIGHT_PX);
-    let range = window.range;
-
     view! {
-        <div class="kb-table-box" class:table-windowed=window.windowed tabindex=window.tab_index() on:scroll=window.on_scroll()>
-            <table class="table" data-testid="kb-table" aria-rowcount=move || total.get() + 1>
-                <thead>
-                    <tr aria-rowindex="1">
-                        <SortHeader label=messages::COL_KB key=KbSortKey::Kb sort on_sort/>
-                        <SortHeader label=messages::COL_UPDATE key=KbSortKey::Name sort on_sort/>
-                        <SortHeader label=messages::COL_PRODUCTS key=KbSortKey::Products sort on_sort/>
-                        <SortHeader label=messages::COL_CVES key=KbSortKey::Cves sort on_sort numeric=true/>
-                    </tr>
-                </thead>
-                <tbody>
-                    {window.spacer_above()}
-                    // Keyed by position in the device's list: filtering removes rows and sorting
-                    // moves them; only rows that come into view are built.
-                    <ForEnumerate
-                        each=move || {
-                            let (first, last) = range.get();
-                            rows.with(|r| r[first..last].to_vec())
-                        }
-                        key=|position| *position
-                        children=move |index, position| {
-                            let kb = kbs.with_untracked(|k| k[position].clone());
-                            let row_index = Signal::derive(move || range.with(|r| r.0) + index.get() + 2);
-                            view! { <KbRow kb row_index/> }
-                        }
-                    />
-                    {window.spacer_below()}
-                </tbody>
-            </table>
-        </div>
+        <WindowedTable
+            box_class="kb-table-box"
+            table_class="table"
+            testid="kb-table"
+            total
+            whole_max_rows=WHOLE_TABLE_MAX_ROWS
+            row_height_px=ROW_HEIGHT_PX
+            items=Callback::new(move |(first, last): (usize, usize)| rows.with(|r| r[first..last].to_vec()))
+            // Keyed by position in the device's list: filtering removes rows and sorting moves
+            // them; only rows that come into view are built.
+            key=|position: &usize| *position
+            row=move |position: usize, row_index| {
+                let kb = kbs.with_untracked(|k| k[position].clone());
+                view! { <KbRow kb row_index/> }
+            }
+        >
+            <SortHeader label=messages::COL_KB key=KbSortKey::Kb sort on_sort/>
+            <SortHeader label=messages::COL_UPDATE key=KbSortKey::Name sort on_sort/>
+            <SortHeader label=messages::COL_PRODUCTS key=KbSortKey::Products sort on_sort/>
+            <SortHeader label=messages::COL_CVES key=KbSortKey::Cves sort on_sort numeric=true/>
+        </WindowedTable>
     }
 }
 

@@ -89,3 +89,59 @@ impl RowWindow {
         }
     }
 }
+
+/// A table that windows itself above `whole_max_rows` rows: the scroll box, the table with its
+/// whole size for screen readers (`aria-rowcount`, `aria-rowindex`), the header row (the
+/// children), the spacers, and the rows in the window, keyed by `key` so that filtering and
+/// sorting move and keep rows instead of rebuilding them.
+#[component]
+pub fn WindowedTable<T, K, KF, R, V>(
+    /// Class of the scroll box.
+    box_class: &'static str,
+    /// Class of the table.
+    table_class: &'static str,
+    /// `data-testid` of the table.
+    testid: &'static str,
+    /// Rows in the whole table.
+    total: Memo<usize>,
+    whole_max_rows: usize,
+    /// Must match the stylesheet's row height for windowed tables.
+    row_height_px: usize,
+    /// The items of the rows `first..last` of the table.
+    items: Callback<(usize, usize), Vec<T>>,
+    key: KF,
+    /// A row, given its item and its row number in the whole table (the header is row 1).
+    row: R,
+    children: Children,
+) -> impl IntoView
+where
+    T: Send + Sync + 'static,
+    K: Eq + std::hash::Hash + 'static,
+    KF: Fn(&T) -> K + Send + Clone + 'static,
+    R: Fn(T, Signal<usize>) -> V + Send + Sync + Clone + 'static,
+    V: IntoView + 'static,
+{
+    let window = RowWindow::new(total, whole_max_rows, row_height_px);
+    let range = window.range;
+    view! {
+        <div class=box_class class:table-windowed=window.windowed tabindex=window.tab_index() on:scroll=window.on_scroll()>
+            <table class=table_class data-testid=testid aria-rowcount=move || total.get() + 1>
+                <thead>
+                    <tr aria-rowindex="1">{children()}</tr>
+                </thead>
+                <tbody>
+                    {window.spacer_above()}
+                    <ForEnumerate
+                        each=move || items.run(range.get())
+                        key=key
+                        children=move |index, item| {
+                            let row_index = Signal::derive(move || range.with(|r| r.0) + index.get() + 2);
+                            row(item, row_index)
+                        }
+                    />
+                    {window.spacer_below()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
