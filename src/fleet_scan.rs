@@ -39,6 +39,37 @@ pub enum DataSource {
     Bulk(BulkStats),
 }
 
+/// Where the fleet scanner lives: made the first time the fleet or wall view asks for it, and
+/// kept for the rest of the session (a scan goes on while the analyst looks at one device).
+/// It is made under the owner of the slot, not of the page that asks first, so leaving that
+/// page does not dispose of it. With the `split` feature the scanner's code (cache, budget,
+/// aggregation) only arrives with those views.
+#[derive(Clone, Copy)]
+pub struct ScannerSlot {
+    scanner: StoredValue<Option<FleetScanner>>,
+    recipe: StoredValue<(ApiClient, FleetSettings, Owner)>,
+}
+
+impl ScannerSlot {
+    pub fn new(client: ApiClient, settings: FleetSettings) -> Self {
+        let owner = Owner::current().unwrap_or_default();
+        Self {
+            scanner: StoredValue::new(None),
+            recipe: StoredValue::new((client, settings, owner)),
+        }
+    }
+
+    pub fn scanner(&self) -> FleetScanner {
+        if let Some(scanner) = self.scanner.get_value() {
+            return scanner;
+        }
+        let (client, settings, owner) = self.recipe.get_value();
+        let scanner = owner.with(|| FleetScanner::new(client, settings));
+        self.scanner.set_value(Some(scanner));
+        scanner
+    }
+}
+
 /// Reactive handle on the fleet scan; cheap to copy into closures.
 #[derive(Clone, Copy)]
 pub struct FleetScanner {

@@ -40,6 +40,8 @@ pub const NO_DEVICES_MATCH: &str = "No device matches these filters.";
 
 pub const SELECT_DEVICE: &str = "Select a device to see the security updates it is missing.";
 pub const LOADING_KBS: &str = "Loading missing updates…";
+pub const LOADING_FLEET_VIEW: &str = "Loading the fleet view…";
+pub const LOADING_WALL: &str = "Loading the wall display…";
 pub const OPEN_IN_PORTAL: &str = "Open in Microsoft Defender";
 pub const KB_SEARCH: &str = "Filter updates by KB number or name";
 pub const KB_SEARCH_PLACEHOLDER: &str = "KB number or name…";

@@ -18,10 +18,10 @@ use crate::auth::TokenSource;
 use crate::components::device_panel::DevicePanel;
 use crate::components::kb_panel::KbPanel;
 use crate::components::session::{AccountStatus, TokenStatus};
-use crate::fleet_scan::FleetScanner;
+use crate::fleet_scan::ScannerSlot;
 use crate::messages;
-use crate::pages::fleet::FleetPage;
-use crate::pages::wall::WallPage;
+use crate::pages::fleet::fleet_page_view;
+use crate::pages::wall::wall_page_view;
 use crate::remote::Remote;
 use kbwatch_core::wall::WallSettings;
 
@@ -152,7 +152,7 @@ pub fn Dashboard() -> impl IntoView {
         format!("{}?{query}", location.pathname.get_untracked())
     });
 
-    let scanner = FleetScanner::new(context.client.clone(), context.config.fleet);
+    let scanner = ScannerSlot::new(context.client.clone(), context.config.fleet);
     // The devices the fleet and wall views work on: the loaded list under the device filter.
     let scope = Memo::new(move |_| {
         let filter = device_filter.get();
@@ -211,14 +211,11 @@ pub fn Dashboard() -> impl IntoView {
         (page.get() == Page::Wall).then(|| {
             let (settings, _) = WallSettings::from_query(&location.search.get_untracked());
             view! {
-                <WallPage
-                    settings
-                    devices
-                    kbs
-                    scope
-                    scanner
-                    identity
-                />
+                <Suspense fallback=|| view! { <p class="muted" data-testid="view-loading">{messages::LOADING_WALL}</p> }>
+                    {Suspend::new(async move {
+                        wall_page_view(settings, devices, kbs, scope.into(), scanner, identity).await
+                    })}
+                </Suspense>
             }
         })
     };
@@ -254,16 +251,17 @@ pub fn Dashboard() -> impl IntoView {
             <a href=move || page_href(Page::Fleet) data-testid="nav-fleet"
                 aria-current=move || (page.get() == Page::Fleet).then_some("page")>{messages::NAV_FLEET}</a>
         </nav>
-        {move || (page.get() == Page::Fleet).then(|| view! {
-            <main class="layout-single">
-                <FleetPage
-                    scope
-                    view=fleet_view
-                    on_change=Callback::new(move |(fleet, push): (FleetView, bool)| change(push, &|s| s.fleet = fleet.clone()))
-                    link_for
-                    scanner
-                />
-            </main>
+        {move || (page.get() == Page::Fleet).then(|| {
+            let on_change = Callback::new(move |(fleet, push): (FleetView, bool)| change(push, &|s| s.fleet = fleet.clone()));
+            view! {
+                <main class="layout-single">
+                    <Suspense fallback=|| view! { <p class="muted" data-testid="view-loading">{messages::LOADING_FLEET_VIEW}</p> }>
+                        {Suspend::new(async move {
+                            fleet_page_view(scope.into(), fleet_view.into(), on_change, link_for, scanner).await
+                        })}
+                    </Suspense>
+                </main>
+            }
         })}
         <main class="layout" class:hidden=move || page.get() != Page::Devices>
             <DevicePanel

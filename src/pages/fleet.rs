@@ -11,10 +11,25 @@ use crate::components::fleet::{
     FleetDeviceTable, FleetKbFilters, FleetKbTable, ScanStatus, SummaryTiles, TopKbChart,
 };
 use crate::download::save_text;
-use crate::fleet_scan::{now_ms, DataSource, FleetScanner};
+use crate::fleet_scan::{now_ms, DataSource, FleetScanner, ScannerSlot};
 use crate::messages;
 
 const CHART_BARS: usize = 10;
+
+/// The fleet page as a view. With the `split` feature (the release app built by Trunk) this
+/// and the code only it reaches are a separate wasm chunk, fetched the first time the page
+/// opens.
+#[cfg_attr(feature = "split", leptos::lazy)]
+pub async fn fleet_page_view(
+    scope: Signal<Option<Vec<Device>>>,
+    view: Signal<FleetView>,
+    on_change: Callback<(FleetView, bool)>,
+    link_for: Callback<DeviceId, String>,
+    scanner: ScannerSlot,
+) -> AnyView {
+    let scanner = scanner.scanner();
+    view! { <FleetPage scope view on_change link_for scanner/> }.into_any()
+}
 
 #[component]
 pub fn FleetPage(

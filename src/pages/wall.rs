@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::api::{Collection, DeviceKbs};
 use crate::components::fleet::SummaryTiles;
-use crate::fleet_scan::{now_ms, FleetScanner};
+use crate::fleet_scan::{now_ms, FleetScanner, ScannerSlot};
 use crate::messages;
 use crate::remote::Remote;
 
@@ -38,6 +38,21 @@ fn visible_rows() -> usize {
         .and_then(|h| h.as_f64())
         .unwrap_or(1080.0);
     ((height - CHROME_PX) / ROW_HEIGHT_PX).floor().max(1.0) as usize
+}
+
+/// The wall display as a view. With the `split` feature (the release app built by Trunk) this
+/// and the code only it reaches are a separate wasm chunk, fetched when the wall opens.
+#[cfg_attr(feature = "split", leptos::lazy)]
+pub async fn wall_page_view(
+    settings: WallSettings,
+    devices: Remote<Collection<Device>>,
+    kbs: Remote<DeviceKbs>,
+    scope: Signal<Option<Vec<Device>>>,
+    scanner: ScannerSlot,
+    identity: Signal<String>,
+) -> AnyView {
+    let scanner = scanner.scanner();
+    view! { <WallPage settings devices kbs scope scanner identity/> }.into_any()
 }
 
 #[component]
