@@ -12,10 +12,14 @@
 #     that crashes on load, so it is never used.
 #   - cargo-deny 0.20.2 (--locked; needs rustc >= 1.88): the `deny` step of scripts/test.sh.
 #     ~5 min to compile on 2 cores.
+#   - wasm-split-cli from wasm_split_cli_support 0.2.4 (--locked, feature build-binary): cuts the
+#     fleet and wall views out of the app's wasm (scripts/split-wasm.mjs, a Trunk hook). Its 0.2
+#     series speaks the protocol of wasm_split_helpers 0.2 (Leptos's `#[lazy]`). ~1.5 min.
 set -Eeuo pipefail
 
 TRUNK_VERSION="0.21.14"
 CARGO_DENY_VERSION="0.20.2"
+WASM_SPLIT_VERSION="0.2.4"
 WASM_TARGET="wasm32-unknown-unknown"
 # nginx: only for the e2e proxy test, which starts its own nginx in a temporary directory
 # (`nginx -p <tmp> -c <conf> -g 'daemon off;'`); it is never run as a service.
@@ -137,6 +141,17 @@ if [ "$(trunk --version 2>/dev/null || true)" = "trunk $TRUNK_VERSION" ]; then
 else
     ok "found: $(trunk --version 2>/dev/null || echo none); compiling (~12 min on 2 cores)"
     cargo install --locked trunk --version "$TRUNK_VERSION"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "wasm-split-cli (wasm_split_cli_support $WASM_SPLIT_VERSION)"
+if cargo install --list | grep -qx "wasm_split_cli_support v$WASM_SPLIT_VERSION:" &&
+    command -v wasm-split-cli >/dev/null; then
+    ok "already installed"
+else
+    ok "compiling (~1.5 min)"
+    cargo install --locked --force wasm_split_cli_support --version "$WASM_SPLIT_VERSION" \
+        --features build-binary
 fi
 
 # ---------------------------------------------------------------------------------------------

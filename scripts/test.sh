@@ -69,7 +69,8 @@ run_step() {
 run_step fmt cargo fmt --all -- --check
 run_step clippy cargo clippy --workspace --all-targets -- -D warnings
 # The app is also linted as what it really is, a wasm32 crate (cfg(target_arch) code differs).
-run_step clippy-wasm cargo clippy -p kbwatch --all-targets --target wasm32-unknown-unknown -- -D warnings
+# --all-features: the `split` feature (the app as Trunk builds it) is linted too.
+run_step clippy-wasm cargo clippy -p kbwatch --all-targets --all-features --target wasm32-unknown-unknown -- -D warnings
 # Licenses, duplicate/wildcard bans and sources (crates.io only) of the whole graph, per deny.toml.
 # Advisories are left out: their database cannot be fetched here.
 run_step deny cargo deny --workspace --locked check licenses bans sources
