@@ -91,25 +91,20 @@ after() {
 
 # --- compile everything --------------------------------------------------------------------
 step build-release trunk build --release --offline --dist "$WORK/dist-release"
-# The release wasm through wasm-bindgen only, as Trunk calls it, without the wasm-opt pass.
-after build-release -- build-noopt wasm-bindgen --target=web --out-dir="$WORK/noopt" --out-name=kbwatch \
-    --no-typescript "$TARGET/wasm32-unknown-unknown/release/kbwatch.wasm"
+# The same release build without the wasm-opt pass (scripts/split-wasm.mjs runs it).
+after build-release -- build-noopt env KBWATCH_WASM_OPT=0 \
+    trunk build --release --offline --dist "$WORK/noopt"
 step build-debug trunk build --offline --dist "$WORK/dist-debug"
 # The "before" of our release profile (Cargo.toml): cargo's default one, built in a target dir
-# of its own so the real release build is untouched, then through wasm-bindgen, with and
-# without the same wasm-opt pass Trunk runs.
-build_cargo_default() {
-    local target="$WORK/cargo-default-target"
-    CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_PROFILE_RELEASE_LTO=false \
-        CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-        cargo build --release --target wasm32-unknown-unknown -p kbwatch --target-dir "$target"
-    wasm-bindgen --target=web --out-dir="$WORK/cargo-default-noopt" --out-name=kbwatch \
-        --no-typescript "$target/wasm32-unknown-unknown/release/kbwatch.wasm"
-    cp -r "$WORK/cargo-default-noopt" "$WORK/cargo-default"
-    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-        --enable-mutable-globals --enable-reference-types --enable-multivalue \
-        "$WORK/cargo-default-noopt/kbwatch_bg.wasm" -o "$WORK/cargo-default/kbwatch_bg.wasm"
-}
+# of its own so the real release build is untouched, by Trunk with and without the same
+# wasm-opt pass.
+build_cargo_default() (
+    # A subshell: these settings end with it.
+    export CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_PROFILE_RELEASE_LTO=false
+    export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_TARGET_DIR="$WORK/cargo-default-target"
+    trunk build --release --offline --dist "$WORK/cargo-default"
+    KBWATCH_WASM_OPT=0 trunk build --release --offline --dist "$WORK/cargo-default-noopt"
+)
 step build-cargo-default build_cargo_default
 step build-bench cargo build -p kbwatch-bench
 step build-mock cargo build --release -p kbwatch-mock

@@ -6,6 +6,8 @@
 //! `loader-<hash>.js` (the loader moved out of index.html by scripts/extract-inline-script.mjs),
 //! `snippets/**.js` (JS the Rust code imports; module-preloaded, so loaded in every mode),
 //! `main-<hash>.css`, and copies `config.json`, the MSAL bundle and the redirect bridge files.
+//! scripts/split-wasm.mjs adds `wasm-split-<hash>.js` (the chunk loader, imported by the glue)
+//! and the chunks, `*-<hash>.wasm` (the fleet and wall views, fetched when one opens).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,7 +35,12 @@ pub enum Role {
     Loader,
     Glue,
     Snippet,
+    /// The main wasm module.
     Wasm,
+    /// The loader of the wasm chunks (imported by the glue: part of every first visit).
+    SplitLoader,
+    /// A wasm chunk: fetched the first time the fleet or wall view opens.
+    Chunk,
     Config,
     Msal,
     /// Only loaded by the sign-in redirect page (msal-redirect-bridge, redirect.html, …).
@@ -54,8 +61,12 @@ impl Role {
             Role::Msal
         } else if name.starts_with("redirect") || name.starts_with("msal-redirect") {
             Role::Redirect
-        } else if name.ends_with(".wasm") {
+        } else if name.ends_with(".wasm") && name.starts_with("kbwatch") {
             Role::Wasm
+        } else if name.ends_with(".wasm") {
+            Role::Chunk
+        } else if name.starts_with("wasm-split") && name.ends_with(".js") {
+            Role::SplitLoader
         } else if name.ends_with(".css") {
             Role::Css
         } else if name.starts_with("loader") && name.ends_with(".js") {
@@ -77,13 +88,17 @@ impl Role {
                 | Role::Glue
                 | Role::Snippet
                 | Role::Wasm
+                | Role::SplitLoader
                 | Role::Config
         )
     }
 
-    /// The app's own code: what the 250 KB brotli budget covers.
+    /// The app's own code in the first download: what the 250 KiB brotli budget covers.
     pub fn app_code(self) -> bool {
-        matches!(self, Role::Loader | Role::Glue | Role::Snippet | Role::Wasm)
+        matches!(
+            self,
+            Role::Loader | Role::Glue | Role::Snippet | Role::Wasm | Role::SplitLoader
+        )
     }
 }
 
@@ -210,6 +225,8 @@ fn build(dir: &Path, keep: impl Fn(Role) -> bool) -> Result<Value, BoxError> {
         "wasm": total(&files, |r| r == Role::Wasm),
         "js": total(&files, |r| r.app_code() && r != Role::Wasm),
         "app_code": total(&files, Role::app_code),
+        "chunks": total(&files, |r| r == Role::Chunk),
+        "app_code_with_chunks": total(&files, |r| r.app_code() || r == Role::Chunk),
         "css": total(&files, |r| r == Role::Css),
         "msal": total(&files, |r| r == Role::Msal),
         "first_visit_demo": demo,
@@ -220,12 +237,14 @@ fn build(dir: &Path, keep: impl Fn(Role) -> bool) -> Result<Value, BoxError> {
 
 pub fn run(args: PayloadArgs) -> Result<(), BoxError> {
     let release = build(&args.release, |r| r != Role::Other)?;
-    // wasm-bindgen's output of the release wasm, before wasm-opt: wasm and glue only.
-    let noopt = build(&args.noopt, |r| matches!(r, Role::Wasm | Role::Glue))?;
+    // The release build without wasm-opt: its wasm (main and chunks) and glue.
+    let noopt = build(&args.noopt, |r| {
+        matches!(r, Role::Wasm | Role::Chunk | Role::Glue)
+    })?;
     let debug = build(&args.debug, |r| r != Role::Other)?;
     let wasm_and_glue = |dir: &Option<PathBuf>| -> Result<Value, BoxError> {
         dir.as_deref().map_or(Ok(Value::Null), |d| {
-            build(d, |r| matches!(r, Role::Wasm | Role::Glue))
+            build(d, |r| matches!(r, Role::Wasm | Role::Chunk | Role::Glue))
         })
     };
     let out = json!({
@@ -253,6 +272,12 @@ mod tests {
             ("kbwatch_bg.wasm", Role::Wasm),
             ("kbwatch.js", Role::Glue),
             ("loader-932c6276b2e0991b.js", Role::Loader),
+            ("wasm-split-faf34d7b14ba8231.js", Role::SplitLoader),
+            ("chunk_3-249529266b6c1759.wasm", Role::Chunk),
+            (
+                "split_fleet_page_view_8976099046662569812-fbacb1484752a8d8.wasm",
+                Role::Chunk,
+            ),
             ("main-69e057f81516734e.css", Role::Css),
             ("config.json", Role::Config),
             ("msal-browser.min.js", Role::Msal),
@@ -269,5 +294,7 @@ mod tests {
         }
         assert!(Role::Snippet.first_visit() && Role::Snippet.app_code());
         assert!(!Role::Msal.first_visit() && !Role::Css.app_code());
+        assert!(Role::SplitLoader.first_visit() && Role::SplitLoader.app_code());
+        assert!(!Role::Chunk.first_visit() && !Role::Chunk.app_code());
     }
 }

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use kbwatch_e2e::BoxError;
+
+use super::payload::Role;
 use serde_json::{json, Map, Value};
 
 pub struct ReportArgs {
@@ -225,19 +227,21 @@ fn payload_section(r: &mut Report, dir: &Path, p: Option<&Value>) {
                 .count()
         })
     };
-    let first_visit = |role: &str| {
-        matches!(
-            role,
-            "index_html" | "css" | "loader" | "glue" | "snippet" | "wasm" | "config"
-        )
-    };
-    let demo_files = count(rel, &first_visit);
+    let demo_files = count(rel, &first_visit_role);
     r.line(size_row("app wasm (release, wasm-opt -Oz)", &rel["wasm"]));
+    r.line(size_row("app JS (glue, loaders, snippets)", &rel["js"]));
+    r.line(size_row("app wasm + JS (first visit)", &rel["app_code"]));
     r.line(size_row(
-        "app JS (wasm-bindgen glue, loader, snippets)",
-        &rel["js"],
+        &format!(
+            "fleet and wall chunks ({} files, on first use)",
+            count(rel, &|role| role == "chunk")
+        ),
+        &rel["chunks"],
     ));
-    r.line(size_row("app wasm + JS", &rel["app_code"]));
+    r.line(size_row(
+        "app wasm + JS with the chunks",
+        &rel["app_code_with_chunks"],
+    ));
     r.line(size_row("CSS", &rel["css"]));
     r.line(size_row("MSAL bundle (msal-browser.min.js)", &rel["msal"]));
     r.line(size_row(
@@ -250,6 +254,7 @@ fn payload_section(r: &mut Report, dir: &Path, p: Option<&Value>) {
     ));
     let noopt = &p["release_without_wasm_opt"];
     r.line(size_row("release wasm without wasm-opt", &noopt["wasm"]));
+    r.line(size_row("  its chunks", &noopt["chunks"]));
     let before = &p["cargo_default_profile"];
     if before.is_object() {
         r.line("   cargo's default release profile (opt-level 3, no LTO, 16 codegen units) instead of ours");
@@ -359,6 +364,11 @@ fn first_table_section(r: &mut Report, dir: &Path, b: Option<&Value>) {
     ));
 }
 
+/// Whether a file of this role (as `payload.json` names it) is part of every first visit.
+fn first_visit_role(role: &str) -> bool {
+    serde_json::from_value::<Role>(Value::from(role)).is_ok_and(Role::first_visit)
+}
+
 /// Do the files the payload counts as a first visit match what Chromium fetched?
 fn first_visit_check(r: &mut Report, payload: Option<&Value>, browser: Option<&Value>) {
     let (Some(p), Some(b)) = (payload, browser) else {
@@ -369,10 +379,8 @@ fn first_visit_check(r: &mut Report, payload: Option<&Value>, browser: Option<&V
         .into_iter()
         .flatten()
         .filter(|f| {
-            matches!(
-                f["role"].as_str(),
-                Some("css" | "loader" | "glue" | "snippet" | "wasm" | "config")
-            )
+            let role = f["role"].as_str().unwrap_or("");
+            first_visit_role(role) && role != "index_html"
         })
         .filter_map(|f| f["file"].as_str().map(|n| format!("/{n}")))
         .collect();
