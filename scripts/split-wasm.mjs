@@ -98,6 +98,7 @@ function splitInto(work, mainJs, stem) {
   rmSync(join(staging, "snippets"), { recursive: true, force: true });
   cpSync(join(bindgen, "snippets"), join(staging, "snippets"), { recursive: true });
 
+  preloadNextTo(mainJs, loaderName);
   updateIntegrity();
   for (const [name, size] of written) {
     console.log(`split-wasm: ${name} ${size} B`);
@@ -137,6 +138,20 @@ function optimised(file) {
   const out = `${file}.opt`;
   run("wasm-opt", ["-Oz", file, "-o", out]);
   return readFileSync(out);
+}
+
+/// A modulepreload link for `module` next to Trunk's for `mainJs`: the browser fetches the
+/// chunk loader with the main module instead of discovering it only once that has arrived.
+function preloadNextTo(mainJs, module) {
+  const indexPath = join(staging, "index.html");
+  const html = readFileSync(indexPath, "utf8");
+  const link = new RegExp(`<link rel="modulepreload" href="\\./${mainJs.replace(/\./g, "\\.")}"[^>]*>`);
+  const found = html.match(link);
+  if (!found) {
+    fail(`no modulepreload link for ${mainJs} in index.html`);
+  }
+  const preload = `<link rel="modulepreload" href="./${module}" crossorigin="anonymous" integrity="sha384-">`;
+  writeFileSync(indexPath, html.replace(found[0], found[0] + preload));
 }
 
 /// Trunk's `integrity` attributes in index.html, recomputed for the files as they are now.

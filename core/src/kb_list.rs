@@ -1,6 +1,5 @@
 //! Filtering, sorting and totals of one device's missing KBs.
 
-use std::collections::BTreeSet;
 
 use crate::kb::MissingKb;
 use crate::sort::{Sort, SortDirection, SortKey};
@@ -178,14 +177,18 @@ impl KbTotals {
     }
 }
 
-/// Distinct raw product names present, sorted by their human label.
+/// Distinct raw product names present, sorted by their human label (then the raw name).
 pub fn products(kbs: &[MissingKb]) -> Vec<String> {
-    let set: BTreeSet<&str> = kbs
+    let mut seen = std::collections::HashSet::new();
+    let mut list: Vec<String> = kbs
         .iter()
         .flat_map(|kb| kb.products.iter().map(String::as_str))
+        .filter(|p| seen.insert(*p))
+        .map(str::to_owned)
         .collect();
-    let mut list: Vec<String> = set.into_iter().map(str::to_owned).collect();
-    crate::sort::sort_by_cached_key(&mut list, |p| crate::kb::humanize_product(p).to_lowercase());
+    crate::sort::sort_by_cached_key(&mut list, |p| {
+        (crate::kb::humanize_product(p).to_lowercase(), p.clone())
+    });
     list
 }
 

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use kbwatch_e2e::{hold_for, wait_for, EnvSetup, Page, TestEnv, TestResult};
+use kbwatch_e2e::{assert_page_healthy, hold_for, wait_for, EnvSetup, Page, TestEnv, TestResult};
 use kbwatch_mock::MockOptions;
 use serde_json::{json, Value};
 
@@ -310,6 +310,60 @@ impl Sampler {
 /// The acceptance path: a throttled, flaky, slow scan of the whole fleet completes with every
 /// device, shows partial results, pauses and resumes, stays inside the limits, honours
 /// Retry-After, caches its results across a reload, and links KBs to devices to device views.
+/// The wasm files the page has fetched so far (the main module and any chunks).
+async fn wasm_fetched(page: &Page) -> TestResult<Vec<String>> {
+    page.eval(
+        "return performance.getEntriesByType('resource')
+            .map(e => new URL(e.name).pathname.slice(1))
+            .filter(p => p.endsWith('.wasm'));",
+        vec![],
+    )
+    .await
+}
+
+/// The device view does not download the fleet view's code: the fleet chunk arrives when the
+/// fleet view first opens (the wall's not at all), and a second visit fetches nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_view_brings_its_code_when_it_first_opens() {
+    let env = start(mock_options(), fleet_config(90, 1_400)).await;
+    let env = &env;
+    env.with_browser("fleet-chunk", |page: Page| async move {
+        page.open("/").await?;
+        page.wait_any("tr[data-testid=device-row]").await?;
+        let first = wasm_fetched(&page).await?;
+        assert_eq!(first.len(), 1, "only the main module: {first:?}");
+        assert!(first[0].starts_with("kbwatch-"), "{first:?}");
+
+        page.click("[data-testid=nav-fleet]").await?;
+        page.wait_any(FLEET_PAGE).await?;
+        page.wait_any(SCAN_PROGRESS).await?;
+        let opened = wasm_fetched(&page).await?;
+        assert!(
+            opened
+                .iter()
+                .any(|f| f.starts_with("split_fleet_page_view")),
+            "{opened:?}"
+        );
+        assert!(
+            !opened.iter().any(|f| f.starts_with("split_wall_page_view")),
+            "{opened:?}"
+        );
+
+        page.click("[data-testid=nav-devices]").await?;
+        page.wait_any("tr[data-testid=device-row]").await?;
+        page.click("[data-testid=nav-fleet]").await?;
+        page.wait_any(FLEET_PAGE).await?;
+        page.wait_any(SCAN_PROGRESS).await?;
+        assert_eq!(
+            wasm_fetched(&page).await?.len(),
+            opened.len(),
+            "nothing fetched again"
+        );
+        assert_page_healthy(&page).await
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_of_the_demo_fleet_within_the_limits() {
     const RETRY_AFTER_SECS: u64 = 3;
