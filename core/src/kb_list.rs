@@ -1,6 +1,5 @@
 //! Filtering, sorting and totals of one device's missing KBs.
 
-
 use crate::kb::MissingKb;
 use crate::sort::{Sort, SortDirection, SortKey};
 

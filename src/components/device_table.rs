@@ -28,6 +28,11 @@ pub fn DeviceTable(
 ) -> impl IntoView {
     let total = Memo::new(move |_| rows.with(Vec::len));
     let now = time::OffsetDateTime::now_utc();
+    // A new table builds its rows in the next animation frame rather than in the task that
+    // brought the devices: the KB table of the device in the URL, whose answer comes at the
+    // same moment, is painted first instead of waiting for a few hundred device rows.
+    let started = RwSignal::new(false);
+    request_animation_frame(move || started.set(true));
     view! {
         <WindowedTable
             box_class="table-scroll device-table-box"
@@ -36,7 +41,13 @@ pub fn DeviceTable(
             total
             whole_max_rows=WHOLE_TABLE_MAX_ROWS
             row_height_px=ROW_HEIGHT_PX
-            items=Callback::new(move |(first, last): (usize, usize)| rows.with(|r| r[first..last].to_vec()))
+            items=Callback::new(move |(first, last): (usize, usize)| {
+                if started.get() {
+                    rows.with(|r| r[first..last].to_vec())
+                } else {
+                    Vec::new()
+                }
+            })
             key=|device: &Device| device.id.clone()
             row=move |device: Device, row_index| {
                 // Links carry the page's state: rebuilt whenever the list or the selection

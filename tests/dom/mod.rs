@@ -9,7 +9,16 @@ use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlSelectElement};
 /// Lets Leptos run its effects and DOM updates.
 pub async fn settle() {
     TimeoutFuture::new(0).await;
+    next_frame().await;
     TimeoutFuture::new(0).await;
+}
+
+/// Resolves in the next animation frame (the device table builds its rows there).
+async fn next_frame() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = web_sys::window().unwrap().request_animation_frame(&resolve);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 /// A fresh element in the page to mount a component into.
