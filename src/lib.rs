@@ -11,6 +11,7 @@ pub mod auth;
 pub mod components;
 pub mod download;
 pub mod fleet_scan;
+pub mod lazy_view;
 pub mod messages;
 pub mod pages;
 pub mod remote;

@@ -339,13 +339,11 @@ async fn the_fleet_view_brings_its_code_when_it_first_opens() {
         page.wait_any(SCAN_PROGRESS).await?;
         let opened = wasm_fetched(&page).await?;
         assert!(
-            opened
-                .iter()
-                .any(|f| f.starts_with("split_fleet_page_view")),
+            opened.iter().any(|f| f.starts_with("split_fleet_view")),
             "{opened:?}"
         );
         assert!(
-            !opened.iter().any(|f| f.starts_with("split_wall_page_view")),
+            !opened.iter().any(|f| f.starts_with("split_wall_view")),
             "{opened:?}"
         );
 
@@ -360,6 +358,49 @@ async fn the_fleet_view_brings_its_code_when_it_first_opens() {
             "nothing fetched again"
         );
         assert_page_healthy(&page).await
+    })
+    .await;
+}
+
+/// Chromium refuses requests whose URL matches one of `patterns` (none: all allowed again).
+async fn block_urls(page: &Page, patterns: &[&str]) -> TestResult {
+    let cdp = page.driver().cdp();
+    cdp.send_raw("Network.enable", json!({})).await?;
+    cdp.send_raw("Network.setBlockedURLs", json!({ "urls": patterns }))
+        .await?;
+    Ok(())
+}
+
+/// When the fleet view's code cannot be fetched (network gone, or an older deployment's files
+/// removed), the view says so with a retry, the rest of the app keeps working, and the retry
+/// brings the view once the code can be fetched again. No crash report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_view_whose_code_cannot_be_fetched_says_so_and_retries() {
+    let env = start(mock_options(), fleet_config(90, 1_400)).await;
+    let env = &env;
+    env.with_browser("fleet-chunk-blocked", |page: Page| async move {
+        page.open("/").await?;
+        page.wait_any("tr[data-testid=device-row]").await?;
+        block_urls(&page, &["*split_fleet_view*"]).await?;
+        page.click("[data-testid=nav-fleet]").await?;
+        let text = page
+            .wait_text_contains("[data-testid=view-unavailable]", "could not be downloaded")
+            .await?;
+        assert!(text.contains("Trying again"), "{text}");
+        assert_eq!(page.count("[data-testid=crash-report]").await?, 0);
+
+        // The device view still works.
+        page.click("[data-testid=nav-devices]").await?;
+        page.wait_any("tr[data-testid=device-row]").await?;
+        page.click("[data-testid=nav-fleet]").await?;
+        page.wait_any("[data-testid=view-unavailable]").await?;
+
+        block_urls(&page, &[]).await?;
+        page.click("[data-testid=view-unavailable] button").await?;
+        page.wait_any(FLEET_PAGE).await?;
+        assert_eq!(page.count("[data-testid=view-unavailable]").await?, 0);
+        assert_eq!(page.count("[data-testid=crash-report]").await?, 0);
+        Ok(())
     })
     .await;
 }

@@ -19,9 +19,10 @@ use crate::components::device_panel::DevicePanel;
 use crate::components::kb_panel::KbPanel;
 use crate::components::session::{AccountStatus, TokenStatus};
 use crate::fleet_scan::ScannerSlot;
+use crate::lazy_view::lazy_view;
 use crate::messages;
-use crate::pages::fleet::fleet_page_view;
-use crate::pages::wall::wall_page_view;
+use crate::pages::fleet::{fleet_page_view, FleetPageProps};
+use crate::pages::wall::{wall_page_view, WallPageProps};
 use crate::remote::Remote;
 use kbwatch_core::wall::WallSettings;
 
@@ -210,13 +211,16 @@ pub fn Dashboard() -> impl IntoView {
     let wall = move || {
         (page.get() == Page::Wall).then(|| {
             let (settings, _) = WallSettings::from_query(&location.search.get_untracked());
-            view! {
-                <Suspense fallback=|| view! { <p class="muted" data-testid="view-loading">{messages::LOADING_WALL}</p> }>
-                    {Suspend::new(async move {
-                        wall_page_view(settings, devices, kbs, scope.into(), scanner, identity).await
-                    })}
-                </Suspense>
-            }
+            lazy_view(messages::LOADING_WALL, move || {
+                wall_page_view(WallPageProps {
+                    settings: settings.clone(),
+                    devices,
+                    kbs,
+                    scope: scope.into(),
+                    scanner,
+                    identity,
+                })
+            })
         })
     };
 
@@ -255,11 +259,15 @@ pub fn Dashboard() -> impl IntoView {
             let on_change = Callback::new(move |(fleet, push): (FleetView, bool)| change(push, &|s| s.fleet = fleet.clone()));
             view! {
                 <main class="layout-single">
-                    <Suspense fallback=|| view! { <p class="muted" data-testid="view-loading">{messages::LOADING_FLEET_VIEW}</p> }>
-                        {Suspend::new(async move {
-                            fleet_page_view(scope.into(), fleet_view.into(), on_change, link_for, scanner).await
-                        })}
-                    </Suspense>
+                    {lazy_view(messages::LOADING_FLEET_VIEW, move || {
+                        fleet_page_view(FleetPageProps {
+                            scope: scope.into(),
+                            view: fleet_view.into(),
+                            on_change,
+                            link_for,
+                            scanner,
+                        })
+                    })}
                 </main>
             }
         })}

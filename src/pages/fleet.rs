@@ -11,24 +11,24 @@ use crate::components::fleet::{
     FleetDeviceTable, FleetKbFilters, FleetKbTable, ScanStatus, SummaryTiles, TopKbChart,
 };
 use crate::download::save_text;
-use crate::fleet_scan::{now_ms, DataSource, FleetScanner, ScannerSlot};
+use crate::fleet_scan::{now_ms, DataSource, ScannerSlot};
+use crate::lazy_view::ViewUnavailable;
 use crate::messages;
 
 const CHART_BARS: usize = 10;
 
-/// The fleet page as a view. With the `split` feature (the release app built by Trunk) this
-/// and the code only it reaches are a separate wasm chunk, fetched the first time the page
-/// opens.
-#[cfg_attr(feature = "split", leptos::lazy)]
-pub async fn fleet_page_view(
-    scope: Signal<Option<Vec<Device>>>,
-    view: Signal<FleetView>,
-    on_change: Callback<(FleetView, bool)>,
-    link_for: Callback<DeviceId, String>,
-    scanner: ScannerSlot,
-) -> AnyView {
-    let scanner = scanner.scanner();
-    view! { <FleetPage scope view on_change link_for scanner/> }.into_any()
+/// The fleet page as a view. With the `split` feature this function and the code only it
+/// reaches are a wasm chunk, fetched when the fleet view first opens (see `lazy_view`).
+#[cfg(feature = "split")]
+#[leptos::wasm_split::wasm_split(fleet_view, wasm_split_path = ::leptos::wasm_split, fallible)]
+pub fn fleet_page_view(props: FleetPageProps) -> Result<AnyView, ViewUnavailable> {
+    Ok(FleetPage(props).into_any())
+}
+
+/// The fleet page as a view (no `split` feature: already here).
+#[cfg(not(feature = "split"))]
+pub async fn fleet_page_view(props: FleetPageProps) -> Result<AnyView, ViewUnavailable> {
+    Ok(FleetPage(props).into_any())
 }
 
 #[component]
@@ -40,8 +40,10 @@ pub fn FleetPage(
     /// The new fleet view, and whether it is a step Back should return from.
     on_change: Callback<(FleetView, bool)>,
     link_for: Callback<DeviceId, String>,
-    scanner: FleetScanner,
+    /// Where the session's scanner lives (made here the first time a view needs it).
+    scanner: ScannerSlot,
 ) -> impl IntoView {
+    let scanner = scanner.scanner();
     let to_fetch = RwSignal::new(Vec::<DeviceId>::new());
     let over_budget = RwSignal::new(None::<(usize, u64)>);
 

@@ -12,7 +12,8 @@ use wasm_bindgen::prelude::*;
 
 use crate::api::{Collection, DeviceKbs};
 use crate::components::fleet::SummaryTiles;
-use crate::fleet_scan::{now_ms, FleetScanner, ScannerSlot};
+use crate::fleet_scan::{now_ms, ScannerSlot};
+use crate::lazy_view::ViewUnavailable;
 use crate::messages;
 use crate::remote::Remote;
 
@@ -40,19 +41,18 @@ fn visible_rows() -> usize {
     ((height - CHROME_PX) / ROW_HEIGHT_PX).floor().max(1.0) as usize
 }
 
-/// The wall display as a view. With the `split` feature (the release app built by Trunk) this
-/// and the code only it reaches are a separate wasm chunk, fetched when the wall opens.
-#[cfg_attr(feature = "split", leptos::lazy)]
-pub async fn wall_page_view(
-    settings: WallSettings,
-    devices: Remote<Collection<Device>>,
-    kbs: Remote<DeviceKbs>,
-    scope: Signal<Option<Vec<Device>>>,
-    scanner: ScannerSlot,
-    identity: Signal<String>,
-) -> AnyView {
-    let scanner = scanner.scanner();
-    view! { <WallPage settings devices kbs scope scanner identity/> }.into_any()
+/// The wall display as a view. With the `split` feature this function and the code only it
+/// reaches are a wasm chunk, fetched when the wall opens (see `lazy_view`).
+#[cfg(feature = "split")]
+#[leptos::wasm_split::wasm_split(wall_view, wasm_split_path = ::leptos::wasm_split, fallible)]
+pub fn wall_page_view(props: WallPageProps) -> Result<AnyView, ViewUnavailable> {
+    Ok(WallPage(props).into_any())
+}
+
+/// The wall display as a view (no `split` feature: already here).
+#[cfg(not(feature = "split"))]
+pub async fn wall_page_view(props: WallPageProps) -> Result<AnyView, ViewUnavailable> {
+    Ok(WallPage(props).into_any())
 }
 
 #[component]
@@ -63,12 +63,14 @@ pub fn WallPage(
     /// The devices in the current device filter; `None` until the device list has loaded.
     #[prop(into)]
     scope: Signal<Option<Vec<Device>>>,
-    scanner: FleetScanner,
+    /// Where the session's scanner lives (made here the first time a view needs it).
+    scanner: ScannerSlot,
     /// "Demo mode", the account, or the token's owner.
     #[prop(into)]
     identity: Signal<String>,
 ) -> impl IntoView {
     // Unattended: when silent renewal fails, show "sign-in needed" rather than navigate away.
+    let scanner = scanner.scanner();
     crate::auth::set_interactive(false);
     on_cleanup(|| crate::auth::set_interactive(true));
     let refresh_ms = settings.refresh_interval_ms();

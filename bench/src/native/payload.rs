@@ -274,10 +274,7 @@ mod tests {
             ("loader-932c6276b2e0991b.js", Role::Loader),
             ("wasm-split-faf34d7b14ba8231.js", Role::SplitLoader),
             ("chunk_3-249529266b6c1759.wasm", Role::Chunk),
-            (
-                "split_fleet_page_view_8976099046662569812-fbacb1484752a8d8.wasm",
-                Role::Chunk,
-            ),
+            ("split_fleet_view-22a4be68b0a8eb6d.wasm", Role::Chunk),
             ("main-69e057f81516734e.css", Role::Css),
             ("config.json", Role::Config),
             ("msal-browser.min.js", Role::Msal),
