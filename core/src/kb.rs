@@ -93,6 +93,21 @@ pub fn safe_catalog_url(candidate: &str) -> Option<String> {
     ok.then(|| url.to_string())
 }
 
+/// The distinct raw product names among `names`, sorted by their human label (then by the raw
+/// name): the choices of a product filter.
+pub fn products_by_label<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut list: Vec<String> = names
+        .into_iter()
+        .filter(|p| seen.insert(*p))
+        .map(str::to_owned)
+        .collect();
+    crate::sort::sort_by_cached_key(&mut list, |p| {
+        (humanize_product(p).to_lowercase(), p.clone())
+    });
+    list
+}
+
 /// `windows_10` → "Windows 10", `.net_framework` → ".NET Framework".
 pub fn humanize_product(raw: &str) -> String {
     const KNOWN: &[(&str, &str)] = &[

@@ -109,7 +109,8 @@ impl KbIndex {
     }
 
     /// Positions of the KBs matching `filter`, in `sort` order. Ties are broken by KB number,
-    /// then id, then position, so the order is total; descending reverses the whole order.
+    /// then id, then position (the sort is stable), so the order is total; descending reverses
+    /// the whole order.
     pub fn select(&self, filter: &KbFilter, sort: Sort<KbSortKey>) -> Vec<usize> {
         let text = filter.text.trim().to_lowercase();
         let mut rows: Vec<usize> = (0..self.entries.len())
@@ -138,7 +139,6 @@ impl KbIndex {
             by_column
                 .then_with(|| x.kb_number.cmp(&y.kb_number))
                 .then_with(|| x.id.cmp(&y.id))
-                .then(a.cmp(&b))
         });
         if sort.direction == SortDirection::Descending {
             rows.reverse();
@@ -178,17 +178,10 @@ impl KbTotals {
 
 /// Distinct raw product names present, sorted by their human label (then the raw name).
 pub fn products(kbs: &[MissingKb]) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    let mut list: Vec<String> = kbs
-        .iter()
-        .flat_map(|kb| kb.products.iter().map(String::as_str))
-        .filter(|p| seen.insert(*p))
-        .map(str::to_owned)
-        .collect();
-    crate::sort::sort_by_cached_key(&mut list, |p| {
-        (crate::kb::humanize_product(p).to_lowercase(), p.clone())
-    });
-    list
+    crate::kb::products_by_label(
+        kbs.iter()
+            .flat_map(|kb| kb.products.iter().map(String::as_str)),
+    )
 }
 
 #[cfg(test)]

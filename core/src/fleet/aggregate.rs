@@ -23,13 +23,13 @@
 //! ```
 
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::device::{Device, DeviceId};
-use crate::kb::{humanize_product, MissingKb};
+use crate::kb::{humanize_product, products_by_label, MissingKb};
 use crate::sort::{sort_by, sort_by_cached_key, Sort, SortDirection, SortKey};
 
 /// The month an update was released, read from its name ("March 2020 Security Updates",
@@ -673,16 +673,13 @@ impl FleetAggregate {
         rows
     }
 
-    /// Distinct raw product names over all missing KBs, sorted by their human label, for the
-    /// product filter.
+    /// Distinct raw product names over all missing KBs, sorted by their human label (then the
+    /// raw name), for the product filter.
     pub fn products(&self) -> Vec<String> {
-        let set: BTreeSet<&str> = self
-            .kbs()
-            .flat_map(|kb| kb.products.iter().map(String::as_str))
-            .collect();
-        let mut list: Vec<String> = set.into_iter().map(str::to_owned).collect();
-        sort_by_cached_key(&mut list, |p| humanize_product(p).to_lowercase());
-        list
+        products_by_label(
+            self.kbs()
+                .flat_map(|kb| kb.products.iter().map(String::as_str)),
+        )
     }
 }
 
