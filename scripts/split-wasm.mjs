@@ -145,13 +145,13 @@ function optimised(file) {
 function preloadNextTo(mainJs, module) {
   const indexPath = join(staging, "index.html");
   const html = readFileSync(indexPath, "utf8");
-  const link = new RegExp(`<link rel="modulepreload" href="\\./${mainJs.replace(/\./g, "\\.")}"[^>]*>`);
-  const found = html.match(link);
-  if (!found) {
+  const start = html.indexOf(`<link rel="modulepreload" href="./${mainJs}"`);
+  if (start < 0) {
     fail(`no modulepreload link for ${mainJs} in index.html`);
   }
+  const end = html.indexOf(">", start) + 1;
   const preload = `<link rel="modulepreload" href="./${module}" crossorigin="anonymous" integrity="sha384-">`;
-  writeFileSync(indexPath, html.replace(found[0], found[0] + preload));
+  writeFileSync(indexPath, html.slice(0, end) + preload + html.slice(end));
 }
 
 /// Trunk's `integrity` attributes in index.html, recomputed for the files as they are now.

@@ -5,13 +5,13 @@ use kbwatch_core::row_window::visible_rows;
 use leptos::prelude::*;
 
 #[derive(Clone, Copy)]
-pub struct RowWindow {
+struct RowWindow {
     /// Rows in the whole (filtered) table.
-    pub total: Memo<usize>,
+    total: Memo<usize>,
     /// Whether the table is longer than its limit, so it scrolls in its own box.
-    pub windowed: Memo<bool>,
+    windowed: Memo<bool>,
     /// The rows rendered: all of them when not windowed.
-    pub range: Memo<(usize, usize)>,
+    range: Memo<(usize, usize)>,
     scroll_top: RwSignal<f64>,
     viewport: RwSignal<f64>,
     row_height_px: usize,
@@ -19,7 +19,7 @@ pub struct RowWindow {
 
 impl RowWindow {
     /// `row_height_px` must match the stylesheet's row height for the windowed table.
-    pub fn new(total: Memo<usize>, whole_max_rows: usize, row_height_px: usize) -> Self {
+    fn new(total: Memo<usize>, whole_max_rows: usize, row_height_px: usize) -> Self {
         let scroll_top = RwSignal::new(0.0_f64);
         // Until the box reports its size: 70 % of the window, the box's height in the CSS.
         let viewport = RwSignal::new(
@@ -54,7 +54,7 @@ impl RowWindow {
     }
 
     /// For the scroll box's `on:scroll`.
-    pub fn on_scroll(self) -> impl Fn(leptos::ev::Event) + Copy {
+    fn on_scroll(self) -> impl Fn(leptos::ev::Event) + Copy {
         move |ev| {
             let element = event_target::<web_sys::Element>(&ev);
             self.scroll_top.set(f64::from(element.scroll_top()));
@@ -63,17 +63,17 @@ impl RowWindow {
     }
 
     /// The box's `tabindex`: focusable when it scrolls, so the keyboard scrolls it.
-    pub fn tab_index(self) -> impl Fn() -> Option<&'static str> + Copy {
+    fn tab_index(self) -> impl Fn() -> Option<&'static str> + Copy {
         move || self.windowed.get().then_some("0")
     }
 
     /// The empty row standing in for the rows above the rendered ones.
-    pub fn spacer_above(self) -> impl IntoView {
+    fn spacer_above(self) -> impl IntoView {
         self.spacer(move || self.range.get().0)
     }
 
     /// The empty row standing in for the rows below the rendered ones.
-    pub fn spacer_below(self) -> impl IntoView {
+    fn spacer_below(self) -> impl IntoView {
         self.spacer(move || self.total.get() - self.range.get().1)
     }
 

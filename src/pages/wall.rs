@@ -69,8 +69,8 @@ pub fn WallPage(
     #[prop(into)]
     identity: Signal<String>,
 ) -> impl IntoView {
-    // Unattended: when silent renewal fails, show "sign-in needed" rather than navigate away.
     let scanner = scanner.scanner();
+    // Unattended: when silent renewal fails, show "sign-in needed" rather than navigate away.
     crate::auth::set_interactive(false);
     on_cleanup(|| crate::auth::set_interactive(true));
     let refresh_ms = settings.refresh_interval_ms();

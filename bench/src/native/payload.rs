@@ -236,22 +236,20 @@ fn build(dir: &Path, keep: impl Fn(Role) -> bool) -> Result<Value, BoxError> {
 }
 
 pub fn run(args: PayloadArgs) -> Result<(), BoxError> {
+    // The comparison builds count their wasm (main and chunks) and glue only.
+    let wasm_and_glue = |r: Role| matches!(r, Role::Wasm | Role::Chunk | Role::Glue);
     let release = build(&args.release, |r| r != Role::Other)?;
-    // The release build without wasm-opt: its wasm (main and chunks) and glue.
-    let noopt = build(&args.noopt, |r| {
-        matches!(r, Role::Wasm | Role::Chunk | Role::Glue)
-    })?;
+    let noopt = build(&args.noopt, wasm_and_glue)?;
     let debug = build(&args.debug, |r| r != Role::Other)?;
-    let wasm_and_glue = |dir: &Option<PathBuf>| -> Result<Value, BoxError> {
-        dir.as_deref().map_or(Ok(Value::Null), |d| {
-            build(d, |r| matches!(r, Role::Wasm | Role::Chunk | Role::Glue))
-        })
+    let optional = |dir: &Option<PathBuf>| -> Result<Value, BoxError> {
+        dir.as_deref()
+            .map_or(Ok(Value::Null), |d| build(d, wasm_and_glue))
     };
     let out = json!({
         "release": release,
         "release_without_wasm_opt": noopt,
-        "cargo_default_profile": wasm_and_glue(&args.cargo_default)?,
-        "cargo_default_profile_without_wasm_opt": wasm_and_glue(&args.cargo_default_noopt)?,
+        "cargo_default_profile": optional(&args.cargo_default)?,
+        "cargo_default_profile_without_wasm_opt": optional(&args.cargo_default_noopt)?,
         "debug": debug,
     });
     std::fs::write(&args.out, serde_json::to_string_pretty(&out)? + "\n")
