@@ -9,7 +9,6 @@ use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use http_body_util::BodyExt;
 use kbwatch_mock::idp::{DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID};
 use kbwatch_mock::{router, spawn, DemoUser, IdpOptions, MockOptions};
 use serde_json::Value;
@@ -944,16 +943,9 @@ impl HttpsClient {
             .send_request(request)
             .await
             .map_err(|e| format!("request: {e}"))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
+        Answer::read(response)
             .await
-            .map_err(|e| format!("body: {e}"))?
-            .to_bytes()
-            .to_vec();
-        Ok(Answer::new(status, headers, body))
+            .map_err(|e| format!("body: {e}"))
     }
 }
 

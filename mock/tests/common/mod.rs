@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::{HeaderMap, Request, Response, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -21,6 +21,17 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// A response, its body read whole (in process or over a socket).
+    pub async fn read<B>(response: Response<B>) -> Result<Self, B::Error>
+    where
+        B: axum::body::HttpBody,
+    {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await?.to_bytes().to_vec();
+        Ok(Self::new(status, headers, body))
+    }
+
     pub fn new(status: StatusCode, headers: HeaderMap, body: Vec<u8>) -> Self {
         Self {
             status,
@@ -57,14 +68,5 @@ impl Answer {
 /// `request` through `app`, in process.
 pub async fn send(app: &Router, request: Request<Body>) -> Answer {
     let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes()
-        .to_vec();
-    Answer::new(status, headers, body)
+    Answer::read(response).await.expect("body")
 }
