@@ -108,6 +108,12 @@ async fn open_device(page: &Page, id: &str) -> TestResult {
     .await
 }
 
+/// Opens the app and presses "Sign in" (to the IdP and back through redirect.html).
+async fn sign_in(page: &Page) -> TestResult {
+    page.open("/").await?;
+    page.click(SIGN_IN).await
+}
+
 /// Waits for `what` to hold of the IdP's counters.
 async fn wait_idp(idp: &Idp, what: &str, check: impl Fn(&Idp) -> bool) -> TestResult {
     wait_for(what, DEFAULT_TIMEOUT, || {
@@ -249,8 +255,7 @@ async fn an_unknown_client_id_shows_the_error_and_does_not_loop() {
     let env = &env;
 
     env.with_browser("msal-wrong-client", |page: Page| async move {
-        page.open("/").await?;
-        page.click(SIGN_IN).await?;
+        sign_in(&page).await?;
         let shown = wait_for(
             "the sign-in error naming unauthorized_client",
             DEFAULT_TIMEOUT,
@@ -324,8 +329,7 @@ async fn a_user_without_software_read_sees_which_permission_is_missing() {
     let env = &env;
 
     env.with_browser("msal-forbidden", |page: Page| async move {
-        page.open("/").await?;
-        page.click(SIGN_IN).await?;
+        sign_in(&page).await?;
         // Machine.Read is enough for the device list.
         page.wait_count(DEVICE_ROW, total).await?;
         page.wait_count(ERROR_BANNER, 0).await?;
@@ -372,8 +376,7 @@ async fn a_wall_whose_session_ended_says_sign_in_is_needed_and_stays_on_the_wall
     let env = &env;
 
     env.with_browser("msal-wall", |page: Page| async move {
-        page.open("/").await?;
-        page.click(SIGN_IN).await?;
+        sign_in(&page).await?;
         page.wait_text_contains(ACCOUNT, USER_NAME).await?;
         // One refresh a minute at 30× speed: every 2 s.
         page.open("/?view=wall&panels=tiles&rotate=0&refresh=1&speed=30")
@@ -428,8 +431,7 @@ async fn an_expired_refresh_token_is_renewed_in_a_hidden_iframe() {
     let env = &env;
 
     env.with_browser("msal-iframe", |page: Page| async move {
-        page.open("/").await?;
-        page.click(SIGN_IN).await?;
+        sign_in(&page).await?;
         page.wait_count(DEVICE_ROW, total).await?;
         assert_eq!(idp.stats().authorize, 1);
 
