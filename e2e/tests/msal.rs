@@ -64,7 +64,12 @@ async fn start(idp: IdpOptions, client_id: Option<&str>) -> TestEnv {
 
 /// The default IdP and app: the environment, its IdP and how many onboarded devices it lists.
 async fn start_default() -> (TestEnv, Arc<Idp>, usize) {
-    let env = start(IdpOptions::default(), None).await;
+    start_listing(IdpOptions::default()).await
+}
+
+/// [`start_default`] with this IdP.
+async fn start_listing(idp: IdpOptions) -> (TestEnv, Arc<Idp>, usize) {
+    let env = start(idp, None).await;
     let total = env
         .onboarded_machines()
         .await
@@ -312,20 +317,11 @@ async fn an_unknown_client_id_shows_the_error_and_does_not_loop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_without_software_read_sees_which_permission_is_missing() {
-    let env = start(
-        IdpOptions {
-            granted_scopes: vec!["Machine.Read".into()],
-            ..IdpOptions::default()
-        },
-        None,
-    )
+    let (env, idp, total) = start_listing(IdpOptions {
+        granted_scopes: vec!["Machine.Read".into()],
+        ..IdpOptions::default()
+    })
     .await;
-    let total = env
-        .onboarded_machines()
-        .await
-        .expect("mock /api/machines")
-        .len();
-    let idp = env.idp().expect("the IdP runs").clone();
     let env = &env;
 
     env.with_browser("msal-forbidden", |page: Page| async move {
