@@ -1,147 +1,54 @@
-//! Start-up: load and validate `config.json`, then show the dashboard or say exactly what
-//! is wrong with the configuration.
+//! The app shell: start-up, the sign-in gate, and the switch over pages. Nothing else.
 
-use gloo_net::http::Request;
-use kbwatch_core::{AppConfig, AuthMode, ConfigError, Endpoints};
+use kbwatch_core::url_state::Page;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::Router;
-use url::Url;
-use web_sys::RequestCache;
 
-use crate::api::ApiClient;
-use crate::auth::msal::{self, MsalError};
-use crate::auth::TokenSource;
-use crate::components::session::{SignInPage, TokenEntry};
+use crate::components::config_problem::ConfigProblem;
+use crate::context::{AppContext, StartupProblem};
+use crate::data::DashboardData;
 use crate::messages;
-use crate::pages::dashboard::Dashboard;
-
-/// What every page needs: the validated configuration, the API client built from it, and
-/// who is signed in.
-#[derive(Clone)]
-pub struct AppContext {
-    pub config: AppConfig,
-    pub client: ApiClient,
-    /// MSAL: the signed-in account's user name.
-    pub account: RwSignal<Option<String>>,
-    /// MSAL: why the last sign-in failed (shown on the sign-in page).
-    pub sign_in_error: RwSignal<Option<MsalError>>,
-}
-
-impl AppContext {
-    pub fn new(config: AppConfig, page_url: &Url) -> Self {
-        let endpoints = Endpoints::new(config.api_base.resolve(page_url));
-        let client = ApiClient::new(
-            endpoints,
-            TokenSource::for_mode(&config.auth),
-            config.request_timeout_secs,
-            config.device_page_size,
-        );
-        Self {
-            config,
-            client,
-            account: RwSignal::new(None),
-            sign_in_error: RwSignal::new(None),
-        }
-    }
-}
-
-/// Why the app cannot start.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StartupProblem {
-    Unreachable(String),
-    Invalid(Vec<ConfigError>),
-}
+use crate::pages::{devices::DevicesPage, fleet::FleetRoute, frame::Frame};
+use crate::pages::{sign_in::SignInGate, wall::WallRoute};
+use crate::view_state::use_view_state;
 
 #[component]
 pub fn App() -> impl IntoView {
     let startup = RwSignal::new(None::<Result<AppContext, StartupProblem>>);
-    spawn_local(async move {
-        startup.set(Some(load_context().await));
-    });
+    spawn_local(async move { startup.set(Some(AppContext::load().await)) });
     move || match startup.get() {
         None => view! { <p class="muted startup">{messages::LOADING_CONFIG}</p> }.into_any(),
         Some(Err(problem)) => view! { <ConfigProblem problem/> }.into_any(),
         Some(Ok(context)) => {
-            provide_context(context.clone());
-            view! { <Gate context/> }.into_any()
+            let tokens = context.client.tokens();
+            provide_context(context);
+            let ready = Memo::new(move |_| tokens.is_ready());
+            let gate = move || match ready.get() {
+                true => view! { <Router><Shell/></Router> }.into_any(),
+                false => view! { <SignInGate/> }.into_any(),
+            };
+            gate.into_any()
         }
     }
 }
 
-/// Shows the dashboard once the auth mode has what it needs (a token, an account).
+/// The device and fleet pages share the frame (and the device page stays mounted, hidden,
+/// while the fleet page shows); the wall has the screen to itself.
 #[component]
-fn Gate(context: AppContext) -> impl IntoView {
-    let tokens = context.client.tokens();
-    let account = context.account;
-    let ready = Memo::new(move |_| match tokens {
-        TokenSource::Demo => true,
-        TokenSource::Pasted(token) => token.with(Option::is_some),
-        TokenSource::Msal => account.with(Option::is_some),
-    });
-    let sign_in_error = context.sign_in_error;
-    move || {
-        if ready.get() {
-            view! { <Router><Dashboard/></Router> }.into_any()
-        } else {
-            match tokens {
-                TokenSource::Pasted(token) => view! { <TokenEntry token/> }.into_any(),
-                _ => view! { <SignInPage error=sign_in_error/> }.into_any(),
-            }
+fn Shell() -> impl IntoView {
+    let view = use_view_state();
+    let data = DashboardData::new(&expect_context::<AppContext>(), view);
+    let page = view.part(|s| s.page);
+    let wall = Memo::new(move |_| page.get() == Page::Wall);
+    let fleet = move || (page.get() == Page::Fleet).then(|| view! { <FleetRoute view data/> });
+    move || match wall.get() {
+        true => view! { <WallRoute view data/> }.into_any(),
+        false => view! {
+            <Frame view data/>
+            {fleet}
+            <DevicesPage view data hidden=Signal::derive(move || page.get() != Page::Devices)/>
         }
-    }
-}
-
-fn page_url() -> Option<Url> {
-    let href = web_sys::window()?.location().href().ok()?;
-    Url::parse(&href).ok()
-}
-
-async fn load_context() -> Result<AppContext, StartupProblem> {
-    let response = Request::get("config.json")
-        .cache(RequestCache::NoCache)
-        .send()
-        .await
-        .map_err(|e| {
-            StartupProblem::Unreachable(messages::config_unreachable(None, &e.to_string()))
-        })?;
-    if !response.ok() {
-        return Err(StartupProblem::Unreachable(messages::config_unreachable(
-            Some(response.status()),
-            "",
-        )));
-    }
-    let text = response.text().await.map_err(|e| {
-        StartupProblem::Unreachable(messages::config_unreachable(None, &e.to_string()))
-    })?;
-    let config = AppConfig::parse(&text).map_err(StartupProblem::Invalid)?;
-    let page = page_url().ok_or_else(|| {
-        StartupProblem::Unreachable(messages::config_unreachable(None, "no page URL"))
-    })?;
-    let context = AppContext::new(config, &page);
-    if let AuthMode::Msal(settings) = &context.config.auth {
-        match msal::init(settings, &page).await {
-            Ok(account) => context.account.set(account),
-            Err(error) => context.sign_in_error.set(Some(error)),
-        }
-    }
-    Ok(context)
-}
-
-/// The configuration error page: every wrong key, what was found, what is allowed.
-#[component]
-pub fn ConfigProblem(problem: StartupProblem) -> impl IntoView {
-    let lines: Vec<String> = match problem {
-        StartupProblem::Unreachable(text) => vec![text],
-        StartupProblem::Invalid(errors) => errors.iter().map(messages::config_error).collect(),
-    };
-    view! {
-        <main class="config-problem" data-testid="config-error">
-            <h1>{messages::CONFIG_INVALID_TITLE}</h1>
-            <p>{messages::CONFIG_INVALID_HELP}</p>
-            <ul>
-                {lines.into_iter().map(|l| view! { <li data-testid="config-error-item">{l}</li> }).collect_view()}
-            </ul>
-        </main>
+        .into_any(),
     }
 }

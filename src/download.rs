@@ -25,3 +25,8 @@ pub fn save_text(filename: &str, mime: &str, content: &str) {
     }
     let _ = web_sys::Url::revoke_object_url(&url);
 }
+
+/// Offers `csv` as a download named `filename`.
+pub fn save_csv(filename: &str, csv: &str) {
+    save_text(filename, "text/csv", csv);
+}

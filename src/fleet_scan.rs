@@ -12,23 +12,20 @@ use kbwatch_core::fleet::bulk::{BulkAccumulator, BulkStats};
 use kbwatch_core::fleet::cache::ScanCache;
 use kbwatch_core::fleet::rate::{RateBudget, HOUR_MS};
 use kbwatch_core::fleet::scan::{
-    CallOutcome, FleetScan, ScanPlan, ScanPolicy, ScanProgress, ScanStep,
+    CallOutcome, FleetScan, ScanFailure, ScanPlan, ScanPolicy, ScanProgress, ScanStep,
 };
 use kbwatch_core::{ApiError, Device, DeviceId, MissingKb};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::ApiClient;
+use crate::clock::now_ms;
 
 /// sessionStorage key of the per-device results (data only, never tokens).
 const CACHE_KEY: &str = "kbwatch.fleet.v1";
 /// localStorage key of the budget's recent call times, so a reload or a second tab does not
 /// start a fresh budget (times only, never data or tokens).
 const BUDGET_KEY: &str = "kbwatch.budget.v1";
-
-pub fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
-}
 
 /// Which path produced the data on screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +65,15 @@ impl ScannerSlot {
         self.scanner.set_value(Some(scanner));
         scanner
     }
+
+    /// Forgets every fleet result of this session, in memory and in sessionStorage: on
+    /// sign-out and when a token is replaced, so the next person does not see them.
+    pub fn forget_data(&self) {
+        match self.scanner.get_value() {
+            Some(scanner) => scanner.clear_cache(),
+            None => remove_stored_cache(),
+        }
+    }
 }
 
 /// Reactive handle on the fleet scan; cheap to copy into closures.
@@ -75,7 +81,9 @@ impl ScannerSlot {
 pub struct FleetScanner {
     pub aggregate: RwSignal<FleetAggregate>,
     pub progress: RwSignal<Option<ScanProgress>>,
-    pub failures: RwSignal<Vec<(DeviceId, String)>>,
+    pub failures: RwSignal<Vec<(DeviceId, ScanFailure)>>,
+    /// The scan paused itself: a device still got 401 after a token refresh.
+    pub needs_sign_in: RwSignal<bool>,
     pub running: RwSignal<bool>,
     pub paused: RwSignal<bool>,
     /// Oldest fetch time among the devices shown (for "data age").
@@ -102,6 +110,7 @@ impl FleetScanner {
             aggregate: RwSignal::new(FleetAggregate::new()),
             progress: RwSignal::new(None),
             failures: RwSignal::new(Vec::new()),
+            needs_sign_in: RwSignal::new(false),
             running: RwSignal::new(false),
             paused: RwSignal::new(false),
             oldest_fetch_ms: RwSignal::new(None),
@@ -387,11 +396,20 @@ impl FleetScanner {
     fn publish(&self) {
         let now = now_ms();
         let snapshot = self.scan.with_value(|s| {
-            s.as_ref()
-                .map(|s| (s.progress(now), s.failures(), s.is_paused()))
+            s.as_ref().map(|s| {
+                (
+                    s.progress(now),
+                    s.failures(),
+                    s.is_paused(),
+                    s.needs_sign_in(),
+                )
+            })
         });
-        if let Some((progress, failures, paused)) = snapshot {
+        if let Some((progress, failures, paused, needs_sign_in)) = snapshot {
             self.progress.set(Some(progress));
+            if self.needs_sign_in.get_untracked() != needs_sign_in {
+                self.needs_sign_in.set(needs_sign_in);
+            }
             if self.failures.with_untracked(|f| *f != failures) {
                 self.failures.set(failures);
             }
@@ -420,9 +438,8 @@ impl FleetScanner {
     /// Forgets every cached result (memory and sessionStorage).
     pub fn clear_cache(&self) {
         self.cache.set_value(ScanCache::new());
-        if let Some(storage) = session_storage() {
-            let _ = storage.remove_item(CACHE_KEY);
-        }
+        self.aggregate.set(FleetAggregate::new());
+        remove_stored_cache();
     }
 }
 
@@ -447,6 +464,12 @@ fn save_budget(budget: &RateBudget) {
 
 fn session_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.session_storage().ok()?
+}
+
+fn remove_stored_cache() {
+    if let Some(storage) = session_storage() {
+        let _ = storage.remove_item(CACHE_KEY);
+    }
 }
 
 /// A damaged or foreign cache entry is ignored: the scan simply fetches again.

@@ -8,13 +8,19 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod clock;
 pub mod components;
+pub mod context;
+pub mod data;
 pub mod download;
+pub mod fleet_model;
 pub mod fleet_scan;
 pub mod lazy_view;
 pub mod messages;
 pub mod pages;
 pub mod remote;
+pub mod view_state;
+pub mod wall_display;
 
 /// Entry point used by `main.rs`: panics become a visible report instead of a dead page.
 pub fn start() {

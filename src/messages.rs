@@ -3,9 +3,13 @@
 
 use kbwatch_core::api_error::MalformedBody;
 use kbwatch_core::config::ConfigError;
+use kbwatch_core::fleet::scan::ScanFailure;
+use kbwatch_core::token_info::TokenRejected;
 use kbwatch_core::url_state::IgnoredParam;
 use kbwatch_core::{ApiError, DeviceRefError, KbTotals};
 use time::OffsetDateTime;
+
+use crate::auth::Identity;
 
 pub const APP_NAME: &str = "kbwatch";
 pub const TAGLINE: &str =
@@ -15,6 +19,7 @@ pub const CONFIG_INVALID_TITLE: &str = "config.json needs fixing";
 pub const CONFIG_INVALID_HELP: &str =
     "kbwatch reads config.json next to index.html at start-up. Correct the keys below and reload.";
 pub const MODE_DEMO: &str = "Demo mode: local mock API";
+pub const SCAN_PROGRESS_LABEL: &str = "scan progress";
 
 pub const DEVICES: &str = "Devices";
 pub const DEVICE_SEARCH: &str = "Search devices by name";
@@ -185,6 +190,35 @@ pub struct ErrorText {
     pub correlation_id: Option<String>,
 }
 
+/// One device's scan failure, for the list of failed devices: the error with the API's own
+/// message when it gave one (e.g. "not found: Machine … was not found").
+pub fn scan_failure(failure: &ScanFailure) -> String {
+    let detail = |error: &ApiError| match error.detail().and_then(|d| d.message.as_deref()) {
+        Some(message) if !message.trim().is_empty() => format!("{error}: {}", message.trim()),
+        _ => error.to_string(),
+    };
+    match failure {
+        ScanFailure::Refused(error) => detail(error),
+        ScanFailure::SignInNeeded => "sign-in needed".to_owned(),
+        ScanFailure::GaveUp { attempts, last } => {
+            let why = match last {
+                ApiError::Throttled { .. } => "throttled by the API (429) on every attempt".into(),
+                other => detail(other),
+            };
+            format!("{why} (gave up after {attempts} attempts)")
+        }
+    }
+}
+
+/// Who the data is read as: the top bar's and the wall's footer.
+pub fn identity(identity: &Identity) -> String {
+    match identity {
+        Identity::Demo => MODE_DEMO.to_owned(),
+        Identity::Token(owner) => owner.clone().unwrap_or_else(|| MODE_TOKEN.to_owned()),
+        Identity::Account(name) => name.clone(),
+    }
+}
+
 pub fn api_error(error: &ApiError) -> ErrorText {
     let (title, action) = match error {
         ApiError::Unauthorized(_) => (
@@ -321,10 +355,15 @@ pub const TOKEN_COMMAND: &str = "az account get-access-token --resource https://
 pub const TOKEN_LABEL: &str = "Access token";
 pub const TOKEN_USE: &str = "Use this token";
 pub const TOKEN_REPLACE: &str = "Replace token";
-pub const TOKEN_NOT_JWT: &str =
-    "This is not an access token: a token is three base64url parts separated by dots.";
-pub const TOKEN_UNREADABLE: &str = "This token's claims cannot be read.";
-pub const TOKEN_ALREADY_EXPIRED: &str = "This token has already expired. Get a new one.";
+pub fn token_rejected(why: TokenRejected) -> &'static str {
+    match why {
+        TokenRejected::NotAJwt => {
+            "This is not an access token: a token is three base64url parts separated by dots."
+        }
+        TokenRejected::UnreadableClaims => "This token's claims cannot be read.",
+        TokenRejected::Expired => "This token has already expired. Get a new one.",
+    }
+}
 
 /// Explains an MSAL error code in words, keeping the code for support.
 pub fn msal_error(code: &str, message: &str) -> String {
@@ -374,6 +413,7 @@ pub fn token_expiring_soon(seconds: i64) -> String {
 pub const TOKEN_EXPIRED: &str = "expired — paste a new token";
 pub const TOKEN_NO_EXPIRY: &str = "no expiry in the token";
 
+pub const NAV_LABEL: &str = "Views";
 pub const NAV_DEVICES: &str = "Devices";
 pub const NAV_FLEET: &str = "Fleet";
 pub const FLEET_TITLE: &str = "Missing updates across the fleet";
@@ -486,6 +526,12 @@ pub const WALL_NO_DATA: &str = "Waiting for the first scan…";
 pub const WALL_TOP_KBS: &str = "Top missing updates";
 pub const WALL_TOP_DEVICES: &str = "Devices with the most CVEs addressable";
 pub const WALL_DEVICE_SELECT: &str = "Add device=<id> to the wall's link to show one device.";
+
+/// A wall clock time, e.g. "14:05:09".
+pub fn clock_time(unix_ms: u64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(unix_ms as f64));
+    date.to_locale_time_string("en-GB").into()
+}
 
 pub fn wall_more(n: usize) -> String {
     format!("+{n} more")

@@ -7,14 +7,12 @@ use std::pin::Pin;
 use std::rc::Rc;
 
 use gloo_timers::future::TimeoutFuture;
+use kbwatch_core::api_error::MAX_THROTTLE_WAITS;
 use kbwatch_core::{ApiError, Loadable};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 type Job<T> = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<T, ApiError>>>>>;
-
-/// How many 429s in a row are waited out before giving up and showing the error.
-const MAX_THROTTLE_WAITS: u32 = 5;
 
 pub struct Remote<T: Send + Sync + 'static> {
     state: RwSignal<Loadable<T>>,

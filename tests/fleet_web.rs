@@ -675,6 +675,7 @@ fn mount_scan_status(progress: Option<ScanProgress>) -> ScanHarness {
                 progress
                 running
                 paused
+                now=Signal::derive(kbwatch::clock::now_ms)
                 on_pause=Callback::new(move |()| { calls.update(|c| c.push("pause")); paused.set(true); })
                 on_resume=Callback::new(move |()| { calls.update(|c| c.push("resume")); paused.set(false); })
                 on_cancel=Callback::new(move |()| calls.update(|c| c.push("cancel")))

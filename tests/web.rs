@@ -2,15 +2,16 @@
 //! component with data in signals, act through the DOM, yield to Leptos, assert on the DOM.
 #![cfg(target_arch = "wasm32")]
 
-use kbwatch::api::{Collection, DeviceKbs};
-use kbwatch::app::{ConfigProblem, StartupProblem};
+use kbwatch::components::config_problem::ConfigProblem;
 use kbwatch::components::device_panel::DevicePanel;
 use kbwatch::components::kb_panel::KbPanel;
 use kbwatch::components::session::{TokenEntry, TokenStatus};
+use kbwatch::context::StartupProblem;
 use kbwatch_core::sort::Sort;
+use kbwatch_core::token_info::{PastedToken, TokenInfo};
 use kbwatch_core::{
-    ApiError, AppConfig, Cloud, Device, DeviceFilter, DeviceId, DeviceSortKey, ErrorDetail,
-    KbFilter, KbSortKey, Loadable, MissingKb,
+    ApiError, AppConfig, Cloud, Collection, Device, DeviceFilter, DeviceId, DeviceKbs,
+    DeviceSortKey, ErrorDetail, KbFilter, KbSortKey, Loadable, MissingKb,
 };
 use leptos::mount::mount_to;
 use leptos::prelude::*;
@@ -595,25 +596,35 @@ fn unsigned_jwt(claims: serde_json::Value) -> String {
     )
 }
 
+/// A pasted token as token mode holds it (expired ones too, which `accept` would refuse).
+fn pasted(jwt: String) -> PastedToken {
+    PastedToken {
+        info: TokenInfo::decode(&jwt).unwrap(),
+        token: jwt,
+    }
+}
+
 fn mount_token_status(
-    token: RwSignal<Option<String>>,
+    token: RwSignal<Option<PastedToken>>,
 ) -> (
     HtmlElement,
     leptos::mount::UnmountHandle<leptos::tachys::view::any_view::AnyViewState>,
 ) {
     let root = container();
     let mounted = mount_to(root.clone(), move || {
-        view! { <TokenStatus token/> }.into_any()
+        let now = Signal::derive(kbwatch::clock::now_ms);
+        view! { <TokenStatus token now on_replace=Callback::new(move |()| token.set(None))/> }
+            .into_any()
     });
     (root, mounted)
 }
 
 #[wasm_bindgen_test]
 async fn token_status_shows_owner_expiry_and_warns_before_expiry() {
-    let now = kbwatch::components::session::now_unix();
-    let token = RwSignal::new(Some(unsigned_jwt(serde_json::json!({
+    let now = kbwatch::clock::now_unix();
+    let token = RwSignal::new(Some(pasted(unsigned_jwt(serde_json::json!({
         "upn": "ana@contoso.com", "exp": now + 2 * 3600 + 600, "aud": "https://api.securitycenter.microsoft.com"
-    }))));
+    })))));
     let (root, _mounted) = mount_token_status(token);
     settle().await;
     let status = one(&root, "[data-testid=token-status]");
@@ -623,9 +634,9 @@ async fn token_status_shows_owner_expiry_and_warns_before_expiry() {
     );
     assert_eq!(status.get_attribute("class").as_deref(), Some("badge"));
 
-    token.set(Some(unsigned_jwt(
+    token.set(Some(pasted(unsigned_jwt(
         serde_json::json!({"upn": "ana@contoso.com", "exp": now + 150}),
-    )));
+    ))));
     settle().await;
     let status = one(&root, "[data-testid=token-status]");
     let shown = status.text_content().unwrap();
@@ -639,9 +650,9 @@ async fn token_status_shows_owner_expiry_and_warns_before_expiry() {
         Some("badge badge-warning")
     );
 
-    token.set(Some(unsigned_jwt(
+    token.set(Some(pasted(unsigned_jwt(
         serde_json::json!({"upn": "ana@contoso.com", "exp": now - 5}),
-    )));
+    ))));
     settle().await;
     assert_eq!(
         text(&root, "[data-testid=token-status]"),
@@ -653,7 +664,8 @@ async fn token_status_shows_owner_expiry_and_warns_before_expiry() {
 async fn token_entry_refuses_garbage_and_expired_tokens() {
     let root = container();
     let token = RwSignal::new(None::<String>);
-    let _mounted = mount_to(root.clone(), move || view! { <TokenEntry token/> });
+    let on_token = Callback::new(move |t: PastedToken| token.set(Some(t.token)));
+    let _mounted = mount_to(root.clone(), move || view! { <TokenEntry on_token/> });
     settle().await;
     let submit = |value: &str| {
         let input: web_sys::HtmlTextAreaElement =
@@ -676,7 +688,7 @@ async fn token_entry_refuses_garbage_and_expired_tokens() {
     submit("not a token");
     settle().await;
     assert!(text(&root, "[data-testid=token-problem]").starts_with("This is not an access token"));
-    let now = kbwatch::components::session::now_unix();
+    let now = kbwatch::clock::now_unix();
     submit(&unsigned_jwt(
         serde_json::json!({"upn": "a@b.c", "exp": now - 60}),
     ));

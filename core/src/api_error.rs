@@ -175,6 +175,10 @@ impl ApiError {
 /// Used when a 429 comes without a readable `Retry-After`.
 pub const DEFAULT_RETRY_AFTER_SECS: u32 = 30;
 
+/// How many 429s in a row one load (a table, or a page of the bulk path's walk) waits out,
+/// each for exactly its `Retry-After`, before it gives up and shows the error.
+pub const MAX_THROTTLE_WAITS: u32 = 5;
+
 /// `Retry-After` in delta-seconds (the API's form). HTTP dates are not used by the API and
 /// fall back to the default.
 fn parse_retry_after(value: &str) -> Option<u32> {

@@ -6,6 +6,7 @@
 
 pub mod api_error;
 pub mod cloud;
+pub mod collection;
 pub mod config;
 pub mod device;
 pub mod device_list;
@@ -18,6 +19,7 @@ pub mod loadable;
 pub mod odata;
 pub mod quote;
 pub mod row_window;
+pub mod sign_in;
 pub mod sort;
 pub mod token_info;
 pub mod url_state;
@@ -25,6 +27,7 @@ pub mod wall;
 
 pub use api_error::{ApiError, ErrorDetail};
 pub use cloud::Cloud;
+pub use collection::{Collection, DeviceKbs};
 pub use config::{AppConfig, AuthMode, ConfigError};
 pub use device::{Device, DeviceId, DeviceRef, DeviceRefError};
 pub use device_list::{DeviceFilter, DeviceSortKey};
@@ -33,5 +36,6 @@ pub use kb::MissingKb;
 pub use kb_list::{KbFilter, KbSortKey, KbTotals};
 pub use loadable::{LoadStatus, Loadable};
 pub use odata::{ODataPage, PageRequest};
+pub use sign_in::SignInError;
 pub use sort::{Sort, SortDirection};
 pub use url_state::ViewState;

@@ -115,10 +115,68 @@ impl TokenInfo {
     }
 }
 
+/// A token the user pasted (token mode), read once when it is accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastedToken {
+    /// What goes into `Authorization: Bearer`.
+    pub token: String,
+    pub info: TokenInfo,
+}
+
+/// Why a pasted text is not taken as a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejected {
+    NotAJwt,
+    UnreadableClaims,
+    /// Its `exp` has passed: every call would answer 401.
+    Expired,
+}
+
+impl PastedToken {
+    /// Takes what the user pasted (whitespace and a leading "Bearer " are dropped) if it reads
+    /// as a JWT that has not expired at `now_unix`.
+    pub fn accept(pasted: &str, now_unix: i64) -> Result<Self, TokenRejected> {
+        let token = pasted
+            .trim()
+            .trim_start_matches("Bearer ")
+            .trim()
+            .to_owned();
+        let info = TokenInfo::decode(&token).map_err(|e| match e {
+            TokenInfoError::NotAJwt => TokenRejected::NotAJwt,
+            TokenInfoError::UnreadableClaims => TokenRejected::UnreadableClaims,
+        })?;
+        if info.freshness(now_unix) == TokenFreshness::Expired {
+            return Err(TokenRejected::Expired);
+        }
+        Ok(Self { token, info })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_pasted_token_is_trimmed_read_once_and_refused_when_expired() {
+        let token = jwt(r#"{"upn":"ana@contoso.example","exp":2000}"#);
+        let pasted = PastedToken::accept(&format!("  Bearer {token}\n"), 1000)
+            .expect("a fresh JWT is accepted");
+        assert_eq!(pasted.token, token);
+        assert_eq!(pasted.info.subject.as_deref(), Some("ana@contoso.example"));
+        assert_eq!(
+            PastedToken::accept(&token, 2000),
+            Err(TokenRejected::Expired)
+        );
+        assert_eq!(
+            PastedToken::accept("not a token", 0),
+            Err(TokenRejected::NotAJwt)
+        );
+        assert_eq!(
+            PastedToken::accept("a.!!!.c", 0),
+            Err(TokenRejected::UnreadableClaims)
+        );
+    }
 
     fn jwt(claims: &str) -> String {
         format!(

@@ -325,9 +325,9 @@ pub mod sim {
                         Some(Answer::Throttled(secs)) => CallOutcome::Throttled {
                             retry_after_secs: Some(secs),
                         },
-                        Some(Answer::ServerError) | None => {
-                            CallOutcome::Transient("server error 503".to_owned())
-                        }
+                        Some(Answer::ServerError) | None => CallOutcome::Transient(
+                            kbwatch_core::ApiError::from_response(503, None, ""),
+                        ),
                     };
                     scan.report(&device, outcome, now);
                     if half_way.is_none() && with_data.len() * 2 >= devices {

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use gloo_net::http::Request;
 use gloo_timers::callback::Timeout;
-use kbwatch_core::api_error::MalformedBody;
+use kbwatch_core::api_error::{MalformedBody, MAX_THROTTLE_WAITS};
 use kbwatch_core::device_list::without_duplicate_ids;
 use kbwatch_core::fleet::bulk::MachineVulnerability;
 use kbwatch_core::odata::{next_page, NextPage};
@@ -16,42 +16,36 @@ use kbwatch_core::{
     ApiError, Device, DeviceId, DeviceRef, Endpoints, MachineQuery, MissingKb, ODataPage,
     PageRequest,
 };
+pub use kbwatch_core::{Collection, DeviceKbs};
 use serde::de::DeserializeOwned;
 use url::Url;
-use web_sys::AbortController;
+use web_sys::{AbortController, RequestCache};
 
 use crate::auth::TokenSource;
+use crate::context::StartupProblem;
 
 /// A safety net against servers whose paging never ends.
 const MAX_PAGES: usize = 1_000;
 
-/// 429s the bulk path waits out before giving up.
-const MAX_THROTTLE_WAITS: u32 = 10;
-
-/// Everything read from one paged collection.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Collection<T> {
-    pub items: Vec<T>,
-    /// Records the API sent that could not be read (with the reason).
-    pub skipped: Vec<String>,
-    pub pages: usize,
-}
-
-impl<T> Default for Collection<T> {
-    fn default() -> Self {
-        Self {
-            items: Vec::new(),
-            skipped: Vec::new(),
-            pages: 0,
-        }
+/// `config.json`, next to index.html, always fresh from the host (no HTTP cache: an admin's
+/// correction shows on the next reload).
+pub async fn config_json() -> Result<String, StartupProblem> {
+    let unreachable = |status, e: gloo_net::Error| StartupProblem::Unreachable {
+        status,
+        reason: network_reason(&e),
+    };
+    let response = Request::get("config.json")
+        .cache(RequestCache::NoCache)
+        .send()
+        .await
+        .map_err(|e| unreachable(None, e))?;
+    if !response.ok() {
+        return Err(StartupProblem::Unreachable {
+            status: Some(response.status()),
+            reason: String::new(),
+        });
     }
-}
-
-/// A device with its missing KBs, as shown by the KB view.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeviceKbs {
-    pub device: Device,
-    pub kbs: Collection<MissingKb>,
+    response.text().await.map_err(|e| unreachable(None, e))
 }
 
 #[derive(Clone)]
@@ -167,8 +161,8 @@ impl ApiClient {
     }
 
     /// Follows `@odata.nextLink` or `$skip` until done; returns the number of pages read.
-    /// Up to `throttle_waits` 429s are waited out (exactly `Retry-After`) and the same page
-    /// asked again; callers with their own scheduler pass 0.
+    /// Up to `max_throttle_waits` 429s in a row are waited out (exactly `Retry-After`) and the
+    /// same page asked again; callers with their own scheduler pass 0.
     async fn pages<T: DeserializeOwned>(
         &self,
         first_url: Url,
@@ -176,9 +170,10 @@ impl ApiClient {
         mut request: Option<PageRequest>,
         url_for: impl Fn(PageRequest) -> Url,
         on_page: &mut dyn FnMut(ODataPage<T>),
-        mut throttle_waits: u32,
+        max_throttle_waits: u32,
     ) -> Result<usize, ApiError> {
         let mut pages = 0;
+        let mut throttle_waits = max_throttle_waits;
         let mut url = first_url;
         loop {
             let body = match self.get(&url).await {
@@ -195,6 +190,7 @@ impl ApiClient {
             };
             let page = ODataPage::<T>::parse(&body)?;
             pages += 1;
+            throttle_waits = max_throttle_waits;
             let next = match request {
                 Some(r) => next_page(collection_url, r, &page)?,
                 None => match &page.next_link {

@@ -1,6 +1,7 @@
 //! Rust side of the MSAL.js bridge (`msal_bridge.js`).
 
 use kbwatch_core::config::MsalConfig;
+use kbwatch_core::SignInError;
 use serde::Serialize;
 use url::Url;
 use wasm_bindgen::prelude::*;
@@ -17,15 +18,12 @@ extern "C" {
     async fn msal_logout() -> Result<JsValue, JsValue>;
 }
 
-/// An MSAL failure, classified by MSAL's `errorCode`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MsalError {
-    pub code: String,
-    pub message: String,
-    pub interaction_required: bool,
+/// Reads MSAL's error object (`errorCode`, `errorMessage`, `interactionRequired`).
+trait FromJs {
+    fn from_js(value: JsValue) -> Self;
 }
 
-impl MsalError {
+impl FromJs for SignInError {
     fn from_js(value: JsValue) -> Self {
         let text = |key: &str| {
             js_sys::Reflect::get(&value, &JsValue::from_str(key))
@@ -63,7 +61,7 @@ struct BridgeSettings<'a> {
 
 /// Initialises MSAL (loading its script) and completes a returning redirect.
 /// Returns the signed-in account's user name, if any.
-pub async fn init(config: &MsalConfig, page: &Url) -> Result<Option<String>, MsalError> {
+pub async fn init(config: &MsalConfig, page: &Url) -> Result<Option<String>, SignInError> {
     let app_root = page.join("./").unwrap_or_else(|_| page.clone());
     let redirect_uri = match &config.redirect_uri {
         Some(uri) => page
@@ -90,33 +88,36 @@ pub async fn init(config: &MsalConfig, page: &Url) -> Result<Option<String>, Msa
         authority_metadata: config.authority_metadata.as_deref(),
         token_renewal_offset_seconds: config.token_renewal_offset_secs,
     };
-    let json = serde_json::to_string(&settings).map_err(|e| MsalError {
+    let json = serde_json::to_string(&settings).map_err(|e| SignInError {
         code: "settings".into(),
         message: e.to_string(),
         interaction_required: false,
     })?;
-    let account = msal_init(&json).await.map_err(MsalError::from_js)?;
+    let account = msal_init(&json).await.map_err(SignInError::from_js)?;
     Ok(account.as_string().filter(|a| !a.is_empty()))
 }
 
 /// Navigates to the sign-in page.
-pub async fn login() -> Result<(), MsalError> {
-    msal_login().await.map(|_| ()).map_err(MsalError::from_js)
+pub async fn login() -> Result<(), SignInError> {
+    msal_login().await.map(|_| ()).map_err(SignInError::from_js)
 }
 
 /// An access token; `force_refresh` bypasses MSAL's cache. With `interactive`, MSAL navigates
 /// to the sign-in page when silent renewal is impossible.
-pub async fn token(force_refresh: bool, interactive: bool) -> Result<String, MsalError> {
+pub async fn token(force_refresh: bool, interactive: bool) -> Result<String, SignInError> {
     let value = msal_token(force_refresh, interactive)
         .await
-        .map_err(MsalError::from_js)?;
-    value.as_string().ok_or_else(|| MsalError {
+        .map_err(SignInError::from_js)?;
+    value.as_string().ok_or_else(|| SignInError {
         code: "no_token".into(),
         message: String::new(),
         interaction_required: true,
     })
 }
 
-pub async fn logout() -> Result<(), MsalError> {
-    msal_logout().await.map(|_| ()).map_err(MsalError::from_js)
+pub async fn logout() -> Result<(), SignInError> {
+    msal_logout()
+        .await
+        .map(|_| ())
+        .map_err(SignInError::from_js)
 }

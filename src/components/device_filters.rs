@@ -2,6 +2,7 @@ use kbwatch_core::device_list::DeviceFacets;
 use kbwatch_core::DeviceFilter;
 use leptos::prelude::*;
 
+use super::inputs::SearchInput;
 use super::select_filter::SelectFilter;
 use crate::messages;
 
@@ -42,19 +43,9 @@ pub fn DeviceFilters(
     };
     view! {
         <div class="filters" role="search">
-            <label class="filter filter-grow">
-                <span class="filter-label">{messages::DEVICE_SEARCH}</span>
-                <input
-                    type="search"
-                    data-testid="device-search"
-                    placeholder=messages::DEVICE_SEARCH_PLACEHOLDER
-                    prop:value=move || filter.get().search
-                    on:input=move |ev| {
-                        let text = event_target_value(&ev);
-                        update(&|f| f.search = text.clone());
-                    }
-                />
-            </label>
+            <SearchInput label=messages::DEVICE_SEARCH test_id="device-search" placeholder=messages::DEVICE_SEARCH_PLACEHOLDER
+                value=Signal::derive(move || filter.get().search)
+                on_input=Callback::new(move |text: String| update(&|f| f.search = text.clone()))/>
             {select(messages::FILTER_OS, "device-os", facet(|f| &f.os_platforms), |f| &mut f.os_platform)}
             {select(messages::FILTER_HEALTH, "device-health", facet(|f| &f.health_statuses), |f| &mut f.health_status)}
             {select(messages::FILTER_RISK, "device-risk", facet(|f| &f.risk_scores), |f| &mut f.risk_score)}

@@ -1,12 +1,13 @@
 use kbwatch_core::device_list::{filter_and_sort, DeviceFacets};
 use kbwatch_core::sort::Sort;
-use kbwatch_core::{Device, DeviceFilter, DeviceId, DeviceSortKey, LoadStatus, Loadable};
+use kbwatch_core::{
+    Collection, Device, DeviceFilter, DeviceId, DeviceSortKey, LoadStatus, Loadable,
+};
 use leptos::prelude::*;
 
 use super::device_filters::DeviceFilters;
 use super::device_table::DeviceTable;
 use super::error_banner::ErrorBanner;
-use crate::api::Collection;
 use crate::messages;
 
 /// The device list: filters, count, table, loading and error states.

@@ -27,7 +27,7 @@ pub fn DeviceTable(
     link_for: Callback<DeviceId, String>,
 ) -> impl IntoView {
     let total = Memo::new(move |_| rows.with(Vec::len));
-    let now = time::OffsetDateTime::now_utc();
+    let now = crate::clock::now_utc();
     // A new table builds its rows in the next animation frame rather than in the task that
     // brought the devices: the KB table of the device in the URL, whose answer comes at the
     // same moment, is painted first instead of waiting for a few hundred device rows.

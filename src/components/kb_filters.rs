@@ -2,6 +2,7 @@ use kbwatch_core::kb::humanize_product;
 use kbwatch_core::KbFilter;
 use leptos::prelude::*;
 
+use super::inputs::{MinimumInput, SearchInput};
 use super::select_filter::SelectFilter;
 use crate::messages;
 
@@ -21,19 +22,9 @@ pub fn KbFilters(
     };
     view! {
         <div class="filters" role="search">
-            <label class="filter filter-grow">
-                <span class="filter-label">{messages::KB_SEARCH}</span>
-                <input
-                    type="search"
-                    data-testid="kb-search"
-                    placeholder=messages::KB_SEARCH_PLACEHOLDER
-                    prop:value=move || filter.get().text
-                    on:input=move |ev| {
-                        let text = event_target_value(&ev);
-                        update(&|f| f.text = text.clone());
-                    }
-                />
-            </label>
+            <SearchInput label=messages::KB_SEARCH test_id="kb-search" placeholder=messages::KB_SEARCH_PLACEHOLDER
+                value=Signal::derive(move || filter.get().text)
+                on_input=Callback::new(move |text: String| update(&|f| f.text = text.clone()))/>
             <SelectFilter
                 label=messages::KB_PRODUCT
                 test_id="kb-product"
@@ -42,21 +33,9 @@ pub fn KbFilters(
                 on_change=Callback::new(move |product: Option<String>| update(&|f| f.product = product.clone()))
                 display=|raw: &str| humanize_product(raw)
             />
-            <label class="filter filter-narrow">
-                <span class="filter-label">{messages::KB_MIN_CVES}</span>
-                <input
-                    type="number"
-                    min="0"
-                    inputmode="numeric"
-                    data-testid="kb-min-cve"
-                    prop:value=move || filter.get().min_cves.map(|n| n.to_string()).unwrap_or_default()
-                    on:input=move |ev| {
-                        let raw = event_target_value(&ev);
-                        let min = raw.trim().parse::<u32>().ok().filter(|n| *n > 0);
-                        update(&|f| f.min_cves = min);
-                    }
-                />
-            </label>
+            <MinimumInput label=messages::KB_MIN_CVES test_id="kb-min-cve"
+                value=Signal::derive(move || filter.get().min_cves)
+                on_input=Callback::new(move |min: Option<u32>| update(&|f| f.min_cves = min))/>
         </div>
     }
 }

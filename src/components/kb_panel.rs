@@ -1,12 +1,13 @@
 use kbwatch_core::kb_list::{products, KbIndex};
 use kbwatch_core::sort::Sort;
-use kbwatch_core::{Cloud, Device, KbFilter, KbSortKey, KbTotals, LoadStatus, Loadable};
+use kbwatch_core::{
+    Cloud, Device, DeviceKbs, DeviceRefError, KbFilter, KbSortKey, KbTotals, LoadStatus, Loadable,
+};
 use leptos::prelude::*;
 
 use super::error_banner::ErrorBanner;
 use super::kb_filters::KbFilters;
 use super::kb_table::KbTable;
-use crate::api::DeviceKbs;
 use crate::messages;
 
 /// Performance mark set once the first KB rows are in the DOM (read by `make bench`).
@@ -122,6 +123,22 @@ pub fn KbPanel(
     }
 }
 
+/// The KB panel before a device is chosen, or when the link's device cannot be used: the
+/// raw value and why.
+#[component]
+pub fn KbPanelPlaceholder(problem: Option<(String, DeviceRefError)>) -> impl IntoView {
+    match problem {
+        None => view! {
+            <section class="panel kb-panel placeholder" data-testid="select-device"><p class="muted">{messages::SELECT_DEVICE}</p></section>
+        }.into_any(),
+        Some((raw, error)) => view! {
+            <section class="panel kb-panel">
+                <div class="banner banner-error" role="alert" data-testid="error-banner"><p>{messages::invalid_device_ref(&raw, &error)}</p></div>
+            </section>
+        }.into_any(),
+    }
+}
+
 /// What the panel shows below the totals.
 #[derive(Clone, Copy, PartialEq)]
 enum KbContent {
@@ -137,7 +154,7 @@ enum KbContent {
 /// Name, OS, health, risk, exposure, last seen, and the link into the Defender portal.
 #[component]
 pub fn DeviceHeader(device: Device, cloud: Cloud) -> impl IntoView {
-    let now = time::OffsetDateTime::now_utc();
+    let now = crate::clock::now_utc();
     let or_unknown = |v: &Option<String>| v.clone().unwrap_or_else(|| messages::UNKNOWN.to_owned());
     let portal = cloud.device_portal_url(&device.id);
     let tags = (!device.machine_tags.is_empty()).then(|| {

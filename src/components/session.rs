@@ -1,42 +1,34 @@
-use kbwatch_core::token_info::{TokenFreshness, TokenInfo, TokenInfoError};
+//! Sign-in and token screens and the top bar's identity widgets. They render and report intent
+//! (sign in, sign out, a token accepted, replace it); the pages do the signing in.
+
+use kbwatch_core::token_info::{PastedToken, TokenFreshness, TokenRejected};
+use kbwatch_core::SignInError;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
-use crate::auth::msal::{self, MsalError};
+use crate::clock;
 use crate::messages;
-
-/// Seconds since the Unix epoch, from the browser clock.
-pub fn now_unix() -> i64 {
-    (js_sys::Date::now() / 1000.0) as i64
-}
 
 /// The MSAL sign-in landing page: a button (never an automatic redirect, so a failing sign-in
 /// cannot loop) and the last sign-in error, if any.
 #[component]
-pub fn SignInPage(#[prop(into)] error: Signal<Option<MsalError>>) -> impl IntoView {
-    let busy = RwSignal::new(false);
-    let failure = RwSignal::new(None::<MsalError>);
-    let sign_in = move |_| {
-        busy.set(true);
-        spawn_local(async move {
-            if let Err(e) = msal::login().await {
-                failure.set(Some(e));
-                busy.set(false);
-            }
-        });
-    };
-    let shown = move || failure.get().or_else(|| error.get());
+pub fn SignInPage(
+    #[prop(into)] error: Signal<Option<SignInError>>,
+    /// A sign-in is under way (the button is disabled).
+    #[prop(into)]
+    busy: Signal<bool>,
+    on_sign_in: Callback<()>,
+) -> impl IntoView {
     view! {
         <main class="gate" data-testid="sign-in-page">
             <h1>{messages::SIGN_IN_TITLE}</h1>
             <p>{messages::SIGN_IN_HELP}</p>
-            {move || shown().map(|e| view! {
+            {move || error.get().map(|e| view! {
                 <div class="banner banner-error" role="alert" data-testid="sign-in-error">
                     <p class="banner-title">{messages::SIGN_IN_FAILED}</p>
                     <p>{messages::msal_error(&e.code, &e.message)}</p>
                 </div>
             })}
-            <button type="button" class="button" data-testid="sign-in" on:click=sign_in disabled=move || busy.get()>
+            <button type="button" class="button" data-testid="sign-in" on:click=move |_| on_sign_in.run(()) disabled=move || busy.get()>
                 {move || if busy.get() { messages::SIGNING_IN } else { messages::SIGN_IN }}
             </button>
         </main>
@@ -45,27 +37,17 @@ pub fn SignInPage(#[prop(into)] error: Signal<Option<MsalError>>) -> impl IntoVi
 
 /// Token mode: paste an access token; its claims are shown, its signature is the API's job.
 #[component]
-pub fn TokenEntry(token: RwSignal<Option<String>>) -> impl IntoView {
+pub fn TokenEntry(on_token: Callback<PastedToken>) -> impl IntoView {
     let draft = RwSignal::new(String::new());
-    let problem = RwSignal::new(None::<&'static str>);
+    let problem = RwSignal::new(None::<TokenRejected>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let text = draft
-            .get_untracked()
-            .trim()
-            .trim_start_matches("Bearer ")
-            .trim()
-            .to_owned();
-        match TokenInfo::decode(&text) {
-            Err(TokenInfoError::NotAJwt) => problem.set(Some(messages::TOKEN_NOT_JWT)),
-            Err(TokenInfoError::UnreadableClaims) => problem.set(Some(messages::TOKEN_UNREADABLE)),
-            Ok(info) if info.freshness(now_unix()) == TokenFreshness::Expired => {
-                problem.set(Some(messages::TOKEN_ALREADY_EXPIRED))
-            }
-            Ok(_) => {
+        match PastedToken::accept(&draft.get_untracked(), clock::now_unix()) {
+            Err(rejected) => problem.set(Some(rejected)),
+            Ok(token) => {
                 problem.set(None);
                 draft.set(String::new());
-                token.set(Some(text));
+                on_token.run(token);
             }
         }
     };
@@ -86,29 +68,26 @@ pub fn TokenEntry(token: RwSignal<Option<String>>) -> impl IntoView {
                         on:input=move |ev| draft.set(event_target_value(&ev))
                     ></textarea>
                 </label>
-                {move || problem.get().map(|p| view! { <p class="banner banner-error" role="alert" data-testid="token-problem">{p}</p> })}
+                {move || problem.get().map(|p| view! { <p class="banner banner-error" role="alert" data-testid="token-problem">{messages::token_rejected(p)}</p> })}
                 <button type="submit" class="button" data-testid="token-submit">{messages::TOKEN_USE}</button>
             </form>
         </main>
     }
 }
 
-/// Who the pasted token belongs to and when it expires, re-evaluated every few seconds so
-/// the warning appears before the API starts answering 401.
+/// Who the pasted token belongs to and when it expires, re-evaluated as `now` moves so the
+/// warning appears before the API starts answering 401.
 #[component]
-pub fn TokenStatus(token: RwSignal<Option<String>>) -> impl IntoView {
-    let now = RwSignal::new(now_unix());
-    if let Ok(handle) = set_interval_with_handle(
-        move || now.set(now_unix()),
-        std::time::Duration::from_secs(5),
-    ) {
-        on_cleanup(move || handle.clear());
-    }
-    let info = Memo::new(move |_| token.get().and_then(|t| TokenInfo::decode(&t).ok()));
+pub fn TokenStatus(
+    #[prop(into)] token: Signal<Option<PastedToken>>,
+    /// Unix milliseconds (see `clock::use_now`).
+    #[prop(into)]
+    now: Signal<u64>,
+    on_replace: Callback<()>,
+) -> impl IntoView {
     move || {
-        let info = info.get()?;
-        let freshness = info.freshness(now.get());
-        let (class, expiry) = match freshness {
+        let info = token.with(|t| t.as_ref().map(|t| t.info.clone()))?;
+        let (class, expiry) = match info.freshness((now.get() / 1_000) as i64) {
             TokenFreshness::Valid { remaining_secs } => {
                 ("badge", messages::token_expires_in(remaining_secs))
             }
@@ -123,7 +102,7 @@ pub fn TokenStatus(token: RwSignal<Option<String>>) -> impl IntoView {
             <span class=class data-testid="token-status" role="status">
                 {messages::token_owner(info.subject.as_deref())}", "{expiry}
             </span>
-            <button type="button" class="button button-quiet" data-testid="token-replace" on:click=move |_| token.set(None)>
+            <button type="button" class="button button-quiet" data-testid="token-replace" on:click=move |_| on_replace.run(())>
                 {messages::TOKEN_REPLACE}
             </button>
         })
@@ -132,15 +111,13 @@ pub fn TokenStatus(token: RwSignal<Option<String>>) -> impl IntoView {
 
 /// The signed-in MSAL account and a sign-out button.
 #[component]
-pub fn AccountStatus(#[prop(into)] account: Signal<Option<String>>) -> impl IntoView {
-    let sign_out = move |_| {
-        spawn_local(async move {
-            let _ = msal::logout().await;
-        });
-    };
+pub fn AccountStatus(
+    #[prop(into)] account: Signal<Option<String>>,
+    on_sign_out: Callback<()>,
+) -> impl IntoView {
     view! {
         <span class="badge" data-testid="account">{move || account.get().unwrap_or_default()}</span>
-        <button type="button" class="button button-quiet" data-testid="sign-out" on:click=sign_out>
+        <button type="button" class="button button-quiet" data-testid="sign-out" on:click=move |_| on_sign_out.run(())>
             {messages::SIGN_OUT}
         </button>
     }

@@ -1,5 +1,7 @@
-//! Pages: wire URL state and remote data to components.
+//! Pages: each wires URL state and data to components. `app.rs` switches between them.
 
-pub mod dashboard;
+pub mod devices;
 pub mod fleet;
+pub mod frame;
+pub mod sign_in;
 pub mod wall;

@@ -52,8 +52,38 @@ use crate::api_error::{ApiError, DEFAULT_RETRY_AFTER_SECS};
 use crate::device::DeviceId;
 use crate::fleet::rate::{RateBudget, DEFAULT_PER_HOUR, DEFAULT_PER_MINUTE, HOUR_MS};
 
-/// The failure recorded when a device still gets 401 after a token refresh.
-pub const SIGN_IN_NEEDED: &str = "sign-in needed";
+/// Why a device's scan failed. Typed all the way to the text layer, which picks the words
+/// (and the language).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanFailure {
+    /// 400/403/404 or an unreadable answer: retrying would not help.
+    Refused(ApiError),
+    /// Still 401 after a token refresh: nothing more until the user signs in again.
+    SignInNeeded,
+    /// 429 or a transient error on every attempt; `last` is the final answer.
+    GaveUp { attempts: u32, last: ApiError },
+}
+
+impl ScanFailure {
+    /// Whether signing in again is what it takes (a 401 after refresh, or no token at all).
+    pub fn needs_sign_in(&self) -> bool {
+        match self {
+            Self::SignInNeeded => true,
+            Self::Refused(error) | Self::GaveUp { last: error, .. } => matches!(
+                error,
+                ApiError::Unauthorized(_) | ApiError::SignInRequired { .. }
+            ),
+        }
+    }
+
+    /// The API's answer behind the failure, if there was one.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Self::SignInNeeded => None,
+            Self::Refused(error) | Self::GaveUp { last: error, .. } => Some(error),
+        }
+    }
+}
 
 /// How a scan fans out. `Default` matches the API's documented limits with a margin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,12 +138,12 @@ pub enum CallOutcome {
         retry_after_secs: Option<u32>,
     },
     /// 5xx, network error or timeout: may go away by itself.
-    Transient(String),
+    Transient(ApiError),
     /// Answered 401. Report it once the token has been refreshed: the device starts again right
-    /// away (once; a second 401 fails it with [`SIGN_IN_NEEDED`] and pauses the scan).
+    /// away (once; a second 401 fails it with [`ScanFailure::SignInNeeded`] and pauses the scan).
     Unauthorized,
     /// 400/403/404 or a malformed answer: retrying would not help.
-    Failed(String),
+    Failed(ApiError),
 }
 
 impl CallOutcome {
@@ -127,23 +157,14 @@ impl CallOutcome {
                 retry_after_secs: *retry_after_secs,
             },
             ApiError::Server { .. } | ApiError::Network(_) | ApiError::Timeout(_) => {
-                Self::Transient(describe(error))
+                Self::Transient(error.clone())
             }
             ApiError::Unauthorized(_) | ApiError::SignInRequired { .. } => Self::Unauthorized,
             ApiError::Forbidden { .. }
             | ApiError::NotFound(_)
             | ApiError::BadRequest(_)
-            | ApiError::Malformed(_) => Self::Failed(describe(error)),
+            | ApiError::Malformed(_) => Self::Failed(error.clone()),
         }
-    }
-}
-
-/// The error with the API's own message when it gave one (e.g. "not found: Machine … was not
-/// found").
-fn describe(error: &ApiError) -> String {
-    match error.detail().and_then(|d| d.message.as_deref()) {
-        Some(message) if !message.trim().is_empty() => format!("{error}: {}", message.trim()),
-        _ => error.to_string(),
     }
 }
 
@@ -155,7 +176,7 @@ pub enum DeviceScanState {
     /// Backing off after a transient error; back in the queue at this time.
     RetryingAt(u64),
     Done,
-    Failed(String),
+    Failed(ScanFailure),
     Cancelled,
 }
 
@@ -374,8 +395,8 @@ impl FleetScan {
                 self.slots[slot_index].state = DeviceScanState::Done;
                 return;
             }
-            CallOutcome::Failed(reason) => {
-                self.slots[slot_index].state = DeviceScanState::Failed(reason);
+            CallOutcome::Failed(error) => {
+                self.slots[slot_index].state = DeviceScanState::Failed(ScanFailure::Refused(error));
                 return;
             }
             CallOutcome::Throttled { retry_after_secs } => {
@@ -383,22 +404,23 @@ impl FleetScan {
                 let secs = retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS);
                 self.budget
                     .hold_until(now_ms.saturating_add(u64::from(secs) * 1_000));
-                self.count_attempt(slot_index, || {
-                    "throttled by the API (429) on every attempt".to_owned()
+                self.count_attempt(slot_index, || ApiError::Throttled {
+                    detail: Default::default(),
+                    retry_after_secs,
                 })
                 .map(|()| Retry::Front)
             }
-            CallOutcome::Transient(reason) => {
+            CallOutcome::Transient(error) => {
                 self.stats.transient_errors += 1;
                 let attempt = self.slots[slot_index].attempts + 1;
-                self.count_attempt(slot_index, || reason)
+                self.count_attempt(slot_index, || error)
                     .map(|()| Retry::At(now_ms.saturating_add(self.backoff_delay(attempt))))
             }
             CallOutcome::Unauthorized => {
                 self.stats.unauthorized += 1;
                 let slot = &mut self.slots[slot_index];
                 if slot.token_refreshed {
-                    slot.state = DeviceScanState::Failed(SIGN_IN_NEEDED.to_owned());
+                    slot.state = DeviceScanState::Failed(ScanFailure::SignInNeeded);
                     // Every further call would fail the same way: stop until the user acts.
                     self.needs_sign_in = true;
                     self.paused = true;
@@ -428,17 +450,17 @@ impl FleetScan {
         }
     }
 
-    /// Counts a 429 or transient error; `None` (and the device failed with `reason`) once
-    /// the attempts are used up.
-    fn count_attempt(&mut self, slot_index: usize, reason: impl FnOnce() -> String) -> Option<()> {
+    /// Counts a 429 or transient error; `None` (and the device failed with the `last` error)
+    /// once the attempts are used up.
+    fn count_attempt(&mut self, slot_index: usize, last: impl FnOnce() -> ApiError) -> Option<()> {
         let max_attempts = self.policy.max_attempts;
         let slot = &mut self.slots[slot_index];
         slot.attempts += 1;
         if slot.attempts >= max_attempts {
-            let reason = reason();
-            slot.state = DeviceScanState::Failed(format!(
-                "{reason} (gave up after {max_attempts} attempts)"
-            ));
+            slot.state = DeviceScanState::Failed(ScanFailure::GaveUp {
+                attempts: max_attempts,
+                last: last(),
+            });
             None
         } else {
             Some(())
@@ -546,8 +568,8 @@ impl FleetScan {
         self.index.get(device).map(|&i| &self.slots[i].state)
     }
 
-    /// Failed devices with the error to show, in the order they were given.
-    pub fn failures(&self) -> Vec<(DeviceId, String)> {
+    /// Failed devices with the reason, in the order they were given.
+    pub fn failures(&self) -> Vec<(DeviceId, ScanFailure)> {
         self.slots
             .iter()
             .filter_map(|s| match &s.state {
@@ -731,7 +753,11 @@ mod tests {
     fn transient_errors_back_off_that_device_only() {
         let mut scan = FleetScan::new(ids(3), policy(), 7);
         let a = start(&mut scan, 0);
-        scan.report(&a, CallOutcome::Transient("server error 503".into()), 100);
+        scan.report(
+            &a,
+            CallOutcome::Transient(ApiError::from_response(503, None, "")),
+            100,
+        );
         let Some(DeviceScanState::RetryingAt(at)) = scan.device_state(&a).cloned() else {
             panic!("{:?}", scan.device_state(&a));
         };
@@ -767,7 +793,11 @@ mod tests {
             };
             scan.report(
                 &a,
-                CallOutcome::Transient(format!("error {attempt}")),
+                CallOutcome::Transient(ApiError::Server {
+                    status: 500 + attempt,
+                    detail: ErrorDetail::default(),
+                    html: false,
+                }),
                 now + 10,
             );
             now += 10;
@@ -775,7 +805,17 @@ mod tests {
         assert_eq!(scan.next(now), ScanStep::Done);
         let failures = scan.failures();
         assert_eq!(failures.len(), 1);
-        assert_eq!(failures[0].1, "error 3 (gave up after 3 attempts)");
+        assert_eq!(
+            failures[0].1,
+            ScanFailure::GaveUp {
+                attempts: 3,
+                last: ApiError::Server {
+                    status: 503,
+                    detail: ErrorDetail::default(),
+                    html: false,
+                },
+            }
+        );
         assert_eq!(scan.stats().retries, 2);
     }
 
@@ -806,7 +846,7 @@ mod tests {
         scan.report(&a, CallOutcome::Unauthorized, 200);
         assert_eq!(
             scan.failures(),
-            vec![(a.clone(), SIGN_IN_NEEDED.to_owned())]
+            vec![(a.clone(), ScanFailure::SignInNeeded)]
         );
         assert!(scan.needs_sign_in());
         assert_eq!(scan.next(200), ScanStep::Paused);
@@ -823,10 +863,11 @@ mod tests {
         let mut scan = FleetScan::new(ids(2), policy(), 1);
         let a = start(&mut scan, 0);
         let b = start(&mut scan, 0);
-        scan.report(&a, CallOutcome::Failed("not found".into()), 50);
+        let not_found = ApiError::NotFound(ErrorDetail::default());
+        scan.report(&a, CallOutcome::Failed(not_found.clone()), 50);
         scan.report(&b, CallOutcome::Ok, 60);
         assert_eq!(scan.next(60), ScanStep::Done);
-        assert_eq!(scan.failures(), vec![(a, "not found".to_owned())]);
+        assert_eq!(scan.failures(), vec![(a, ScanFailure::Refused(not_found))]);
         assert_eq!(scan.stats().calls_started, 2);
         assert!(scan.is_finished());
     }
@@ -858,11 +899,7 @@ mod tests {
         let a = start(&mut scan, 0);
         let b = start(&mut scan, 0);
         let c = start(&mut scan, 0);
-        scan.report(
-            &c,
-            CallOutcome::Transient("timed out after 30 s".into()),
-            10,
-        );
+        scan.report(&c, CallOutcome::Transient(ApiError::Timeout(30)), 10);
         scan.cancel();
         assert_eq!(scan.next(20), ScanStep::Busy);
         scan.report(&a, CallOutcome::Ok, 30);
@@ -895,7 +932,11 @@ mod tests {
         let mut scan = FleetScan::new(ids(2), p, 1);
         let a = start(&mut scan, 0);
         let b = start(&mut scan, 0);
-        scan.report(&a, CallOutcome::Transient("server error 500".into()), 10);
+        scan.report(
+            &a,
+            CallOutcome::Transient(ApiError::from_response(500, None, "")),
+            10,
+        );
         scan.report(&b, CallOutcome::Ok, 10);
         assert_eq!(scan.next(10), ScanStep::Done);
         assert_eq!(scan.failures().len(), 1);
@@ -915,7 +956,11 @@ mod tests {
         let mut scan = FleetScan::new(ids(2), policy(), 1);
         let a = start(&mut scan, 0);
         scan.report(&a, CallOutcome::Ok, 10);
-        scan.report(&a, CallOutcome::Failed("late duplicate".into()), 20);
+        scan.report(
+            &a,
+            CallOutcome::Failed(ApiError::NotFound(ErrorDetail::default())),
+            20,
+        );
         scan.report(&ids(3)[2], CallOutcome::Ok, 20);
         let p = scan.progress(20);
         assert_eq!((p.done, p.failed, p.in_flight, p.remaining), (1, 0, 0, 1));
@@ -1004,7 +1049,7 @@ mod tests {
             r#"{"error":{"code":"NotFound","message":"Machine 123 was not found","target":"x"}}"#;
         assert_eq!(
             CallOutcome::from_api_error(&ApiError::from_response(404, None, body)),
-            CallOutcome::Failed("not found: Machine 123 was not found".into())
+            CallOutcome::Failed(ApiError::from_response(404, None, body))
         );
         assert!(matches!(
             CallOutcome::from_api_error(&ApiError::from_response(403, None, "")),
@@ -1051,9 +1096,9 @@ mod tests {
             let outcome = |o: u8| match o {
                 0 => CallOutcome::Ok,
                 1 => CallOutcome::Throttled { retry_after_secs: Some(2) },
-                2 => CallOutcome::Transient("server error 502".into()),
+                2 => CallOutcome::Transient(ApiError::from_response(502, None, "")),
                 3 => CallOutcome::Unauthorized,
-                _ => CallOutcome::Failed("bad request".into()),
+                _ => CallOutcome::Failed(ApiError::from_response(400, None, "")),
             };
             let check = |scan: &FleetScan, in_flight: &[DeviceId], now: u64| -> Result<(), TestCaseError> {
                 let pr = scan.progress(now);

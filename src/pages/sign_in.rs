@@ -1,0 +1,35 @@
+//! What stands before the dashboard until the auth mode has what it needs: the MSAL sign-in
+//! page, or the token entry of token mode.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::auth::{msal, TokenSource};
+use crate::components::session::{SignInPage, TokenEntry};
+use crate::context::AppContext;
+
+#[component]
+pub fn SignInGate() -> impl IntoView {
+    let context = expect_context::<AppContext>();
+    match context.client.tokens() {
+        TokenSource::Pasted(token) => {
+            let on_token = Callback::new(move |t| token.set(Some(t)));
+            view! { <TokenEntry on_token/> }.into_any()
+        }
+        _ => {
+            let busy = RwSignal::new(false);
+            let error = context.sign_in_error;
+            // Navigates away on success; a failure is shown and the button works again.
+            let on_sign_in = Callback::new(move |()| {
+                busy.set(true);
+                spawn_local(async move {
+                    if let Err(e) = msal::login().await {
+                        error.set(Some(e));
+                        busy.set(false);
+                    }
+                });
+            });
+            view! { <SignInPage error busy on_sign_in/> }.into_any()
+        }
+    }
+}
