@@ -10,7 +10,7 @@ use crate::context::{AppContext, StartupProblem};
 use crate::data::DashboardData;
 use crate::messages;
 use crate::pages::{devices::DevicesPage, fleet::FleetRoute, frame::Frame};
-use crate::pages::{sign_in::SignInGate, wall::WallRoute};
+use crate::pages::{sign_in::SignInRoute, wall::WallRoute};
 use crate::view_state::use_view_state;
 
 #[component]
@@ -26,7 +26,7 @@ pub fn App() -> impl IntoView {
             let ready = Memo::new(move |_| tokens.is_ready());
             let gate = move || match ready.get() {
                 true => view! { <Router><Shell/></Router> }.into_any(),
-                false => view! { <SignInGate/> }.into_any(),
+                false => view! { <SignInRoute/> }.into_any(),
             };
             gate.into_any()
         }

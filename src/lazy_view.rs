@@ -65,6 +65,22 @@ where
 /// only it reaches become a wasm chunk fetched on first use. Without it (browser tests) the
 /// code is already here and the function just renders.
 macro_rules! lazy_page {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident() as $chunk:ident => $component:ident) => {
+        $(#[$doc])*
+        #[cfg(feature = "split")]
+        #[leptos::wasm_split::wasm_split($chunk, wasm_split_path = ::leptos::wasm_split, fallible)]
+        $vis fn $name() -> Result<leptos::prelude::AnyView, $crate::lazy_view::ViewUnavailable> {
+            use leptos::prelude::IntoAny;
+            Ok($component().into_any())
+        }
+
+        $(#[$doc])*
+        #[cfg(not(feature = "split"))]
+        $vis async fn $name() -> Result<leptos::prelude::AnyView, $crate::lazy_view::ViewUnavailable> {
+            use leptos::prelude::IntoAny;
+            Ok($component().into_any())
+        }
+    };
     ($(#[$doc:meta])* $vis:vis fn $name:ident($props:ty) as $chunk:ident => $component:ident) => {
         $(#[$doc])*
         #[cfg(feature = "split")]

@@ -47,6 +47,7 @@ pub const SELECT_DEVICE: &str = "Select a device to see the security updates it 
 pub const LOADING_KBS: &str = "Loading missing updates…";
 pub const LOADING_FLEET_VIEW: &str = "Loading the fleet view…";
 pub const LOADING_WALL: &str = "Loading the wall display…";
+pub const LOADING_SIGN_IN: &str = "Loading the sign-in page…";
 pub const VIEW_UNAVAILABLE: &str = "This view could not be downloaded: the network may be down, or kbwatch was updated on the server since this page was opened. Trying again every 30 s; reloading the page also helps.";
 pub const OPEN_IN_PORTAL: &str = "Open in Microsoft Defender";
 pub const KB_SEARCH: &str = "Filter updates by KB number or name";

@@ -105,8 +105,12 @@ impl ApiClient {
     /// One device by ID or computer name.
     pub async fn device(&self, device: &DeviceRef) -> Result<Device, ApiError> {
         let body = self.get(&self.endpoints.machine(device)).await?;
-        serde_json::from_str(&body)
-            .map_err(|e| ApiError::Malformed(MalformedBody::from_json_error(&body, &e)))
+        // Through `Value`, as every collection record is read: one instance of the device
+        // parser in the wasm instead of two.
+        let value: serde_json::Value = serde_json::from_str(&body)
+            .map_err(|e| ApiError::Malformed(MalformedBody::from_json_error(&body, &e)))?;
+        serde_json::from_value(value)
+            .map_err(|e| ApiError::Malformed(MalformedBody::WrongShape(e.to_string())))
     }
 
     /// The seed endpoint: missing KBs of one device (following a nextLink if one comes).

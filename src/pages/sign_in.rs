@@ -7,9 +7,22 @@ use leptos::task::spawn_local;
 use crate::auth::{msal, TokenSource};
 use crate::components::session::{SignInPage, TokenEntry};
 use crate::context::AppContext;
+use crate::lazy_view::{lazy_page, lazy_view};
+use crate::messages;
+
+lazy_page! {
+    /// The sign-in and token screens: only some users see them, so they are a wasm chunk.
+    fn sign_in_view() as sign_in_view => SignInGate
+}
+
+/// The sign-in gate in the shell, its code fetched when it is first needed.
+#[component]
+pub fn SignInRoute() -> impl IntoView {
+    lazy_view(messages::LOADING_SIGN_IN, sign_in_view)
+}
 
 #[component]
-pub fn SignInGate() -> impl IntoView {
+fn SignInGate() -> impl IntoView {
     let context = expect_context::<AppContext>();
     match context.client.tokens() {
         TokenSource::Pasted(token) => {
