@@ -3,9 +3,13 @@
 //! (scripts/split-wasm.mjs). That fetch can fail — the network is gone, or the host already
 //! serves a newer deployment — and then the view says so and tries again, instead of crashing.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::time::Duration;
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use crate::messages;
 
@@ -24,40 +28,85 @@ impl From<leptos::wasm_split::SplitLoaderError> for ViewUnavailable {
     }
 }
 
+/// Where a lazily loaded view stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Loading,
+    Ready,
+    Unavailable,
+}
+
+type LoadFn = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<AnyView, ViewUnavailable>>>>>;
+/// The view's loader, kept by the view's owner (closures copy the handle).
+type Load = StoredValue<LoadFn, LocalStorage>;
+
 /// Shows `load`'s view once its code is there, "loading" until then, and the reason with a
 /// retry (now, or by itself after [`RETRY_AFTER`]) when the code could not be fetched.
-pub fn lazy_view<F>(
-    loading: &'static str,
-    load: impl Fn() -> F + Send + Sync + 'static,
-) -> impl IntoView
+///
+/// A plain task and a signal, not `<Suspense>`: the first visit's wasm then carries none of
+/// the suspense machinery, which nothing else on that visit needs.
+pub fn lazy_view<F>(loading: &'static str, load: impl Fn() -> F + 'static) -> impl IntoView
 where
-    F: std::future::Future<Output = Result<AnyView, ViewUnavailable>> + Send + 'static,
+    F: Future<Output = Result<AnyView, ViewUnavailable>> + 'static,
 {
-    let attempt = RwSignal::new(0_u32);
-    let retry = move || attempt.update(|n| *n += 1);
-    view! {
-        <Suspense fallback=move || view! { <p class="muted" data-testid="view-loading">{loading}</p> }>
-            {move || {
-                attempt.track();
-                let loading = load();
-                Suspend::new(async move {
-                    match loading.await {
-                        Ok(view) => view,
-                        Err(ViewUnavailable) => {
-                            set_timeout(retry, RETRY_AFTER);
-                            view! {
-                                <div class="banner banner-error" role="alert" data-testid="view-unavailable">
-                                    <p>{messages::VIEW_UNAVAILABLE}</p>
-                                    <button type="button" class="button" on:click=move |_| retry()>{messages::RETRY}</button>
-                                </div>
-                            }
-                            .into_any()
-                        }
-                    }
-                })
-            }}
-        </Suspense>
+    let load: Load = StoredValue::new_local(Rc::new(move || Box::pin(load()) as Pin<Box<_>>));
+    let stage = RwSignal::new(Stage::Loading);
+    let ready = StoredValue::new_local(None::<AnyView>);
+    fetch(load, stage, ready);
+    move || {
+        match stage.get() {
+        Stage::Loading => {
+            view! { <p class="muted" data-testid="view-loading">{loading}</p> }.into_any()
+        }
+        Stage::Ready => ready
+            .try_update_value(Option::take)
+            .flatten()
+            .unwrap_or_else(|| ().into_any()),
+        Stage::Unavailable => {
+            view! {
+                <div class="banner banner-error" role="alert" data-testid="view-unavailable">
+                    <p>{messages::VIEW_UNAVAILABLE}</p>
+                    <button type="button" class="button" on:click=move |_| retry(load, stage, ready)>{messages::RETRY}</button>
+                </div>
+            }
+            .into_any()
+        }
     }
+    }
+}
+
+/// Fetches the view's code; on failure tries again after [`RETRY_AFTER`] unless the view was
+/// left (or a retry already ran) by then.
+fn fetch(load: Load, stage: RwSignal<Stage>, ready: StoredValue<Option<AnyView>, LocalStorage>) {
+    let Some(loading) = load.try_with_value(|load| load()) else {
+        return;
+    };
+    spawn_local(async move {
+        match loading.await {
+            Ok(view) => {
+                if ready.try_set_value(Some(view)).is_none() {
+                    stage.try_set(Stage::Ready);
+                }
+            }
+            Err(ViewUnavailable) => {
+                if stage.try_set(Stage::Unavailable).is_none() {
+                    set_timeout(
+                        move || {
+                            if stage.try_get_untracked() == Some(Stage::Unavailable) {
+                                retry(load, stage, ready);
+                            }
+                        },
+                        RETRY_AFTER,
+                    );
+                }
+            }
+        }
+    });
+}
+
+fn retry(load: Load, stage: RwSignal<Stage>, ready: StoredValue<Option<AnyView>, LocalStorage>) {
+    stage.set(Stage::Loading);
+    fetch(load, stage, ready);
 }
 
 /// Declares `fn $name(props) -> Result<AnyView, ViewUnavailable>` showing `$component`. With the
