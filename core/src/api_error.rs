@@ -1,7 +1,9 @@
 //! The Defender API's failures as a model the UI can act on. Classification happens here;
 //! the words shown to the user live in the app's messages module.
 
-use serde::Deserialize;
+use serde_json::Value;
+
+use crate::lenient::value_as_text;
 
 /// The documented error body: `{"error": {"code", "message", "target"}}`; `target` is the
 /// correlation id support asks for.
@@ -15,24 +17,17 @@ pub struct ErrorDetail {
 impl ErrorDetail {
     /// Reads the documented error envelope; `None` for HTML pages, empty or other bodies.
     pub fn from_body(body: &str) -> Option<Self> {
-        #[derive(Deserialize)]
-        struct Envelope {
-            error: Inner,
-        }
-        #[derive(Deserialize)]
-        struct Inner {
-            #[serde(default, deserialize_with = "crate::lenient::text")]
-            code: Option<String>,
-            #[serde(default, deserialize_with = "crate::lenient::text")]
-            message: Option<String>,
-            #[serde(default, deserialize_with = "crate::lenient::text")]
-            target: Option<String>,
-        }
-        let envelope: Envelope = serde_json::from_str(body).ok()?;
+        // Walked as a `Value`, the way collection records are read: no second JSON reader for
+        // this one shape in the wasm.
+        let root: Value = serde_json::from_str(body).ok()?;
+        let Value::Object(error) = root.get("error")? else {
+            return None;
+        };
+        let field = |key: &str| error.get(key).cloned().and_then(value_as_text);
         let detail = Self {
-            code: envelope.error.code,
-            message: envelope.error.message,
-            correlation_id: envelope.error.target,
+            code: field("code"),
+            message: field("message"),
+            correlation_id: field("target"),
         };
         (detail != Self::default()).then_some(detail)
     }
