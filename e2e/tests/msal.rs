@@ -30,7 +30,8 @@ const USER_NAME: &str = "dana.demo@contoso.onmicrosoft.com";
 /// sees is the one its forced expiry caused.
 const ACCESS_TOKEN_LIFETIME_SECS: u64 = 60;
 
-/// The fixed fleet with the mock Entra ID on, its access tokens living [`ACCESS_TOKEN_LIFETIME_SECS`].
+/// The fixed fleet with the mock Entra ID on, its access tokens living
+/// [`ACCESS_TOKEN_LIFETIME_SECS`].
 fn with_idp(idp: IdpOptions) -> MockOptions {
     MockOptions {
         idp: Some(IdpOptions {
