@@ -515,6 +515,31 @@ impl TestEnv {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("screenshots")
     }
 
+    /// Starts what `setup` says (failing the test if it cannot) and runs `body` with it in a
+    /// browser named `name` ([`Self::with_browser`]): the whole course of a test that needs
+    /// nothing between the two.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// use kbwatch_e2e::{mock_options, selectors::DEVICE_ROW, EnvSetup, TestEnv};
+    /// TestEnv::run_in_browser(EnvSetup::new(mock_options()), "demo", async |env, page| {
+    ///     page.open("/").await?;
+    ///     page.wait_count(DEVICE_ROW, env.listed_device_count().await?).await
+    /// })
+    /// .await;
+    /// # }
+    /// ```
+    pub async fn run_in_browser(
+        setup: EnvSetup,
+        name: &str,
+        body: impl AsyncFnOnce(&TestEnv, Page) -> TestResult,
+    ) {
+        let env = Self::start_with(setup)
+            .await
+            .unwrap_or_else(|e| panic!("[{name}] {e}"));
+        env.with_browser(name, |page| body(&env, page)).await;
+    }
+
     /// Opens a fresh Chromium (new profile) on the app and runs `body` with it.
     ///
     /// The browser is always closed afterwards. If `body` fails or panics, a screenshot is saved

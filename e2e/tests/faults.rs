@@ -265,6 +265,14 @@ async fn assert_fault_reported(
     assert_page_healthy(page).await
 }
 
+/// When the very first call fails: the device panel's banner as `expect` says, no device
+/// listed, no panic, no CSP violation.
+async fn assert_nothing_listed(page: &Page, expect: Expect) -> TestResult {
+    check_banner(page, Panel::Devices.banner(), expect).await?;
+    assert_eq!(page.count(DEVICE_ROW).await?, 0);
+    assert_page_healthy(page).await
+}
+
 /// How the app gets back to normal after the fault is gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Recovery {
@@ -375,9 +383,7 @@ impl Reload {
 /// says and the earlier rows kept; then the fault mended, and the case's recovery brings the
 /// rows back.
 async fn fault_on_reload(name: &str, case: Reload) {
-    let env = start(case.fault.setup()).await;
-    let env = &env;
-    env.with_browser(name, |page: Page| async move {
+    TestEnv::run_in_browser(case.fault.setup(), name, async |env, page| {
         let shown = open_a_device(env, &page).await?;
         case.fault.make(env).await?;
         page.click(REFRESH).await?;
@@ -509,9 +515,7 @@ async fn expired_token_401_says_sign_in_again_and_keeps_the_rows() {
 /// Token mode: a well-formed JWT the API did not issue is refused with the API's reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_token_401_shows_the_apis_reason() {
-    let env = start(token_setup()).await;
-    let env = &env;
-    env.with_browser("fault-401-invalid", |page: Page| async move {
+    TestEnv::run_in_browser(token_setup(), "fault-401-invalid", async |_, page| {
         page.open("/").await?;
         page.type_into(TOKEN_INPUT, &forged_token()).await?;
         page.click(TOKEN_SUBMIT).await?;
@@ -519,9 +523,7 @@ async fn invalid_token_401_shows_the_apis_reason() {
             message: Some("Invalid token"),
             ..UNAUTHORIZED
         };
-        check_banner(&page, Panel::Devices.banner(), expect).await?;
-        assert_eq!(page.count(DEVICE_ROW).await?, 0);
-        assert_page_healthy(&page).await
+        assert_nothing_listed(&page, expect).await
     })
     .await;
 }
@@ -530,9 +532,7 @@ async fn invalid_token_401_shows_the_apis_reason() {
 /// names the device.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_device_404_from_a_link_names_the_device() {
-    let env = start(setup()).await;
-    let env = &env;
-    env.with_browser("fault-404-unknown-device", |page: Page| async move {
+    TestEnv::run_in_browser(setup(), "fault-404-unknown-device", async |env, page| {
         let unknown = "0123456789abcdef0123456789abcdef01234567";
         let devices = env.listed_device_count().await?;
         page.open(&format!("/?device={unknown}")).await?;
@@ -565,9 +565,7 @@ async fn unknown_device_404_from_a_link_names_the_device() {
 /// `Retry-After: 2`: a countdown, no retry button, the rows stay, and the app retries by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_429_short_counts_down_and_recovers_by_itself() {
-    let env = start(setup()).await;
-    let env = &env;
-    env.with_browser("fault-429-short", |page: Page| async move {
+    TestEnv::run_in_browser(setup(), "fault-429-short", async |env, page| {
         let shown = open_a_device(env, &page).await?;
         env.reset_mock().await?;
         env.inject_fault(json!({
@@ -611,9 +609,7 @@ async fn throttled_429_short_counts_down_and_recovers_by_itself() {
 /// not have to wait for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_429_long_counts_down_keeps_the_rows_and_refresh_cuts_the_wait() {
-    let env = start(setup()).await;
-    let env = &env;
-    env.with_browser("fault-429-long", |page: Page| async move {
+    TestEnv::run_in_browser(setup(), "fault-429-long", async |env, page| {
         let shown = open_a_device(env, &page).await?;
         env.inject_fault(json!({
             "kind": "throttle", "retry_after_secs": 120,
@@ -725,9 +721,7 @@ reload_faults! {
 /// records could not be read — and must not claim the device is up to date.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nulls_in_every_field_are_reported_never_as_up_to_date() {
-    let env = start(setup()).await;
-    let env = &env;
-    env.with_browser("fault-nulls", |page: Page| async move {
+    TestEnv::run_in_browser(setup(), "fault-nulls", async |env, page| {
         let shown = open_a_device(env, &page).await?;
         Fault::kind("nulls").make(env).await?;
         page.click(REFRESH).await?;
@@ -760,9 +754,7 @@ async fn nulls_in_every_field_are_reported_never_as_up_to_date() {
 /// Unknown fields in every object and in the envelope change nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_extra_fields_are_ignored() {
-    let env = start(setup()).await;
-    let env = &env;
-    env.with_browser("fault-extra-fields", |page: Page| async move {
+    TestEnv::run_in_browser(setup(), "fault-extra-fields", async |env, page| {
         let shown = open_a_device(env, &page).await?;
         let before = page.attrs(KB_ROW, "data-kb-id").await?;
         env.reset_mock().await?;
@@ -825,37 +817,39 @@ reload_faults! {
 /// `refresh.requestTimeoutSeconds` 2 and an answer that takes 4 s: a timeout with a retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_response_times_out_offers_retry_and_recovers() {
-    let env = start(setup().config(json!({"refresh": {"requestTimeoutSeconds": 2}}))).await;
-    let env = &env;
-    env.with_browser("fault-timeout", |page: Page| async move {
-        let shown = open_a_device(env, &page).await?;
-        Fault::Rule(json!({"kind": "slow", "ms": 4000, "count": 1}))
-            .make(env)
+    TestEnv::run_in_browser(
+        setup().config(json!({"refresh": {"requestTimeoutSeconds": 2}})),
+        "fault-timeout",
+        async |env, page| {
+            let shown = open_a_device(env, &page).await?;
+            Fault::Rule(json!({"kind": "slow", "ms": 4000, "count": 1}))
+                .make(env)
+                .await?;
+            let clicked = Instant::now();
+            page.click(REFRESH).await?;
+            check_banner(
+                &page,
+                Panel::Kbs.banner(),
+                Expect {
+                    title: "did not answer within 2 s",
+                    action: &["raise refresh.requestTimeoutSeconds"],
+                    code: None,
+                    message: None,
+                    correlation_id: false,
+                    retry_button: true,
+                },
+            )
             .await?;
-        let clicked = Instant::now();
-        page.click(REFRESH).await?;
-        check_banner(
-            &page,
-            Panel::Kbs.banner(),
-            Expect {
-                title: "did not answer within 2 s",
-                action: &["raise refresh.requestTimeoutSeconds"],
-                code: None,
-                message: None,
-                correlation_id: false,
-                retry_button: true,
-            },
-        )
-        .await?;
-        let waited = clicked.elapsed();
-        assert!(
-            waited >= Duration::from_millis(1900) && waited < Duration::from_millis(3900),
-            "aborted after the configured 2 s, not the mock's 4 s: {waited:?}"
-        );
-        assert_still_shown(&page, &shown).await?;
-        // The one slow answer is spent: the retry gets a prompt one.
-        recover(&page, &shown, &[Panel::Kbs], Recovery::RetryButton).await
-    })
+            let waited = clicked.elapsed();
+            assert!(
+                waited >= Duration::from_millis(1900) && waited < Duration::from_millis(3900),
+                "aborted after the configured 2 s, not the mock's 4 s: {waited:?}"
+            );
+            assert_still_shown(&page, &shown).await?;
+            // The one slow answer is spent: the retry gets a prompt one.
+            recover(&page, &shown, &[Panel::Kbs], Recovery::RetryButton).await
+        },
+    )
     .await;
 }
 
@@ -863,14 +857,14 @@ async fn slow_response_times_out_offers_retry_and_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_refused_at_start_points_at_api_base_and_cors() {
     let closed = free_port().expect("a free port");
-    let env = start(setup().api(ApiRoute::Url(format!("http://127.0.0.1:{closed}")))).await;
-    let env = &env;
-    env.with_browser("fault-connection-refused-start", |page: Page| async move {
-        page.open("/").await?;
-        check_banner(&page, Panel::Devices.banner(), UNREACHABLE).await?;
-        assert_eq!(page.count(DEVICE_ROW).await?, 0);
-        assert_page_healthy(&page).await
-    })
+    TestEnv::run_in_browser(
+        setup().api(ApiRoute::Url(format!("http://127.0.0.1:{closed}"))),
+        "fault-connection-refused-start",
+        async |_, page| {
+            page.open("/").await?;
+            assert_nothing_listed(&page, UNREACHABLE).await
+        },
+    )
     .await;
 }
 
@@ -880,9 +874,7 @@ async fn connection_refused_at_start_points_at_api_base_and_cors() {
 /// (showing the input as text) and the mock sees nothing but the device list.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn path_tricks_in_the_device_parameter_are_refused_before_any_call() {
-    let env = start(setup()).await;
-    let env = &env;
-    env.with_browser("hostile-device-param", |page: Page| async move {
+    TestEnv::run_in_browser(setup(), "hostile-device-param", async |env, page| {
         let devices = env.listed_device_count().await?;
         env.reset_mock().await?;
         for (query, shown_as) in [
@@ -1055,10 +1047,8 @@ async fn hostile_names_and_urls_render_as_text_with_safe_links_only() {
     }))
     .await
     .expect("custom API");
-    let env = start(setup().api(ApiRoute::Url(api.url()))).await;
-    let env = &env;
     let api = &api;
-    env.with_browser("hostile-data", |page: Page| async move {
+    TestEnv::run_in_browser(setup().api(ApiRoute::Url(api.url())), "hostile-data", async |_, page| {
         page.open("/").await?;
         page.wait_count(DEVICE_ROW, 2).await?;
         let skipped = page
@@ -1238,51 +1228,53 @@ async fn ten_thousand_devices_and_five_thousand_updates_render() {
     }))
     .await
     .expect("custom API");
-    let env = start(setup().api(ApiRoute::Url(api.url()))).await;
-    let env = &env;
-    env.with_browser("volume", |page: Page| async move {
-        let long = Duration::from_secs(120);
-        let t0 = Instant::now();
-        page.open("/").await?;
-        page.wait_text_contains("[data-testid=device-count]", "10000 devices")
-            .await?;
-        let first_row = format!("tr[data-device-id='{}']", hex_id(1));
-        let (page_ref, first_row) = (&page, first_row.as_str());
-        wait_for("the first device row", long, || async move {
-            let shown = page_ref.count(first_row).await?;
-            Ok(if shown == 1 {
-                Ok(())
-            } else {
-                Err("not yet".to_owned())
+    TestEnv::run_in_browser(
+        setup().api(ApiRoute::Url(api.url())),
+        "volume",
+        async |_, page| {
+            let long = Duration::from_secs(120);
+            let t0 = Instant::now();
+            page.open("/").await?;
+            page.wait_text_contains("[data-testid=device-count]", "10000 devices")
+                .await?;
+            let first_row = format!("tr[data-device-id='{}']", hex_id(1));
+            let (page_ref, first_row) = (&page, first_row.as_str());
+            wait_for("the first device row", long, || async move {
+                let shown = page_ref.count(first_row).await?;
+                Ok(if shown == 1 {
+                    Ok(())
+                } else {
+                    Err("not yet".to_owned())
+                })
             })
-        })
-        .await?;
-        let devices_shown = t0.elapsed();
-        assert_windowed(&page, "[data-testid=device-table]", DEVICE_ROW, DEVICES).await?;
-
-        let t1 = Instant::now();
-        page.click(&device_link(&hex_id(1))).await?;
-        page.wait_text_contains(KB_TOTALS, "5000 updates").await?;
-        let kbs_shown = t1.elapsed();
-        assert_windowed(&page, "[data-testid=kb-table]", KB_ROW, KBS).await?;
-
-        let t2 = Instant::now();
-        page.type_into("input[data-testid=kb-search]", "Security update 4999")
             .await?;
-        page.wait_count_within(KB_ROW, 1, long).await?;
-        let filtered = t2.elapsed();
+            let devices_shown = t0.elapsed();
+            assert_windowed(&page, "[data-testid=device-table]", DEVICE_ROW, DEVICES).await?;
 
-        eprintln!(
-            "[volume] 10,000 devices listed in {:.1} s; 5,000 updates shown in {:.1} s; \
+            let t1 = Instant::now();
+            page.click(&device_link(&hex_id(1))).await?;
+            page.wait_text_contains(KB_TOTALS, "5000 updates").await?;
+            let kbs_shown = t1.elapsed();
+            assert_windowed(&page, "[data-testid=kb-table]", KB_ROW, KBS).await?;
+
+            let t2 = Instant::now();
+            page.type_into("input[data-testid=kb-search]", "Security update 4999")
+                .await?;
+            page.wait_count_within(KB_ROW, 1, long).await?;
+            let filtered = t2.elapsed();
+
+            eprintln!(
+                "[volume] 10,000 devices listed in {:.1} s; 5,000 updates shown in {:.1} s; \
              KB text filter applied in {:.1} s",
-            devices_shown.as_secs_f64(),
-            kbs_shown.as_secs_f64(),
-            filtered.as_secs_f64()
-        );
-        assert!(devices_shown < Duration::from_secs(60), "{devices_shown:?}");
-        assert!(kbs_shown < Duration::from_secs(60), "{kbs_shown:?}");
-        assert_page_healthy(&page).await
-    })
+                devices_shown.as_secs_f64(),
+                kbs_shown.as_secs_f64(),
+                filtered.as_secs_f64()
+            );
+            assert!(devices_shown < Duration::from_secs(60), "{devices_shown:?}");
+            assert!(kbs_shown < Duration::from_secs(60), "{kbs_shown:?}");
+            assert_page_healthy(&page).await
+        },
+    )
     .await;
 }
 

@@ -54,6 +54,11 @@ fn fleet_config(per_minute: u32, per_hour: u32) -> Value {
     json!({ "fleet": { "perMinute": per_minute, "perHour": per_hour, "concurrency": 4 } })
 }
 
+/// [`mock_options`] with the app's fleet budget (see [`fleet_config`]).
+fn fleet_setup(per_minute: u32, per_hour: u32) -> EnvSetup {
+    EnvSetup::new(mock_options()).config(fleet_config(per_minute, per_hour))
+}
+
 async fn start(mock: MockOptions, config: Value) -> TestEnv {
     TestEnv::start_with(EnvSetup::new(mock).config(config))
         .await
@@ -341,9 +346,7 @@ async fn wasm_fetched(page: &Page) -> TestResult<Vec<String>> {
 /// fleet view first opens (the wall's not at all), and a second visit fetches nothing again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fleet_view_brings_its_code_when_it_first_opens() {
-    let env = start(mock_options(), fleet_config(90, 1_400)).await;
-    let env = &env;
-    env.with_browser("fleet-chunk", |page: Page| async move {
+    TestEnv::run_in_browser(fleet_setup(90, 1_400), "fleet-chunk", async |_, page| {
         page.open("/").await?;
         page.wait_any(DEVICE_ROW).await?;
         let first = wasm_fetched(&page).await?;
@@ -392,32 +395,34 @@ async fn block_urls(page: &Page, patterns: &[&str]) -> TestResult {
 /// brings the view once the code can be fetched again. No crash report.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_view_whose_code_cannot_be_fetched_says_so_and_retries() {
-    let env = start(mock_options(), fleet_config(90, 1_400)).await;
-    let env = &env;
-    env.with_browser("fleet-chunk-blocked", |page: Page| async move {
-        page.open("/").await?;
-        page.wait_any(DEVICE_ROW).await?;
-        block_urls(&page, &["*split_fleet_view*"]).await?;
-        page.click("[data-testid=nav-fleet]").await?;
-        let text = page
-            .wait_text_contains("[data-testid=view-unavailable]", "could not be downloaded")
-            .await?;
-        assert!(text.contains("Trying again"), "{text}");
-        assert_eq!(page.count(CRASH_REPORT).await?, 0);
+    TestEnv::run_in_browser(
+        fleet_setup(90, 1_400),
+        "fleet-chunk-blocked",
+        async |_, page| {
+            page.open("/").await?;
+            page.wait_any(DEVICE_ROW).await?;
+            block_urls(&page, &["*split_fleet_view*"]).await?;
+            page.click("[data-testid=nav-fleet]").await?;
+            let text = page
+                .wait_text_contains("[data-testid=view-unavailable]", "could not be downloaded")
+                .await?;
+            assert!(text.contains("Trying again"), "{text}");
+            assert_eq!(page.count(CRASH_REPORT).await?, 0);
 
-        // The device view still works.
-        page.click("[data-testid=nav-devices]").await?;
-        page.wait_any(DEVICE_ROW).await?;
-        page.click("[data-testid=nav-fleet]").await?;
-        page.wait_any("[data-testid=view-unavailable]").await?;
+            // The device view still works.
+            page.click("[data-testid=nav-devices]").await?;
+            page.wait_any(DEVICE_ROW).await?;
+            page.click("[data-testid=nav-fleet]").await?;
+            page.wait_any("[data-testid=view-unavailable]").await?;
 
-        block_urls(&page, &[]).await?;
-        page.click("[data-testid=view-unavailable] button").await?;
-        page.wait_any(FLEET_PAGE).await?;
-        assert_eq!(page.count("[data-testid=view-unavailable]").await?, 0);
-        assert_eq!(page.count(CRASH_REPORT).await?, 0);
-        Ok(())
-    })
+            block_urls(&page, &[]).await?;
+            page.click("[data-testid=view-unavailable] button").await?;
+            page.wait_any(FLEET_PAGE).await?;
+            assert_eq!(page.count("[data-testid=view-unavailable]").await?, 0);
+            assert_eq!(page.count(CRASH_REPORT).await?, 0);
+            Ok(())
+        },
+    )
     .await;
 }
 
