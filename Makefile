@@ -43,4 +43,4 @@ clean:
 # The wall display's soak test over a simulated 24 hours (make test runs a 3-hour version).
 soak: bootstrap
 	trunk build --release --offline
-	KBWATCH_SOAK_HOURS=24 cargo test -p kbwatch-e2e --test wall_soak -- --nocapture
+	KBWATCH_SOAK_HOURS=24 cargo test -p kbwatch-e2e --test e2e wall_soak:: -- --nocapture

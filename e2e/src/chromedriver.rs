@@ -1,6 +1,5 @@
 //! A `chromedriver` process owned by the test, plus the Chromium session settings.
 
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -8,6 +7,7 @@ use std::time::Duration;
 
 use thirtyfour::{ChromiumLikeCapabilities, DesiredCapabilities, LoggingPrefsLogLevel, WebDriver};
 
+use crate::process::{free_port, kill_group};
 use crate::{wait_for, TestResult};
 
 /// Flags for a quiet, deterministic headless Chromium in a container.
@@ -140,18 +140,6 @@ impl Chromedriver {
 
 impl Drop for Chromedriver {
     fn drop(&mut self) {
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: plain syscall; the negative pid addresses the process group created at
-        // spawn, which only holds chromedriver and the browsers it started.
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-        }
-        let _ = self.child.wait();
+        kill_group(&mut self.child);
     }
-}
-
-/// Asks the OS for a free port. Another process could take it before chromedriver binds it,
-/// which on a test machine is rare enough to accept.
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }

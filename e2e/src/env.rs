@@ -158,6 +158,15 @@ enum AppHost {
     Nginx(Nginx),
 }
 
+/// What [`TestEnv::mint_token`] got from the mock Entra ID.
+#[derive(Debug, Clone)]
+pub struct MintedToken {
+    /// The JWT, as a user would paste it.
+    pub access_token: String,
+    /// Its lifetime in seconds, as the token endpoint said.
+    pub expires_in: Option<u64>,
+}
+
 /// The mock API, the app server pointing at it, and chromedriver.
 ///
 /// Fields drop in order: the browser driver first, then the servers it was talking to.
@@ -350,22 +359,59 @@ impl TestEnv {
 
     /// `GET /_mock/stats`: request counts per path, route and status.
     pub async fn mock_stats(&self) -> TestResult<Value> {
-        let url = format!("{}/_mock/stats", self.api_url());
-        let resp = self.http.get(&url).send().await?;
-        if !resp.status().is_success() {
-            return Err(format!("GET {url}: {}", resp.status()).into());
-        }
-        Ok(resp.json().await?)
+        Ok(self
+            .admin(reqwest::Method::GET, "/_mock/stats", None)
+            .await?
+            .json()
+            .await?)
     }
 
     /// `POST /_mock/reset`: clears fault rules, request and IdP counters, rate-limit windows.
     pub async fn reset_mock(&self) -> TestResult {
-        let url = format!("{}/_mock/reset", self.api_url());
-        let resp = self.http.post(&url).send().await?;
-        if !resp.status().is_success() {
-            return Err(format!("POST {url}: {}", resp.status()).into());
+        self.admin(reqwest::Method::POST, "/_mock/reset", None)
+            .await
+            .map(drop)
+    }
+
+    /// A call to the mock's admin API (`/_mock/…`, no token needed) with an optional JSON body;
+    /// anything but a 2xx is an error naming the call, the status and the answer.
+    async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> TestResult<reqwest::Response> {
+        let url = format!("{}{path}", self.api_url());
+        let mut request = self.http.request(method.clone(), &url);
+        if let Some(body) = body {
+            request = request.json(body);
         }
-        Ok(())
+        let resp = request.send().await?;
+        let status = resp.status();
+        if !status.is_success() {
+            let answer = resp.text().await.unwrap_or_default();
+            let sent = body.map(Value::to_string).unwrap_or_default();
+            return Err(format!("{method} {url} {sent}: {status} {answer}").into());
+        }
+        Ok(resp)
+    }
+
+    /// `GET /_mock/idp/token`: an access token from the mock Entra ID for its default user, as
+    /// `az account get-access-token` would give one to paste into token mode.
+    pub async fn mint_token(&self) -> TestResult<MintedToken> {
+        let answer: Value = self
+            .admin(reqwest::Method::GET, "/_mock/idp/token", None)
+            .await?
+            .json()
+            .await?;
+        let access_token = answer["access_token"]
+            .as_str()
+            .ok_or_else(|| format!("GET /_mock/idp/token: no access_token in {answer}"))?
+            .to_owned();
+        Ok(MintedToken {
+            access_token,
+            expires_in: answer["expires_in"].as_u64(),
+        })
     }
 
     /// A bearer token the mock accepts for the tests' own calls: a fresh one minted by the IdP
@@ -436,6 +482,11 @@ impl TestEnv {
             .collect())
     }
 
+    /// How many rows the app's device list shows: the onboarded machines.
+    pub async fn listed_device_count(&self) -> TestResult<usize> {
+        Ok(self.onboarded_machines().await?.len())
+    }
+
     /// `/api/machines/{id}/getmissingkbs` for one device.
     pub async fn missing_kbs(&self, device_id: &str) -> TestResult<Vec<Value>> {
         let page = self
@@ -447,29 +498,46 @@ impl TestEnv {
     /// Adds a fault rule through the admin API, e.g.
     /// `{"kind":"server_error","path_contains":"getmissingkbs","count":1}`.
     pub async fn inject_fault(&self, rule: Value) -> TestResult {
-        let url = format!("{}/_mock/faults", self.api_url());
-        let resp = self.http.post(&url).json(&rule).send().await?;
-        if !resp.status().is_success() {
-            let status = resp.status();
-            let body = resp.text().await.unwrap_or_default();
-            return Err(format!("POST {url} {rule}: {status} {body}").into());
-        }
-        Ok(())
+        self.admin(reqwest::Method::POST, "/_mock/faults", Some(&rule))
+            .await
+            .map(drop)
     }
 
     /// Removes every injected fault (`DELETE /_mock/faults`).
     pub async fn clear_faults(&self) -> TestResult {
-        let url = format!("{}/_mock/faults", self.api_url());
-        let resp = self.http.delete(&url).send().await?;
-        if !resp.status().is_success() {
-            return Err(format!("POST {url}: {}", resp.status()).into());
-        }
-        Ok(())
+        self.admin(reqwest::Method::DELETE, "/_mock/faults", None)
+            .await
+            .map(drop)
     }
 
     /// Where tests save screenshots (`e2e/screenshots/`, gitignored).
     pub fn screenshots_dir() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("screenshots")
+    }
+
+    /// Starts what `setup` says (failing the test if it cannot) and runs `body` with it in a
+    /// browser named `name` ([`Self::with_browser`]): the whole course of a test that needs
+    /// nothing between the two.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// use kbwatch_e2e::{mock_options, selectors::DEVICE_ROW, EnvSetup, TestEnv};
+    /// TestEnv::run_in_browser(EnvSetup::new(mock_options()), "demo", async |env, page| {
+    ///     page.open("/").await?;
+    ///     page.wait_count(DEVICE_ROW, env.listed_device_count().await?).await
+    /// })
+    /// .await;
+    /// # }
+    /// ```
+    pub async fn run_in_browser(
+        setup: EnvSetup,
+        name: &str,
+        body: impl AsyncFnOnce(&TestEnv, Page) -> TestResult,
+    ) {
+        let env = Self::start_with(setup)
+            .await
+            .unwrap_or_else(|e| panic!("[{name}] {e}"));
+        env.with_browser(name, |page| body(&env, page)).await;
     }
 
     /// Opens a fresh Chromium (new profile) on the app and runs `body` with it.

@@ -1,5 +1,6 @@
 //! "Never panics, never violates the CSP": the checks every fault test ends with.
 
+use crate::selectors::CRASH_REPORT;
 use crate::{Page, TestResult};
 
 /// Console lines reporting a Content-Security-Policy violation (Chromium logs each one as
@@ -25,7 +26,7 @@ pub fn panics_in_console(console: &[String]) -> Vec<String> {
 /// violation. The console checks need a session with console capture
 /// ([`crate::EnvSetup::capture_console`]).
 pub async fn assert_page_healthy(page: &Page) -> TestResult {
-    let crash = page.texts("[data-testid=crash-report]").await?;
+    let crash = page.texts(CRASH_REPORT).await?;
     if !crash.is_empty() {
         return Err(format!("the app crashed: {crash:?}").into());
     }

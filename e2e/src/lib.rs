@@ -19,7 +19,7 @@
 //! let env = TestEnv::start(kbwatch_mock::MockOptions::default()).await?;
 //! env.with_browser("demo", |page: Page| async move {
 //!     page.open("/").await?;
-//!     page.wait_count("tr[data-testid=device-row]", 300).await?;
+//!     page.wait_count(kbwatch_e2e::selectors::DEVICE_ROW, 300).await?;
 //!     Ok(())
 //! })
 //! .await;
@@ -32,12 +32,15 @@ mod chromedriver;
 mod csp;
 mod custom_api;
 mod env;
+mod fixtures;
 mod health;
 mod leaks;
 mod local_server;
 mod nginx;
 mod page;
+mod process;
 mod relay;
+pub mod selectors;
 mod wait;
 
 /// The app renders every row of a KB table up to this many rows; tests that count or read
@@ -48,13 +51,15 @@ pub use app_server::{dist_dir, AppServer, HeaderRule};
 pub use chromedriver::{BrowserOptions, Chromedriver};
 pub use csp::{csp_from_nginx_conf, reference_csp};
 pub use custom_api::{Answer, CustomApi};
-pub use env::{config_for, ApiRoute, AppAuth, EnvSetup, MsalSetup, Serving, TestEnv};
+pub use env::{config_for, ApiRoute, AppAuth, EnvSetup, MintedToken, MsalSetup, Serving, TestEnv};
+pub use fixtures::{forged_token, mock_options};
 pub use health::{assert_page_healthy, csp_violations, panics_in_console};
 pub use leaks::{assert_no_token_exposed, jwt_like, msal_cached_access_tokens};
 pub use local_server::LocalServer;
 pub(crate) use nginx::workspace_root;
 pub use nginx::{render_site_conf, Nginx, SITE_CONF};
 pub use page::Page;
+pub use process::free_port;
 pub use relay::TcpRelay;
 pub use wait::{hold_for, wait_for, DEFAULT_TIMEOUT};
 

@@ -7,7 +7,6 @@
 //! directory, which also holds the pid file, the logs and nginx's temporary files. nginx runs in
 //! the foreground (`-g 'daemon off;'`) as the test's child and is killed on drop.
 
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -16,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::process::{free_port, kill_group};
 use crate::{wait_for, TestResult};
 
 /// The reference configuration, relative to the workspace root.
@@ -129,10 +129,6 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// A running nginx serving a copy of `dist/` (with the test's `config.json`) and proxying
@@ -276,13 +272,7 @@ http {{
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: plain syscall; the negative pid addresses the process group created at spawn,
-        // which holds only this nginx master and its workers.
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-        }
-        let _ = self.child.wait();
+        kill_group(&mut self.child);
     }
 }
 

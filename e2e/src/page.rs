@@ -169,9 +169,20 @@ impl Page {
         .await
     }
 
+    /// Attribute `name` of the first element matching `css` that has it.
+    pub async fn attr(&self, css: &str, name: &str) -> TestResult<Option<String>> {
+        Ok(self.attrs(css, name).await?.into_iter().next())
+    }
+
     /// Waits until exactly `n` elements match `css`.
     pub async fn wait_count(&self, css: &str, n: usize) -> TestResult {
-        wait_for(&format!("{n} × `{css}`"), DEFAULT_TIMEOUT, || async move {
+        self.wait_count_within(css, n, DEFAULT_TIMEOUT).await
+    }
+
+    /// [`Self::wait_count`] with a deadline of its own, for tables that take longer than a
+    /// step (thousands of rows).
+    pub async fn wait_count_within(&self, css: &str, n: usize, timeout: Duration) -> TestResult {
+        wait_for(&format!("{n} × `{css}`"), timeout, || async move {
             let got = self.count(css).await?;
             Ok(if got == n {
                 Ok(())

@@ -15,49 +15,75 @@
 //! Hostile data and bulk answers the mock never generates come from a small server of the
 //! test's own ([`CustomApi`]). TESTING.md maps each fault to the test that covers it.
 
+//!
+//! Most tests are one row of a table (`reload_faults!`): the fault, the panels whose banner
+//! reports it, what the banner says, and how the app gets back. The macro makes one test per
+//! row, named after the row, and the test's browser (with its failure screenshot) takes the
+//! same name. The tests whose course differs are written out below their table.
+
 use std::time::{Duration, Instant};
 
+use kbwatch_e2e::selectors::{
+    device_link, DEVICE_HEADER, DEVICE_ROW, ERROR_BANNER, KB_ROW, KB_TOTALS, REFRESH, TOKEN_INPUT,
+    TOKEN_SUBMIT,
+};
 use kbwatch_e2e::{
-    assert_page_healthy, hold_for, wait_for, ApiRoute, AppAuth, CustomApi, EnvSetup, Page, TestEnv,
-    TestResult, WHOLE_KB_TABLE_MAX,
+    assert_page_healthy, forged_token, free_port, hold_for, mock_options, wait_for, ApiRoute,
+    AppAuth, CustomApi, EnvSetup, Page, TestEnv, TestResult, WHOLE_KB_TABLE_MAX,
 };
 use kbwatch_mock::{IdpOptions, MockOptions};
 use serde_json::{json, Value};
 
-const DEVICE_ROW: &str = "tr[data-testid=device-row]";
-const DEVICE_HEADER: &str = "[data-testid=device-header]";
-const KB_ROW: &str = "tr[data-testid=kb-row]";
-const REFRESH: &str = "[data-testid=refresh]";
-const KB_BANNER: &str = ".kb-panel [data-testid=error-banner]";
-const KB_RETRY: &str = ".kb-panel [data-testid=retry]";
-const DEVICE_BANNER: &str = ".device-panel [data-testid=error-banner]";
-const DEVICE_RETRY: &str = ".device-panel [data-testid=retry]";
-const ANY_BANNER: &str = "[data-testid=error-banner]";
 const COUNTDOWN: &str = "[data-testid=retry-countdown]";
 const ERROR_CODE: &str = "[data-testid=error-code]";
 const CORRELATION_ID: &str = "[data-testid=correlation-id]";
-const TOKEN_INPUT: &str = "[data-testid=token-input]";
-const TOKEN_SUBMIT: &str = "[data-testid=token-submit]";
-
-/// A fixed fleet; rate limits high enough that only injected faults throttle.
-fn mock_options() -> MockOptions {
-    MockOptions {
-        seed: 20_240_611,
-        rate_per_minute: 100_000,
-        rate_per_hour: 1_000_000,
-        ..MockOptions::default()
-    }
-}
+const SKIPPED_RECORDS: &str = "[data-testid=skipped-records]";
 
 /// Direct calls to the mock, the reference CSP on the app, the console recorded.
 fn setup() -> EnvSetup {
     EnvSetup::new(mock_options()).capture_console().with_csp()
 }
 
+/// [`setup`] in token mode, against the mock Entra ID.
+fn token_setup() -> EnvSetup {
+    EnvSetup::new(MockOptions {
+        idp: Some(IdpOptions::default()),
+        ..mock_options()
+    })
+    .auth(AppAuth::Token)
+    .capture_console()
+    .with_csp()
+}
+
 async fn start(setup: EnvSetup) -> TestEnv {
     TestEnv::start_with(setup)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The two panels of the device view; each reports its own failures, with its own retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Panel {
+    /// The device list.
+    Devices,
+    /// The open device's missing updates.
+    Kbs,
+}
+
+impl Panel {
+    fn banner(self) -> &'static str {
+        match self {
+            Panel::Devices => ".device-panel [data-testid=error-banner]",
+            Panel::Kbs => ".kb-panel [data-testid=error-banner]",
+        }
+    }
+
+    fn retry(self) -> &'static str {
+        match self {
+            Panel::Devices => ".device-panel [data-testid=retry]",
+            Panel::Kbs => ".kb-panel [data-testid=retry]",
+        }
+    }
 }
 
 /// What is on screen before the fault.
@@ -93,19 +119,21 @@ async fn pick_device(env: &TestEnv) -> TestResult<(String, String, usize)> {
         })
 }
 
-/// Lists the devices and opens one by clicking its link, as a user would.
+/// Opens the app, then [`open_listed_device`].
 async fn open_a_device(env: &TestEnv, page: &Page) -> TestResult<Shown> {
-    let devices = env.onboarded_machines().await?.len();
-    let (device, name, kbs) = pick_device(env).await?;
     page.open("/").await?;
+    open_listed_device(env, page).await
+}
+
+/// Waits for the whole device list and opens one by clicking its link, as a user would.
+async fn open_listed_device(env: &TestEnv, page: &Page) -> TestResult<Shown> {
+    let devices = env.listed_device_count().await?;
+    let (device, name, kbs) = pick_device(env).await?;
     page.wait_count(DEVICE_ROW, devices).await?;
-    page.click(&format!(
-        "tr[data-device-id='{device}'] a[data-testid=device-link]"
-    ))
-    .await?;
+    page.click(&device_link(&device)).await?;
     page.wait_text_contains(DEVICE_HEADER, &name).await?;
     page.wait_count(KB_ROW, kbs).await?;
-    page.wait_count(ANY_BANNER, 0).await?;
+    page.wait_count(ERROR_BANNER, 0).await?;
     Ok(Shown {
         devices,
         device,
@@ -150,8 +178,8 @@ fn is_guid(s: &str) -> bool {
 struct Expect {
     /// In the banner's text: what happened.
     title: &'static str,
-    /// In the banner's text: what to do.
-    action: &'static str,
+    /// In the banner's text, each of them: what to do.
+    action: &'static [&'static str],
     /// `[data-testid=error-code]`, when the API sent a documented error body.
     code: Option<&'static str>,
     /// The API's message (or part of it), when it sent one.
@@ -162,11 +190,26 @@ struct Expect {
     retry_button: bool,
 }
 
+/// What a 200 with an unusable body gets: no API detail, and (today) no retry button, since
+/// the app counts these as permanent; Refresh reloads.
+const fn malformed(title: &'static str) -> Expect {
+    Expect {
+        title,
+        action: &["a proxy or gateway may be altering responses"],
+        code: None,
+        message: None,
+        correlation_id: false,
+        retry_button: false,
+    }
+}
+
 /// Checks the banner matching `banner` against `expect`, returning its text.
 async fn check_banner(page: &Page, banner: &str, expect: Expect) -> TestResult<String> {
     let text = page.wait_text_contains(banner, expect.title).await?;
-    if !text.contains(expect.action) {
-        return Err(format!("banner lacks the action {:?}: {text:?}", expect.action).into());
+    for action in expect.action {
+        if !text.contains(action) {
+            return Err(format!("banner lacks the action {action:?}: {text:?}").into());
+        }
     }
     if let Some(message) = expect.message {
         if !text.contains(message) {
@@ -200,126 +243,271 @@ async fn check_banner(page: &Page, banner: &str, expect: Expect) -> TestResult<S
     Ok(text)
 }
 
+/// After a failed reload: the banner of each of `panels` as `expect` says (the KB panel's
+/// also saying its rows are the earlier ones), everything on screen kept, no panic, no CSP
+/// violation.
+async fn assert_fault_reported(
+    page: &Page,
+    shown: &Shown,
+    panels: &[Panel],
+    expect: Expect,
+) -> TestResult {
+    for &panel in panels {
+        let text = check_banner(page, panel.banner(), expect).await?;
+        if panel == Panel::Kbs {
+            let kept = format!("Still showing the last data loaded for {}", shown.name);
+            if !text.contains(&kept) {
+                return Err(format!("the banner does not say {kept:?}: {text:?}").into());
+            }
+        }
+    }
+    assert_still_shown(page, shown).await?;
+    assert_page_healthy(page).await
+}
+
+/// When the very first call fails: the device panel's banner as `expect` says, no device
+/// listed, no panic, no CSP violation.
+async fn assert_nothing_listed(page: &Page, expect: Expect) -> TestResult {
+    check_banner(page, Panel::Devices.banner(), expect).await?;
+    assert_eq!(page.count(DEVICE_ROW).await?, 0);
+    assert_page_healthy(page).await
+}
+
 /// How the app gets back to normal after the fault is gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Recovery {
-    /// The banner's retry button (transient failures).
+    /// The retry button of each panel that failed (transient failures).
     RetryButton,
     /// The Refresh button in the top bar (failures with no retry button).
     Refresh,
 }
 
-/// The common scenario: device open, `rule` injected (on top of it, `getmissingkbs` unless the
-/// rule says otherwise), Refresh clicked; the KB panel's banner as `expect` says, the earlier
-/// rows kept; then the fault is cleared and `recovery` brings the rows back.
-async fn fault_on_reload(name: &str, rule: Value, expect: Expect, recovery: Recovery) {
-    let env = start(setup()).await;
-    let env = &env;
-    env.with_browser(name, |page: Page| async move {
-        let shown = open_a_device(env, &page).await?;
-        let mut rule = rule;
-        if rule.get("path_contains").is_none() {
-            rule["path_contains"] = json!("getmissingkbs");
+/// Once the fault is gone: `recovery` (the retry buttons of `panels`, device list first),
+/// then no banner, the same rows, no panic, no CSP violation.
+async fn recover(page: &Page, shown: &Shown, panels: &[Panel], recovery: Recovery) -> TestResult {
+    match recovery {
+        Recovery::RetryButton => {
+            for panel in [Panel::Devices, Panel::Kbs] {
+                if panels.contains(&panel) {
+                    page.click(panel.retry()).await?;
+                }
+            }
         }
-        // A count larger than any retry the app might do on its own.
-        if rule.get("count").is_none() {
-            rule["count"] = json!(100);
-        }
-        env.inject_fault(rule).await?;
-        page.click(REFRESH).await?;
-        let text = check_banner(&page, KB_BANNER, expect).await?;
-        assert!(
-            text.contains(&format!(
-                "Still showing the last data loaded for {}",
-                shown.name
-            )),
-            "the banner says the rows are the earlier ones: {text:?}"
-        );
-        assert_still_shown(&page, &shown).await?;
-        assert_page_healthy(&page).await?;
+        Recovery::Refresh => page.click(REFRESH).await?,
+    }
+    page.wait_count(ERROR_BANNER, 0).await?;
+    page.wait_count(KB_ROW, shown.kbs).await?;
+    assert_still_shown(page, shown).await?;
+    assert_page_healthy(page).await
+}
 
-        env.clear_faults().await?;
-        match recovery {
-            Recovery::RetryButton => page.click(KB_RETRY).await?,
-            Recovery::Refresh => page.click(REFRESH).await?,
+/// How a test breaks the API for the reload, and mends it afterwards.
+#[derive(Debug, Clone)]
+enum Fault {
+    /// A fault rule on the mock (`POST /_mock/faults`); `path_contains` defaults to
+    /// `getmissingkbs`, `count` to more than any retry the app might do on its own.
+    Rule(Value),
+    /// The API's port refuses connections: the app calls the mock through a [`TcpRelay`]
+    /// (`ApiRoute::Relay`) that is closed, and reopened to mend it.
+    ///
+    /// [`TcpRelay`]: kbwatch_e2e::TcpRelay
+    ApiDown,
+}
+
+impl Fault {
+    /// The mock's fault `kind` on the updates' reload.
+    fn kind(kind: &str) -> Self {
+        Fault::Rule(json!({ "kind": kind }))
+    }
+
+    /// What the test starts: [`setup`], through the relay for [`Fault::ApiDown`].
+    fn setup(&self) -> EnvSetup {
+        match self {
+            Fault::Rule(_) => setup(),
+            Fault::ApiDown => setup().api(ApiRoute::Relay),
         }
-        page.wait_count(ANY_BANNER, 0).await?;
-        page.wait_count(KB_ROW, shown.kbs).await?;
-        assert_still_shown(&page, &shown).await?;
-        assert_page_healthy(&page).await
+    }
+
+    async fn make(&self, env: &TestEnv) -> TestResult {
+        match self {
+            Fault::Rule(rule) => {
+                let mut rule = rule.clone();
+                if rule.get("path_contains").is_none() {
+                    rule["path_contains"] = json!("getmissingkbs");
+                }
+                if rule.get("count").is_none() {
+                    rule["count"] = json!(100);
+                }
+                env.inject_fault(rule).await
+            }
+            Fault::ApiDown => env.close_relay().await,
+        }
+    }
+
+    async fn mend(&self, env: &TestEnv) -> TestResult {
+        match self {
+            Fault::Rule(_) => env.clear_faults().await,
+            Fault::ApiDown => env.reopen_relay().await,
+        }
+    }
+}
+
+/// One row of a fault table: the course of [`fault_on_reload`].
+#[derive(Debug, Clone)]
+struct Reload {
+    fault: Fault,
+    /// The panels whose banner reports the fault.
+    panels: &'static [Panel],
+    expect: Expect,
+    recovery: Recovery,
+}
+
+impl Reload {
+    /// The mock's fault `kind` on the updates' reload, reported in the KB panel.
+    fn kbs(kind: &str, expect: Expect, recovery: Recovery) -> Self {
+        Reload {
+            fault: Fault::kind(kind),
+            panels: &[Panel::Kbs],
+            expect,
+            recovery,
+        }
+    }
+
+    /// A 200 whose body (fault `kind`) cannot be used, reported as `title`; Refresh recovers.
+    fn malformed(kind: &str, title: &'static str) -> Self {
+        Reload::kbs(kind, malformed(title), Recovery::Refresh)
+    }
+}
+
+/// The common course: device open, the fault made, Refresh clicked; the banners as the case
+/// says and the earlier rows kept; then the fault mended, and the case's recovery brings the
+/// rows back.
+async fn fault_on_reload(name: &str, case: Reload) {
+    TestEnv::run_in_browser(case.fault.setup(), name, async |env, page| {
+        let shown = open_a_device(env, &page).await?;
+        case.fault.make(env).await?;
+        page.click(REFRESH).await?;
+        assert_fault_reported(&page, &shown, case.panels, case.expect).await?;
+        case.fault.mend(env).await?;
+        recover(&page, &shown, case.panels, case.recovery).await
     })
     .await;
 }
 
+/// One `#[tokio::test]` per row `name: case;` running [`fault_on_reload`], whose browser is
+/// named after the test.
+macro_rules! reload_faults {
+    ($($(#[$doc:meta])* $name:ident: $case:expr;)+) => {$(
+        $(#[$doc])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            fault_on_reload(stringify!($name), $case).await;
+        }
+    )+};
+}
+
+/// What a 401 from the API says, whatever made the token unacceptable.
+const UNAUTHORIZED: Expect = Expect {
+    title: "did not accept your sign-in (401)",
+    action: &["sign in again"],
+    code: Some("Unauthorized"),
+    message: None,
+    correlation_id: true,
+    retry_button: false,
+};
+
+/// What an HTML error page from a gateway gets: no API detail, a retry.
+const fn gateway(title: &'static str) -> Expect {
+    Expect {
+        title,
+        action: &["retry in a moment"],
+        code: None,
+        message: None,
+        correlation_id: false,
+        retry_button: true,
+    }
+}
+
+/// What an API that cannot be reached gets, in both panels.
+const UNREACHABLE: Expect = Expect {
+    title: "The API could not be reached",
+    action: &["apiBase in config.json", "CORS"],
+    code: None,
+    message: None,
+    correlation_id: false,
+    retry_button: true,
+};
+
 // --- 4xx -------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unauthorized_401_says_sign_in_again_and_keeps_the_rows() {
-    fault_on_reload(
-        "fault-401",
-        json!({"kind": "unauthorized"}),
+reload_faults! {
+    unauthorized_401_says_sign_in_again_and_keeps_the_rows: Reload::kbs(
+        "unauthorized",
+        Expect { message: Some("expired or invalid"), ..UNAUTHORIZED },
+        Recovery::Refresh,
+    );
+    forbidden_403_names_the_missing_permission: Reload::kbs(
+        "forbidden",
         Expect {
-            title: "did not accept your sign-in (401)",
-            action: "sign in again",
-            code: Some("Unauthorized"),
-            message: Some("expired or invalid"),
+            title: "not allowed to read this (403)",
+            action: &["Missing permission: Software.Read.All"],
+            code: Some("Forbidden"),
+            message: Some("API required roles: Software.Read.All"),
             correlation_id: true,
             retry_button: false,
         },
         Recovery::Refresh,
-    )
-    .await;
+    );
+    not_found_404_on_reload_keeps_the_rows: Reload::kbs(
+        "not_found",
+        Expect {
+            title: "does not know this device (404)",
+            action: &["Check the device ID or name"],
+            code: Some("NotFound"),
+            message: Some("was not found"),
+            correlation_id: true,
+            retry_button: false,
+        },
+        Recovery::Refresh,
+    );
+    bad_request_400_odata_error_asks_for_a_report_with_the_correlation_id: Reload::kbs(
+        "bad_request",
+        Expect {
+            title: "refused the request (400)",
+            action: &["report it with the correlation ID"],
+            code: Some("ODataError"),
+            message: None,
+            correlation_id: true,
+            retry_button: false,
+        },
+        Recovery::Refresh,
+    );
 }
 
 /// Token mode against the mock Entra ID: a pasted token that the API later calls expired.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_token_401_says_sign_in_again_and_keeps_the_rows() {
-    let env = start(
-        EnvSetup::new(MockOptions {
-            idp: Some(IdpOptions::default()),
-            ..mock_options()
-        })
-        .auth(AppAuth::Token)
-        .capture_console()
-        .with_csp(),
-    )
-    .await;
-    let token = mint_token(&env).await;
+    let env = start(token_setup()).await;
+    let token = env
+        .mint_token()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .access_token;
     let env = &env;
     env.with_browser("fault-401-expired", |page: Page| async move {
         page.open("/").await?;
         page.type_into(TOKEN_INPUT, &token).await?;
         page.click(TOKEN_SUBMIT).await?;
-        let devices = env.onboarded_machines().await?.len();
-        page.wait_count(DEVICE_ROW, devices).await?;
-        let (device, name, kbs) = pick_device(env).await?;
-        page.click(&format!(
-            "tr[data-device-id='{device}'] a[data-testid=device-link]"
-        ))
-        .await?;
-        page.wait_count(KB_ROW, kbs).await?;
-        let shown = Shown {
-            devices,
-            device,
-            name,
-            kbs,
-        };
+        let shown = open_listed_device(env, &page).await?;
 
         let expired = env.idp().ok_or("IdP")?.expire_access_tokens();
         assert!(expired > 0, "the IdP expired the minted token");
         page.click(REFRESH).await?;
         let expect = Expect {
-            title: "did not accept your sign-in (401)",
-            action: "sign in again",
-            code: Some("Unauthorized"),
             message: Some("Authorization token is expired"),
-            correlation_id: true,
-            retry_button: false,
+            ..UNAUTHORIZED
         };
-        check_banner(&page, KB_BANNER, expect).await?;
-        check_banner(&page, DEVICE_BANNER, expect).await?;
-        assert_still_shown(&page, &shown).await?;
-        assert_page_healthy(&page).await
+        assert_fault_reported(&page, &shown, &[Panel::Kbs, Panel::Devices], expect).await
     })
     .await;
 }
@@ -327,125 +515,16 @@ async fn expired_token_401_says_sign_in_again_and_keeps_the_rows() {
 /// Token mode: a well-formed JWT the API did not issue is refused with the API's reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_token_401_shows_the_apis_reason() {
-    let env = start(
-        EnvSetup::new(MockOptions {
-            idp: Some(IdpOptions::default()),
-            ..mock_options()
-        })
-        .auth(AppAuth::Token)
-        .capture_console()
-        .with_csp(),
-    )
-    .await;
-    let env = &env;
-    env.with_browser("fault-401-invalid", |page: Page| async move {
+    TestEnv::run_in_browser(token_setup(), "fault-401-invalid", async |_, page| {
         page.open("/").await?;
         page.type_into(TOKEN_INPUT, &forged_token()).await?;
         page.click(TOKEN_SUBMIT).await?;
-        check_banner(
-            &page,
-            DEVICE_BANNER,
-            Expect {
-                title: "did not accept your sign-in (401)",
-                action: "sign in again",
-                code: Some("Unauthorized"),
-                message: Some("Invalid token"),
-                correlation_id: true,
-                retry_button: false,
-            },
-        )
-        .await?;
-        assert_eq!(page.count(DEVICE_ROW).await?, 0);
-        assert_page_healthy(&page).await
+        let expect = Expect {
+            message: Some("Invalid token"),
+            ..UNAUTHORIZED
+        };
+        assert_nothing_listed(&page, expect).await
     })
-    .await;
-}
-
-async fn mint_token(env: &TestEnv) -> String {
-    let minted: Value = reqwest::get(format!("{}/_mock/idp/token", env.api_url()))
-        .await
-        .expect("GET /_mock/idp/token")
-        .json()
-        .await
-        .expect("a JSON answer");
-    minted["access_token"]
-        .as_str()
-        .expect("an access_token")
-        .to_owned()
-}
-
-/// An unsigned JWT with plausible claims (valid for an hour), which the mock's API rejects.
-fn forged_token() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let b64 = |v: Value| base64url(v.to_string().as_bytes());
-    let exp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() + 3600)
-        .unwrap_or(4_000_000_000);
-    format!(
-        "{}.{}.{}",
-        b64(json!({"alg": "RS256", "typ": "JWT", "kid": "forged"})),
-        b64(json!({
-            "aud": "https://api.securitycenter.microsoft.com",
-            "iss": "https://sts.windows.net/forged/",
-            "upn": "mallory@contoso.onmicrosoft.com",
-            "scp": "Machine.Read Software.Read",
-            "exp": exp,
-        })),
-        base64url(b"not-a-signature")
-    )
-}
-
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forbidden_403_names_the_missing_permission() {
-    fault_on_reload(
-        "fault-403",
-        json!({"kind": "forbidden"}),
-        Expect {
-            title: "not allowed to read this (403)",
-            action: "Missing permission: Software.Read.All",
-            code: Some("Forbidden"),
-            message: Some("API required roles: Software.Read.All"),
-            correlation_id: true,
-            retry_button: false,
-        },
-        Recovery::Refresh,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn not_found_404_on_reload_keeps_the_rows() {
-    fault_on_reload(
-        "fault-404",
-        json!({"kind": "not_found"}),
-        Expect {
-            title: "does not know this device (404)",
-            action: "Check the device ID or name",
-            code: Some("NotFound"),
-            message: Some("was not found"),
-            correlation_id: true,
-            retry_button: false,
-        },
-        Recovery::Refresh,
-    )
     .await;
 }
 
@@ -453,18 +532,16 @@ async fn not_found_404_on_reload_keeps_the_rows() {
 /// names the device.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_device_404_from_a_link_names_the_device() {
-    let env = start(setup()).await;
-    let env = &env;
-    env.with_browser("fault-404-unknown-device", |page: Page| async move {
+    TestEnv::run_in_browser(setup(), "fault-404-unknown-device", async |env, page| {
         let unknown = "0123456789abcdef0123456789abcdef01234567";
-        let devices = env.onboarded_machines().await?.len();
+        let devices = env.listed_device_count().await?;
         page.open(&format!("/?device={unknown}")).await?;
         let text = check_banner(
             &page,
-            KB_BANNER,
+            Panel::Kbs.banner(),
             Expect {
                 title: "does not know this device (404)",
-                action: "Check the device ID or name",
+                action: &["Check the device ID or name"],
                 code: Some("NotFound"),
                 message: Some(unknown),
                 correlation_id: true,
@@ -483,32 +560,12 @@ async fn unknown_device_404_from_a_link_names_the_device() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_request_400_odata_error_asks_for_a_report_with_the_correlation_id() {
-    fault_on_reload(
-        "fault-400",
-        json!({"kind": "bad_request"}),
-        Expect {
-            title: "refused the request (400)",
-            action: "report it with the correlation ID",
-            code: Some("ODataError"),
-            message: None,
-            correlation_id: true,
-            retry_button: false,
-        },
-        Recovery::Refresh,
-    )
-    .await;
-}
-
 // --- 429 -------------------------------------------------------------------------------------
 
 /// `Retry-After: 2`: a countdown, no retry button, the rows stay, and the app retries by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_429_short_counts_down_and_recovers_by_itself() {
-    let env = start(setup()).await;
-    let env = &env;
-    env.with_browser("fault-429-short", |page: Page| async move {
+    TestEnv::run_in_browser(setup(), "fault-429-short", async |env, page| {
         let shown = open_a_device(env, &page).await?;
         env.reset_mock().await?;
         env.inject_fault(json!({
@@ -524,18 +581,18 @@ async fn throttled_429_short_counts_down_and_recovers_by_itself() {
             countdown.contains("in 2 s") || countdown.contains("in 1 s"),
             "{countdown:?}"
         );
-        let text = page.text(KB_BANNER).await?.unwrap_or_default();
+        let text = page.text(Panel::Kbs.banner()).await?.unwrap_or_default();
         assert!(text.contains("throttling requests (429)"), "{text:?}");
         assert!(text.contains("retries by itself"), "{text:?}");
         assert_eq!(
-            page.count(KB_RETRY).await?,
+            page.count(Panel::Kbs.retry()).await?,
             0,
             "no retry button while waiting"
         );
         assert_still_shown(&page, &shown).await?;
 
         // By itself: banner gone, rows back, the second call answered 200.
-        page.wait_count(ANY_BANNER, 0).await?;
+        page.wait_count(ERROR_BANNER, 0).await?;
         page.wait_count(KB_ROW, shown.kbs).await?;
         let stats = env.mock_stats().await?;
         let calls = stats["routes"]["/api/machines/{id}/getmissingkbs"]
@@ -552,9 +609,7 @@ async fn throttled_429_short_counts_down_and_recovers_by_itself() {
 /// not have to wait for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_429_long_counts_down_keeps_the_rows_and_refresh_cuts_the_wait() {
-    let env = start(setup()).await;
-    let env = &env;
-    env.with_browser("fault-429-long", |page: Page| async move {
+    TestEnv::run_in_browser(setup(), "fault-429-long", async |env, page| {
         let shown = open_a_device(env, &page).await?;
         env.inject_fault(json!({
             "kind": "throttle", "retry_after_secs": 120,
@@ -596,7 +651,7 @@ async fn throttled_429_long_counts_down_keeps_the_rows_and_refresh_cuts_the_wait
         assert_page_healthy(&page).await?;
 
         page.click(REFRESH).await?;
-        page.wait_count(ANY_BANNER, 0).await?;
+        page.wait_count(ERROR_BANNER, 0).await?;
         page.wait_count(KB_ROW, shown.kbs).await?;
         assert_page_healthy(&page).await
     })
@@ -605,182 +660,74 @@ async fn throttled_429_long_counts_down_keeps_the_rows_and_refresh_cuts_the_wait
 
 // --- 5xx -------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_error_500_offers_retry_and_recovers() {
-    fault_on_reload(
-        "fault-500",
-        json!({"kind": "server_error"}),
+reload_faults! {
+    server_error_500_offers_retry_and_recovers: Reload::kbs(
+        "server_error",
         Expect {
             title: "internal problem (HTTP 500)",
-            action: "retry in a moment",
+            action: &["retry in a moment"],
             code: Some("InternalServerError"),
             message: None,
             correlation_id: true,
             retry_button: true,
         },
         Recovery::RetryButton,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_gateway_502_html_page_offers_retry_and_recovers() {
-    fault_on_reload(
-        "fault-502-html",
-        json!({"kind": "bad_gateway_html"}),
-        Expect {
-            title: "A gateway in front of the API failed (HTTP 502)",
-            action: "retry in a moment",
-            code: None,
-            message: None,
-            correlation_id: false,
-            retry_button: true,
-        },
+    );
+    bad_gateway_502_html_page_offers_retry_and_recovers: Reload::kbs(
+        "bad_gateway_html",
+        gateway("A gateway in front of the API failed (HTTP 502)"),
         Recovery::RetryButton,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn service_unavailable_503_html_page_offers_retry_and_recovers() {
-    fault_on_reload(
-        "fault-503-html",
-        json!({"kind": "service_unavailable_html"}),
-        Expect {
-            title: "A gateway in front of the API failed (HTTP 503)",
-            action: "retry in a moment",
-            code: None,
-            message: None,
-            correlation_id: false,
-            retry_button: true,
-        },
+    );
+    service_unavailable_503_html_page_offers_retry_and_recovers: Reload::kbs(
+        "service_unavailable_html",
+        gateway("A gateway in front of the API failed (HTTP 503)"),
         Recovery::RetryButton,
-    )
-    .await;
-}
-
-/// The device list's reload fails too (a gateway page on every `/api/machines…` call): both
-/// panels say so, both keep their rows, and retrying both brings everything back.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn device_list_reload_failure_keeps_the_list_and_recovers() {
-    let env = start(setup()).await;
-    let env = &env;
-    env.with_browser("fault-device-list", |page: Page| async move {
-        let shown = open_a_device(env, &page).await?;
-        env.inject_fault(json!({
-            "kind": "service_unavailable_html", "path_contains": "/api/machines", "count": 100,
-        }))
-        .await?;
-        page.click(REFRESH).await?;
-        let expect = Expect {
-            title: "A gateway in front of the API failed (HTTP 503)",
-            action: "retry in a moment",
-            code: None,
-            message: None,
-            correlation_id: false,
-            retry_button: true,
-        };
-        check_banner(&page, DEVICE_BANNER, expect).await?;
-        check_banner(&page, KB_BANNER, expect).await?;
-        assert_still_shown(&page, &shown).await?;
-        assert_page_healthy(&page).await?;
-
-        env.clear_faults().await?;
-        page.click(DEVICE_RETRY).await?;
-        page.click(KB_RETRY).await?;
-        page.wait_count(ANY_BANNER, 0).await?;
-        assert_still_shown(&page, &shown).await?;
-        assert_page_healthy(&page).await
-    })
-    .await;
+    );
+    /// The device list's reload fails too (a gateway page on every `/api/machines…` call): both
+    /// panels say so, both keep their rows, and retrying both brings everything back.
+    device_list_reload_failure_keeps_the_list_and_recovers: Reload {
+        fault: Fault::Rule(json!({
+            "kind": "service_unavailable_html",
+            "path_contains": "/api/machines",
+        })),
+        panels: &[Panel::Devices, Panel::Kbs],
+        expect: gateway("A gateway in front of the API failed (HTTP 503)"),
+        recovery: Recovery::RetryButton,
+    };
 }
 
 // --- bodies that cannot be used --------------------------------------------------------------
 
-/// What a 200 with an unusable body gets: no API detail, and (today) no retry button, since
-/// the app counts these as permanent; Refresh reloads.
-fn malformed(title: &'static str) -> Expect {
-    Expect {
-        title,
-        action: "a proxy or gateway may be altering responses",
-        code: None,
-        message: None,
-        correlation_id: false,
-        retry_button: false,
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn empty_body_is_reported_and_the_rows_stay() {
-    fault_on_reload(
-        "fault-empty-body",
-        json!({"kind": "empty_body"}),
-        malformed("The API sent an empty answer."),
-        Recovery::Refresh,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn truncated_json_is_reported_and_the_rows_stay() {
-    fault_on_reload(
-        "fault-truncated-json",
-        json!({"kind": "truncated_json"}),
-        malformed("The API's answer was cut off."),
-        Recovery::Refresh,
-    )
-    .await;
-}
-
-/// `{"value": [ {"id": ` — JSON that stops mid-record.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_json_is_reported_and_the_rows_stay() {
-    fault_on_reload(
-        "fault-malformed-json",
-        json!({"kind": "malformed_json"}),
-        malformed("The API's answer was cut off."),
-        Recovery::Refresh,
-    )
-    .await;
-}
-
-/// `{"value": {"oops": 1}}`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_shape_json_is_reported_and_the_rows_stay() {
-    fault_on_reload(
-        "fault-wrong-shape",
-        json!({"kind": "wrong_shape"}),
-        malformed("The API's answer has an unexpected shape: \"value\" is not a list."),
-        Recovery::Refresh,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn value_null_is_reported_and_the_rows_stay() {
-    fault_on_reload(
-        "fault-value-null",
-        json!({"kind": "value_null"}),
-        malformed("The API's answer has an unexpected shape: \"value\" is null."),
-        Recovery::Refresh,
-    )
-    .await;
+reload_faults! {
+    empty_body_is_reported_and_the_rows_stay:
+        Reload::malformed("empty_body", "The API sent an empty answer.");
+    truncated_json_is_reported_and_the_rows_stay:
+        Reload::malformed("truncated_json", "The API's answer was cut off.");
+    /// `{"value": [ {"id": ` — JSON that stops mid-record.
+    malformed_json_is_reported_and_the_rows_stay:
+        Reload::malformed("malformed_json", "The API's answer was cut off.");
+    /// `{"value": {"oops": 1}}`.
+    wrong_shape_json_is_reported_and_the_rows_stay: Reload::malformed(
+        "wrong_shape",
+        "The API's answer has an unexpected shape: \"value\" is not a list.",
+    );
+    value_null_is_reported_and_the_rows_stay: Reload::malformed(
+        "value_null",
+        "The API's answer has an unexpected shape: \"value\" is null.",
+    );
 }
 
 /// Every field of every update is null, so no record has a usable KB id: the app must say the
 /// records could not be read — and must not claim the device is up to date.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nulls_in_every_field_are_reported_never_as_up_to_date() {
-    let env = start(setup()).await;
-    let env = &env;
-    env.with_browser("fault-nulls", |page: Page| async move {
+    TestEnv::run_in_browser(setup(), "fault-nulls", async |env, page| {
         let shown = open_a_device(env, &page).await?;
-        env.inject_fault(json!({"kind": "nulls", "path_contains": "getmissingkbs", "count": 100}))
-            .await?;
+        Fault::kind("nulls").make(env).await?;
         page.click(REFRESH).await?;
         let warning = page
             .wait_text_contains(
-                "[data-testid=skipped-records], .kb-panel [data-testid=error-banner]",
+                &format!("{SKIPPED_RECORDS}, {}", Panel::Kbs.banner()),
                 "could not be read",
             )
             .await?;
@@ -798,7 +745,7 @@ async fn nulls_in_every_field_are_reported_never_as_up_to_date() {
         env.clear_faults().await?;
         page.click(REFRESH).await?;
         page.wait_count(KB_ROW, shown.kbs).await?;
-        page.wait_count("[data-testid=skipped-records]", 0).await?;
+        page.wait_count(SKIPPED_RECORDS, 0).await?;
         assert_page_healthy(&page).await
     })
     .await;
@@ -807,9 +754,7 @@ async fn nulls_in_every_field_are_reported_never_as_up_to_date() {
 /// Unknown fields in every object and in the envelope change nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_extra_fields_are_ignored() {
-    let env = start(setup()).await;
-    let env = &env;
-    env.with_browser("fault-extra-fields", |page: Page| async move {
+    TestEnv::run_in_browser(setup(), "fault-extra-fields", async |env, page| {
         let shown = open_a_device(env, &page).await?;
         let before = page.attrs(KB_ROW, "data-kb-id").await?;
         env.reset_mock().await?;
@@ -837,10 +782,10 @@ async fn unknown_extra_fields_are_ignored() {
             let page = &page;
             let shown = &shown;
             async move {
-                if page.count(ANY_BANNER).await? > 0 {
-                    return Ok(Err(format!("banner {:?}", page.text(ANY_BANNER).await?)));
+                if page.count(ERROR_BANNER).await? > 0 {
+                    return Ok(Err(format!("banner {:?}", page.text(ERROR_BANNER).await?)));
                 }
-                if page.count("[data-testid=skipped-records]").await? > 0 {
+                if page.count(SKIPPED_RECORDS).await? > 0 {
                     return Ok(Err("records reported as skipped".into()));
                 }
                 Ok(assert_still_shown(page, shown)
@@ -857,108 +802,69 @@ async fn unknown_extra_fields_are_ignored() {
 
 // --- no answer -------------------------------------------------------------------------------
 
+reload_faults! {
+    /// The API host goes away (its port refuses connections): both panels say it could not be
+    /// reached, keep their rows, and the retry buttons bring everything back once it is up
+    /// again.
+    connection_refused_keeps_the_rows_and_recovers_after_retry: Reload {
+        fault: Fault::ApiDown,
+        panels: &[Panel::Kbs, Panel::Devices],
+        expect: UNREACHABLE,
+        recovery: Recovery::RetryButton,
+    };
+}
+
 /// `refresh.requestTimeoutSeconds` 2 and an answer that takes 4 s: a timeout with a retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_response_times_out_offers_retry_and_recovers() {
-    let env = start(setup().config(json!({"refresh": {"requestTimeoutSeconds": 2}}))).await;
-    let env = &env;
-    env.with_browser("fault-timeout", |page: Page| async move {
-        let shown = open_a_device(env, &page).await?;
-        env.inject_fault(json!({
-            "kind": "slow", "ms": 4000, "path_contains": "getmissingkbs", "count": 1,
-        }))
-        .await?;
-        let clicked = Instant::now();
-        page.click(REFRESH).await?;
-        check_banner(
-            &page,
-            KB_BANNER,
-            Expect {
-                title: "did not answer within 2 s",
-                action: "raise refresh.requestTimeoutSeconds",
-                code: None,
-                message: None,
-                correlation_id: false,
-                retry_button: true,
-            },
-        )
-        .await?;
-        let waited = clicked.elapsed();
-        assert!(
-            waited >= Duration::from_millis(1900) && waited < Duration::from_millis(3900),
-            "aborted after the configured 2 s, not the mock's 4 s: {waited:?}"
-        );
-        assert_still_shown(&page, &shown).await?;
-        page.click(KB_RETRY).await?;
-        page.wait_count(ANY_BANNER, 0).await?;
-        page.wait_count(KB_ROW, shown.kbs).await?;
-        assert_page_healthy(&page).await
-    })
-    .await;
-}
-
-/// The API host goes away (its port refuses connections): both panels say it could not be
-/// reached, keep their rows, and the retry buttons bring everything back once it is up again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connection_refused_keeps_the_rows_and_recovers_after_retry() {
-    let env = start(setup().api(ApiRoute::Relay)).await;
-    let env = &env;
-    env.with_browser("fault-connection-refused", |page: Page| async move {
-        let shown = open_a_device(env, &page).await?;
-        env.close_relay().await?;
-        page.click(REFRESH).await?;
-        let expect = Expect {
-            title: "The API could not be reached",
-            action: "apiBase in config.json",
-            code: None,
-            message: None,
-            correlation_id: false,
-            retry_button: true,
-        };
-        let text = check_banner(&page, KB_BANNER, expect).await?;
-        assert!(text.contains("CORS"), "{text:?}");
-        check_banner(&page, DEVICE_BANNER, expect).await?;
-        assert_still_shown(&page, &shown).await?;
-        assert_page_healthy(&page).await?;
-
-        env.reopen_relay().await?;
-        page.click(DEVICE_RETRY).await?;
-        page.click(KB_RETRY).await?;
-        page.wait_count(ANY_BANNER, 0).await?;
-        assert_still_shown(&page, &shown).await?;
-        assert_page_healthy(&page).await
-    })
+    TestEnv::run_in_browser(
+        setup().config(json!({"refresh": {"requestTimeoutSeconds": 2}})),
+        "fault-timeout",
+        async |env, page| {
+            let shown = open_a_device(env, &page).await?;
+            Fault::Rule(json!({"kind": "slow", "ms": 4000, "count": 1}))
+                .make(env)
+                .await?;
+            let clicked = Instant::now();
+            page.click(REFRESH).await?;
+            check_banner(
+                &page,
+                Panel::Kbs.banner(),
+                Expect {
+                    title: "did not answer within 2 s",
+                    action: &["raise refresh.requestTimeoutSeconds"],
+                    code: None,
+                    message: None,
+                    correlation_id: false,
+                    retry_button: true,
+                },
+            )
+            .await?;
+            let waited = clicked.elapsed();
+            assert!(
+                waited >= Duration::from_millis(1900) && waited < Duration::from_millis(3900),
+                "aborted after the configured 2 s, not the mock's 4 s: {waited:?}"
+            );
+            assert_still_shown(&page, &shown).await?;
+            // The one slow answer is spent: the retry gets a prompt one.
+            recover(&page, &shown, &[Panel::Kbs], Recovery::RetryButton).await
+        },
+    )
     .await;
 }
 
 /// `apiBase` on a port where nothing listens, from the start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_refused_at_start_points_at_api_base_and_cors() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let env = start(setup().api(ApiRoute::Url(format!("http://127.0.0.1:{closed}")))).await;
-    let env = &env;
-    env.with_browser("fault-connection-refused-start", |page: Page| async move {
-        page.open("/").await?;
-        let text = check_banner(
-            &page,
-            DEVICE_BANNER,
-            Expect {
-                title: "The API could not be reached",
-                action: "apiBase in config.json",
-                code: None,
-                message: None,
-                correlation_id: false,
-                retry_button: true,
-            },
-        )
-        .await?;
-        assert!(text.contains("CORS"), "{text:?}");
-        assert_eq!(page.count(DEVICE_ROW).await?, 0);
-        assert_page_healthy(&page).await
-    })
+    let closed = free_port().expect("a free port");
+    TestEnv::run_in_browser(
+        setup().api(ApiRoute::Url(format!("http://127.0.0.1:{closed}"))),
+        "fault-connection-refused-start",
+        async |_, page| {
+            page.open("/").await?;
+            assert_nothing_listed(&page, UNREACHABLE).await
+        },
+    )
     .await;
 }
 
@@ -968,10 +874,8 @@ async fn connection_refused_at_start_points_at_api_base_and_cors() {
 /// (showing the input as text) and the mock sees nothing but the device list.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn path_tricks_in_the_device_parameter_are_refused_before_any_call() {
-    let env = start(setup()).await;
-    let env = &env;
-    env.with_browser("hostile-device-param", |page: Page| async move {
-        let devices = env.onboarded_machines().await?.len();
+    TestEnv::run_in_browser(setup(), "hostile-device-param", async |env, page| {
+        let devices = env.listed_device_count().await?;
         env.reset_mock().await?;
         for (query, shown_as) in [
             ("../admin", "../admin"),
@@ -989,7 +893,7 @@ async fn path_tricks_in_the_device_parameter_are_refused_before_any_call() {
         ] {
             page.open(&format!("/?device={query}")).await?;
             let text = page
-                .wait_text_contains(ANY_BANNER, "No request was sent")
+                .wait_text_contains(ERROR_BANNER, "No request was sent")
                 .await?;
             assert!(
                 text.contains(&format!("\"{}\"", shown_as.trim())),
@@ -1143,22 +1047,17 @@ async fn hostile_names_and_urls_render_as_text_with_safe_links_only() {
     }))
     .await
     .expect("custom API");
-    let env = start(setup().api(ApiRoute::Url(api.url()))).await;
-    let env = &env;
     let api = &api;
-    env.with_browser("hostile-data", |page: Page| async move {
+    TestEnv::run_in_browser(setup().api(ApiRoute::Url(api.url())), "hostile-data", async |_, page| {
         page.open("/").await?;
         page.wait_count(DEVICE_ROW, 2).await?;
         let skipped = page
             .wait_text_contains("[data-testid=skipped-devices]", "could not be read")
             .await?;
         assert!(skipped.contains("3 records"), "{skipped:?}");
-        page.click(&format!(
-            "tr[data-device-id='{DEVICE_A}'] a[data-testid=device-link]"
-        ))
-        .await?;
+        page.click(&device_link(DEVICE_A)).await?;
         page.wait_count(KB_ROW, 8).await?;
-        page.wait_text_contains("[data-testid=skipped-records]", "1 record")
+        page.wait_text_contains(SKIPPED_RECORDS, "1 record")
             .await?;
 
         // Rendered as text: the markup is in the text, no element came from it.
@@ -1247,10 +1146,7 @@ async fn hostile_names_and_urls_render_as_text_with_safe_links_only() {
         );
 
         // The other device: a 10,000-character name in the header, the page still usable.
-        page.click(&format!(
-            "tr[data-device-id='{DEVICE_B}'] a[data-testid=device-link]"
-        ))
-        .await?;
+        page.click(&device_link(DEVICE_B)).await?;
         page.wait_text_contains(DEVICE_HEADER, "WWWWWWWWWW").await?;
         page.wait_count(KB_ROW, 8).await?;
         let widths: Value = page
@@ -1271,19 +1167,6 @@ right=${Math.round(e.getBoundingClientRect().right)}`);
 }
 
 // --- volume ----------------------------------------------------------------------------------
-
-/// Waits up to `timeout` until exactly `n` elements match `css`.
-async fn wait_rows(page: &Page, css: &str, n: usize, timeout: Duration) -> TestResult {
-    wait_for(&format!("{n} × `{css}`"), timeout, || async move {
-        let got = page.count(css).await?;
-        Ok(if got == n {
-            Ok(())
-        } else {
-            Err(format!("{got} matching"))
-        })
-    })
-    .await
-}
 
 /// A windowed table: its size (`aria-rowcount`, header included) is all `rows`, and only the
 /// rows in view are in the DOM.
@@ -1345,56 +1228,53 @@ async fn ten_thousand_devices_and_five_thousand_updates_render() {
     }))
     .await
     .expect("custom API");
-    let env = start(setup().api(ApiRoute::Url(api.url()))).await;
-    let env = &env;
-    env.with_browser("volume", |page: Page| async move {
-        let long = Duration::from_secs(120);
-        let t0 = Instant::now();
-        page.open("/").await?;
-        page.wait_text_contains("[data-testid=device-count]", "10000 devices")
-            .await?;
-        let first_row = format!("tr[data-device-id='{}']", hex_id(1));
-        let (page_ref, first_row) = (&page, first_row.as_str());
-        wait_for("the first device row", long, || async move {
-            let shown = page_ref.count(first_row).await?;
-            Ok(if shown == 1 {
-                Ok(())
-            } else {
-                Err("not yet".to_owned())
+    TestEnv::run_in_browser(
+        setup().api(ApiRoute::Url(api.url())),
+        "volume",
+        async |_, page| {
+            let long = Duration::from_secs(120);
+            let t0 = Instant::now();
+            page.open("/").await?;
+            page.wait_text_contains("[data-testid=device-count]", "10000 devices")
+                .await?;
+            let first_row = format!("tr[data-device-id='{}']", hex_id(1));
+            let (page_ref, first_row) = (&page, first_row.as_str());
+            wait_for("the first device row", long, || async move {
+                let shown = page_ref.count(first_row).await?;
+                Ok(if shown == 1 {
+                    Ok(())
+                } else {
+                    Err("not yet".to_owned())
+                })
             })
-        })
-        .await?;
-        let devices_shown = t0.elapsed();
-        assert_windowed(&page, "[data-testid=device-table]", DEVICE_ROW, DEVICES).await?;
-
-        let t1 = Instant::now();
-        page.click(&format!(
-            "tr[data-device-id='{}'] a[data-testid=device-link]",
-            hex_id(1)
-        ))
-        .await?;
-        page.wait_text_contains("[data-testid=kb-totals]", "5000 updates")
             .await?;
-        let kbs_shown = t1.elapsed();
-        assert_windowed(&page, "[data-testid=kb-table]", KB_ROW, KBS).await?;
+            let devices_shown = t0.elapsed();
+            assert_windowed(&page, "[data-testid=device-table]", DEVICE_ROW, DEVICES).await?;
 
-        let t2 = Instant::now();
-        page.type_into("input[data-testid=kb-search]", "Security update 4999")
-            .await?;
-        wait_rows(&page, KB_ROW, 1, long).await?;
-        let filtered = t2.elapsed();
+            let t1 = Instant::now();
+            page.click(&device_link(&hex_id(1))).await?;
+            page.wait_text_contains(KB_TOTALS, "5000 updates").await?;
+            let kbs_shown = t1.elapsed();
+            assert_windowed(&page, "[data-testid=kb-table]", KB_ROW, KBS).await?;
 
-        eprintln!(
-            "[volume] 10,000 devices listed in {:.1} s; 5,000 updates shown in {:.1} s; \
+            let t2 = Instant::now();
+            page.type_into("input[data-testid=kb-search]", "Security update 4999")
+                .await?;
+            page.wait_count_within(KB_ROW, 1, long).await?;
+            let filtered = t2.elapsed();
+
+            eprintln!(
+                "[volume] 10,000 devices listed in {:.1} s; 5,000 updates shown in {:.1} s; \
              KB text filter applied in {:.1} s",
-            devices_shown.as_secs_f64(),
-            kbs_shown.as_secs_f64(),
-            filtered.as_secs_f64()
-        );
-        assert!(devices_shown < Duration::from_secs(60), "{devices_shown:?}");
-        assert!(kbs_shown < Duration::from_secs(60), "{kbs_shown:?}");
-        assert_page_healthy(&page).await
-    })
+                devices_shown.as_secs_f64(),
+                kbs_shown.as_secs_f64(),
+                filtered.as_secs_f64()
+            );
+            assert!(devices_shown < Duration::from_secs(60), "{devices_shown:?}");
+            assert!(kbs_shown < Duration::from_secs(60), "{kbs_shown:?}");
+            assert_page_healthy(&page).await
+        },
+    )
     .await;
 }
 

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use kbwatch_e2e::selectors::{CRASH_REPORT, DEVICE_HEADER, DEVICE_ROW, KB_TOTALS};
 use kbwatch_e2e::{assert_page_healthy, hold_for, wait_for, EnvSetup, Page, TestEnv, TestResult};
 use kbwatch_mock::MockOptions;
 use serde_json::{json, Value};
@@ -27,8 +28,8 @@ const SCAN_RESUME: &str = "[data-testid=scan-resume]";
 const SCAN_CANCEL: &str = "[data-testid=scan-cancel]";
 const SCAN_FAILURES: &str = "[data-testid=scan-failures]";
 const SCAN_FAILURE: &str = "[data-testid=scan-failure]";
-const KB_ROW: &str = "tr[data-testid=fleet-kb-row]";
-const DEVICE_ROW: &str = "tr[data-testid=fleet-device-row]";
+const FLEET_KB_ROW: &str = "tr[data-testid=fleet-kb-row]";
+const FLEET_DEVICE_ROW: &str = "tr[data-testid=fleet-device-row]";
 const SELECTED_KB: &str = "[data-testid=selected-kb]";
 const SELECTED_KB_DEVICE: &str = "a[data-testid=selected-kb-device]";
 const OVER_BUDGET: &str = "[data-testid=over-budget]";
@@ -51,6 +52,11 @@ fn mock_options() -> MockOptions {
 /// `config.json` overrides: the fleet scan's budget, 4 calls in flight.
 fn fleet_config(per_minute: u32, per_hour: u32) -> Value {
     json!({ "fleet": { "perMinute": per_minute, "perHour": per_hour, "concurrency": 4 } })
+}
+
+/// [`mock_options`] with the app's fleet budget (see [`fleet_config`]).
+fn fleet_setup(per_minute: u32, per_hour: u32) -> EnvSetup {
+    EnvSetup::new(mock_options()).config(fleet_config(per_minute, per_hour))
 }
 
 async fn start(mock: MockOptions, config: Value) -> TestEnv {
@@ -145,6 +151,20 @@ async fn calls(env: &TestEnv) -> TestResult<u64> {
     Ok(missing_kbs_calls(&env.mock_stats().await?))
 }
 
+/// Fails if, at any time within `duration`, the mock has seen other than `expected`
+/// `getmissingkbs` calls.
+async fn hold_calls(env: &TestEnv, what: &str, duration: Duration, expected: u64) -> TestResult {
+    hold_for(what, duration, || async move {
+        let now = calls(env).await?;
+        Ok(if now == expected {
+            Ok(())
+        } else {
+            Err(format!("{now} getmissingkbs calls, expected {expected}"))
+        })
+    })
+    .await
+}
+
 /// The mock never refused a call for being over its limits, and no window held more calls
 /// than allowed.
 fn assert_within_limits(stats: &Value) {
@@ -193,7 +213,7 @@ async fn kb_rows(page: &Page) -> TestResult<Vec<(String, usize)>> {
                  r.getAttribute('data-kb-id'),
                  (r.querySelector('[data-testid=fleet-kb-devices]') || {}).textContent || ''
              ]);",
-            vec![json!(KB_ROW)],
+            vec![json!(FLEET_KB_ROW)],
         )
         .await?;
     rows.into_iter()
@@ -233,7 +253,8 @@ async fn wait_progress(page: &Page, expected: &str) -> TestResult {
 /// Tiles and per-KB rows match the whole expected fleet.
 async fn assert_full_results(page: &Page, expected: &Expected) -> TestResult {
     let n = expected.n();
-    page.wait_count(KB_ROW, expected.kb_devices.len()).await?;
+    page.wait_count(FLEET_KB_ROW, expected.kb_devices.len())
+        .await?;
     assert_eq!(tile(page, "tile-devices").await?, n.to_string());
     assert_eq!(
         tile(page, "tile-kbs").await?,
@@ -325,11 +346,9 @@ async fn wasm_fetched(page: &Page) -> TestResult<Vec<String>> {
 /// fleet view first opens (the wall's not at all), and a second visit fetches nothing again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fleet_view_brings_its_code_when_it_first_opens() {
-    let env = start(mock_options(), fleet_config(90, 1_400)).await;
-    let env = &env;
-    env.with_browser("fleet-chunk", |page: Page| async move {
+    TestEnv::run_in_browser(fleet_setup(90, 1_400), "fleet-chunk", async |_, page| {
         page.open("/").await?;
-        page.wait_any("tr[data-testid=device-row]").await?;
+        page.wait_any(DEVICE_ROW).await?;
         let first = wasm_fetched(&page).await?;
         assert_eq!(first.len(), 1, "only the main module: {first:?}");
         assert!(first[0].starts_with("kbwatch-"), "{first:?}");
@@ -348,7 +367,7 @@ async fn the_fleet_view_brings_its_code_when_it_first_opens() {
         );
 
         page.click("[data-testid=nav-devices]").await?;
-        page.wait_any("tr[data-testid=device-row]").await?;
+        page.wait_any(DEVICE_ROW).await?;
         page.click("[data-testid=nav-fleet]").await?;
         page.wait_any(FLEET_PAGE).await?;
         page.wait_any(SCAN_PROGRESS).await?;
@@ -376,32 +395,34 @@ async fn block_urls(page: &Page, patterns: &[&str]) -> TestResult {
 /// brings the view once the code can be fetched again. No crash report.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_view_whose_code_cannot_be_fetched_says_so_and_retries() {
-    let env = start(mock_options(), fleet_config(90, 1_400)).await;
-    let env = &env;
-    env.with_browser("fleet-chunk-blocked", |page: Page| async move {
-        page.open("/").await?;
-        page.wait_any("tr[data-testid=device-row]").await?;
-        block_urls(&page, &["*split_fleet_view*"]).await?;
-        page.click("[data-testid=nav-fleet]").await?;
-        let text = page
-            .wait_text_contains("[data-testid=view-unavailable]", "could not be downloaded")
-            .await?;
-        assert!(text.contains("Trying again"), "{text}");
-        assert_eq!(page.count("[data-testid=crash-report]").await?, 0);
+    TestEnv::run_in_browser(
+        fleet_setup(90, 1_400),
+        "fleet-chunk-blocked",
+        async |_, page| {
+            page.open("/").await?;
+            page.wait_any(DEVICE_ROW).await?;
+            block_urls(&page, &["*split_fleet_view*"]).await?;
+            page.click("[data-testid=nav-fleet]").await?;
+            let text = page
+                .wait_text_contains("[data-testid=view-unavailable]", "could not be downloaded")
+                .await?;
+            assert!(text.contains("Trying again"), "{text}");
+            assert_eq!(page.count(CRASH_REPORT).await?, 0);
 
-        // The device view still works.
-        page.click("[data-testid=nav-devices]").await?;
-        page.wait_any("tr[data-testid=device-row]").await?;
-        page.click("[data-testid=nav-fleet]").await?;
-        page.wait_any("[data-testid=view-unavailable]").await?;
+            // The device view still works.
+            page.click("[data-testid=nav-devices]").await?;
+            page.wait_any(DEVICE_ROW).await?;
+            page.click("[data-testid=nav-fleet]").await?;
+            page.wait_any("[data-testid=view-unavailable]").await?;
 
-        block_urls(&page, &[]).await?;
-        page.click("[data-testid=view-unavailable] button").await?;
-        page.wait_any(FLEET_PAGE).await?;
-        assert_eq!(page.count("[data-testid=view-unavailable]").await?, 0);
-        assert_eq!(page.count("[data-testid=crash-report]").await?, 0);
-        Ok(())
-    })
+            block_urls(&page, &[]).await?;
+            page.click("[data-testid=view-unavailable] button").await?;
+            page.wait_any(FLEET_PAGE).await?;
+            assert_eq!(page.count("[data-testid=view-unavailable]").await?, 0);
+            assert_eq!(page.count(CRASH_REPORT).await?, 0);
+            Ok(())
+        },
+    )
     .await;
 }
 
@@ -444,7 +465,7 @@ async fn scan_of_the_demo_fleet_within_the_limits() {
             let page = &page;
             async move {
                 let devices: usize = tile(page, "tile-devices").await?.parse().unwrap_or(0);
-                let rows = page.count(KB_ROW).await?;
+                let rows = page.count(FLEET_KB_ROW).await?;
                 let running = page.count(SCAN_PAUSE).await? == 1;
                 Ok(if devices > 0 && devices + 8 <= n && rows > 0 && running {
                     Ok((devices, rows))
@@ -519,20 +540,21 @@ async fn scan_of_the_demo_fleet_within_the_limits() {
 
         // The per-device tab lists every device.
         page.click("[data-testid=tab-devices]").await?;
-        page.wait_count(DEVICE_ROW, n).await?;
+        page.wait_count(FLEET_DEVICE_ROW, n).await?;
         assert_eq!(
             is_disabled(&page, "[data-testid=export-devices]").await?,
             Some(false)
         );
         let ids: BTreeSet<String> = page
-            .attrs(DEVICE_ROW, "data-device-id")
+            .attrs(FLEET_DEVICE_ROW, "data-device-id")
             .await?
             .into_iter()
             .collect();
         let wanted: BTreeSet<String> = expected.devices.iter().map(|d| d.0.clone()).collect();
         assert_eq!(ids, wanted);
         page.click("[data-testid=tab-kbs]").await?;
-        page.wait_count(KB_ROW, expected.kb_devices.len()).await?;
+        page.wait_count(FLEET_KB_ROW, expected.kb_devices.len())
+            .await?;
 
         // The results are in sessionStorage: data, never the token.
         let storage = page.storage("sessionStorage").await?;
@@ -557,19 +579,11 @@ async fn scan_of_the_demo_fleet_within_the_limits() {
         assert_full_results(&page, expected).await?;
         page.wait_text_contains(SCAN_SCOPE, &format!("All {n} devices"))
             .await?;
-        hold_for(
+        hold_calls(
+            env,
             "no calls after a reload",
             Duration::from_millis(1_500),
-            || async {
-                let now = calls(env).await?;
-                Ok(if now == before {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "{now} getmissingkbs calls, {before} before the reload"
-                    ))
-                })
-            },
+            before,
         )
         .await?;
         assert_eq!(
@@ -581,7 +595,7 @@ async fn scan_of_the_demo_fleet_within_the_limits() {
         // A KB's device count lists the devices missing it; each leads to its KB view.
         let (top_kb, top_count) = kb_rows(&page).await?.remove(0);
         page.click(&format!(
-            "{KB_ROW}[data-kb-id='{top_kb}'] [data-testid=fleet-kb-devices]"
+            "{FLEET_KB_ROW}[data-kb-id='{top_kb}'] [data-testid=fleet-kb-devices]"
         ))
         .await?;
         page.wait_any(SELECTED_KB).await?;
@@ -595,10 +609,8 @@ async fn scan_of_the_demo_fleet_within_the_limits() {
             .collect();
         assert_eq!(names, wanted, "devices missing KB{top_kb}");
         let href = page
-            .attrs(SELECTED_KB_DEVICE, "href")
+            .attr(SELECTED_KB_DEVICE, "href")
             .await?
-            .into_iter()
-            .next()
             .ok_or("no device link")?;
         let device_id = url::Url::parse(&format!("http://x{href}"))?
             .query_pairs()
@@ -613,7 +625,7 @@ async fn scan_of_the_demo_fleet_within_the_limits() {
             .await?;
         page.wait_query_param("device", Some(&device_id)).await?;
         page.wait_query_param("view", None).await?;
-        page.wait_text_contains("[data-testid=device-header]", expected.name_of(&device_id))
+        page.wait_text_contains(DEVICE_HEADER, expected.name_of(&device_id))
             .await?;
         let kbs = &expected
             .devices
@@ -622,7 +634,7 @@ async fn scan_of_the_demo_fleet_within_the_limits() {
             .ok_or("unknown device")?
             .2;
         // Its whole KB list: every row when it is short, the table's size when it is windowed.
-        page.wait_text_contains("[data-testid=kb-totals]", &format!("{} update", kbs.len()))
+        page.wait_text_contains(KB_TOTALS, &format!("{} update", kbs.len()))
             .await?;
         assert_eq!(
             page.attrs("[data-testid=kb-table]", "aria-rowcount")
@@ -749,17 +761,11 @@ async fn over_the_hourly_budget_asks_first_and_then_stops_at_the_budget() {
             .wait_text_contains(OVER_BUDGET, &format!("Scanning {n} devices"))
             .await?;
         assert!(warning.contains("hourly budget"), "{warning}");
-        hold_for(
+        hold_calls(
+            env,
             "no scan before the analyst decides",
             Duration::from_secs(2),
-            || async {
-                let now = calls(env).await?;
-                Ok(if now == 0 {
-                    Ok(())
-                } else {
-                    Err(format!("{now} calls"))
-                })
-            },
+            0,
         )
         .await?;
         assert_eq!(
@@ -778,17 +784,11 @@ async fn over_the_hourly_budget_asks_first_and_then_stops_at_the_budget() {
         click_button_with_text(&page, OVER_BUDGET, "Scan anyway").await?;
         let per_hour = PER_HOUR as usize;
         wait_progress(&page, &done_text(per_hour, 0, n - per_hour, n)).await?;
-        hold_for(
+        hold_calls(
+            env,
             "the hourly budget holds",
             Duration::from_secs(2),
-            || async {
-                let now = calls(env).await?;
-                Ok(if now == PER_HOUR {
-                    Ok(())
-                } else {
-                    Err(format!("{now} calls"))
-                })
-            },
+            PER_HOUR,
         )
         .await?;
         assert_eq!(page.count(OVER_BUDGET).await?, 0);

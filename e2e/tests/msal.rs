@@ -5,24 +5,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use kbwatch_e2e::selectors::{
+    device_link, DEVICE_HEADER, DEVICE_ROW, ERROR_BANNER, KB_ROW, REFRESH, SIGN_IN,
+};
 use kbwatch_e2e::{
-    assert_no_token_exposed, assert_page_healthy, hold_for, msal_cached_access_tokens, wait_for,
-    AppAuth, EnvSetup, MsalSetup, Page, TestEnv, TestResult, DEFAULT_TIMEOUT, WHOLE_KB_TABLE_MAX,
+    assert_no_token_exposed, assert_page_healthy, hold_for, mock_options,
+    msal_cached_access_tokens, wait_for, AppAuth, EnvSetup, MsalSetup, Page, TestEnv, TestResult,
+    DEFAULT_TIMEOUT, WHOLE_KB_TABLE_MAX,
 };
 use kbwatch_mock::idp::DEFAULT_CLIENT_ID;
 use kbwatch_mock::{Idp, IdpOptions, MockOptions};
 use serde_json::Value;
 
 const SIGN_IN_PAGE: &str = "[data-testid=sign-in-page]";
-const SIGN_IN: &str = "[data-testid=sign-in]";
 const SIGN_IN_ERROR: &str = "[data-testid=sign-in-error]";
 const SIGN_OUT: &str = "[data-testid=sign-out]";
 const ACCOUNT: &str = "[data-testid=account]";
-const REFRESH: &str = "[data-testid=refresh]";
-const DEVICE_ROW: &str = "tr[data-testid=device-row]";
-const DEVICE_HEADER: &str = "[data-testid=device-header]";
-const KB_ROW: &str = "tr[data-testid=kb-row]";
-const ERROR_BANNER: &str = "[data-testid=error-banner]";
 
 /// Who the mock IdP signs in (its default user).
 const USER_NAME: &str = "dana.demo@contoso.onmicrosoft.com";
@@ -32,16 +30,15 @@ const USER_NAME: &str = "dana.demo@contoso.onmicrosoft.com";
 /// sees is the one its forced expiry caused.
 const ACCESS_TOKEN_LIFETIME_SECS: u64 = 60;
 
-fn mock_options(idp: IdpOptions) -> MockOptions {
+/// The fixed fleet with the mock Entra ID on, its access tokens living
+/// [`ACCESS_TOKEN_LIFETIME_SECS`].
+fn with_idp(idp: IdpOptions) -> MockOptions {
     MockOptions {
-        seed: 20_240_611,
-        rate_per_minute: 100_000,
-        rate_per_hour: 1_000_000,
         idp: Some(IdpOptions {
             access_token_lifetime_secs: ACCESS_TOKEN_LIFETIME_SECS,
             ..idp
         }),
-        ..MockOptions::default()
+        ..mock_options()
     }
 }
 
@@ -54,7 +51,7 @@ fn msal_setup(client_id: Option<&str>) -> AppAuth {
 
 async fn start(idp: IdpOptions, client_id: Option<&str>) -> TestEnv {
     TestEnv::start_with(
-        EnvSetup::new(mock_options(idp))
+        EnvSetup::new(with_idp(idp))
             .auth(msal_setup(client_id))
             .capture_console(),
     )
@@ -70,11 +67,7 @@ async fn start_default() -> (TestEnv, Arc<Idp>, usize) {
 /// [`start_default`] with this IdP.
 async fn start_listing(idp: IdpOptions) -> (TestEnv, Arc<Idp>, usize) {
     let env = start(idp, None).await;
-    let total = env
-        .onboarded_machines()
-        .await
-        .expect("mock /api/machines")
-        .len();
+    let total = env.listed_device_count().await.expect("mock /api/machines");
     let idp = env.idp().expect("the IdP runs").clone();
     (env, idp, total)
 }
@@ -107,10 +100,7 @@ async fn devices_with_updates(env: &TestEnv, page: &Page) -> TestResult<Vec<(Str
 }
 
 async fn open_device(page: &Page, id: &str) -> TestResult {
-    page.click(&format!(
-        "tr[data-device-id='{id}'] a[data-testid=device-link]"
-    ))
-    .await
+    page.click(&device_link(id)).await
 }
 
 /// Opens the app and presses "Sign in" (to the IdP and back through redirect.html).
@@ -331,10 +321,8 @@ async fn a_user_without_software_read_sees_which_permission_is_missing() {
         page.wait_count(ERROR_BANNER, 0).await?;
 
         let device = page
-            .attrs(DEVICE_ROW, "data-device-id")
+            .attr(DEVICE_ROW, "data-device-id")
             .await?
-            .into_iter()
-            .next()
             .ok_or("no device rows")?;
         open_device(&page, &device).await?;
         let banner = page

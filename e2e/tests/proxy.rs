@@ -6,17 +6,15 @@
 //!
 //! (The direct path, mock with CORS, is covered by `msal.rs` and `smoke.rs`.)
 
+use kbwatch_e2e::selectors::{
+    device_link, DEVICE_HEADER, DEVICE_ROW, ERROR_BANNER, KB_ROW, SIGN_IN,
+};
 use kbwatch_e2e::{
-    AppAuth, EnvSetup, MsalSetup, Page, Serving, TestEnv, TestResult, WHOLE_KB_TABLE_MAX,
+    csp_violations, mock_options, AppAuth, EnvSetup, MsalSetup, Page, Serving, TestEnv, TestResult,
+    WHOLE_KB_TABLE_MAX,
 };
 use kbwatch_mock::{IdpOptions, MockOptions};
 use serde_json::{json, Value};
-
-const SIGN_IN: &str = "[data-testid=sign-in]";
-const DEVICE_ROW: &str = "tr[data-testid=device-row]";
-const DEVICE_HEADER: &str = "[data-testid=device-header]";
-const KB_ROW: &str = "tr[data-testid=kb-row]";
-const ERROR_BANNER: &str = "[data-testid=error-banner]";
 
 fn count(stats: &Value, group: &str, key: &str) -> u64 {
     stats[group][key].as_u64().unwrap_or(0)
@@ -25,11 +23,8 @@ fn count(stats: &Value, group: &str, key: &str) -> u64 {
 async fn start(auth: AppAuth, idp: Option<IdpOptions>) -> TestEnv {
     TestEnv::start_with(
         EnvSetup::new(MockOptions {
-            seed: 20_240_611,
-            rate_per_minute: 100_000,
-            rate_per_hour: 1_000_000,
             idp,
-            ..MockOptions::default()
+            ..mock_options()
         })
         .auth(auth)
         .serving(Serving::Nginx)
@@ -99,7 +94,7 @@ async fn check_proxy_basics(env: &TestEnv) {
 
 /// Signs in if `sign_in`, lists the devices, opens one: everything through nginx.
 async fn browse_through_the_proxy(env: &TestEnv, page: &Page, sign_in: bool) -> TestResult {
-    let total = env.onboarded_machines().await?.len();
+    let total = env.listed_device_count().await?;
     let nginx = env.nginx().ok_or("served by nginx")?;
     env.reset_mock().await?;
     let earlier_log = nginx.access_log().len();
@@ -119,10 +114,7 @@ async fn browse_through_the_proxy(env: &TestEnv, page: &Page, sign_in: bool) -> 
         }
     }
     let (device, kbs) = picked.ok_or("no listed device with a short list of missing updates")?;
-    page.click(&format!(
-        "tr[data-device-id='{device}'] a[data-testid=device-link]"
-    ))
-    .await?;
+    page.click(&device_link(&device)).await?;
     page.wait_any(DEVICE_HEADER).await?;
     page.wait_count(KB_ROW, kbs).await?;
     page.wait_count(ERROR_BANNER, 0).await?;
@@ -152,10 +144,7 @@ async fn browse_through_the_proxy(env: &TestEnv, page: &Page, sign_in: bool) -> 
     );
     // The shipped Content-Security-Policy let the app do all of it.
     let console = page.console_log().await?;
-    let violations: Vec<_> = console
-        .iter()
-        .filter(|l| l.contains("Content Security Policy"))
-        .collect();
+    let violations = csp_violations(&console);
     assert!(violations.is_empty(), "CSP violations: {violations:#?}");
 
     // A direct call to the API from the page fails (the CSP allows only this origin and the

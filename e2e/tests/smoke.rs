@@ -6,30 +6,16 @@
 
 use std::collections::BTreeSet;
 
-use kbwatch_e2e::{Page, TestEnv, TestResult, WHOLE_KB_TABLE_MAX};
-use kbwatch_mock::MockOptions;
+use kbwatch_e2e::selectors::{
+    device_link, DEVICE_HEADER, DEVICE_LINK, DEVICE_ROW, ERROR_BANNER, KB_ROW, KB_TOTALS,
+};
+use kbwatch_e2e::{mock_options, Page, TestEnv, TestResult, WHOLE_KB_TABLE_MAX};
 use serde_json::{json, Value};
 
 const DEVICE_SEARCH: &str = "input[data-testid=device-search]";
-const DEVICE_ROW: &str = "tr[data-testid=device-row]";
-const DEVICE_LINK: &str = "tr[data-testid=device-row] a[data-testid=device-link]";
 const DEVICE_COUNT: &str = "[data-testid=device-count]";
-const DEVICE_HEADER: &str = "[data-testid=device-header]";
-const KB_ROW: &str = "tr[data-testid=kb-row]";
 const KB_LINK: &str = "tr[data-testid=kb-row] a[data-testid=kb-link]";
 const KB_SEARCH: &str = "input[data-testid=kb-search]";
-const KB_TOTALS: &str = "[data-testid=kb-totals]";
-const ERROR_BANNER: &str = "[data-testid=error-banner]";
-
-/// A fixed fleet, with rate limits high enough that a test never waits on a 429.
-fn mock_options() -> MockOptions {
-    MockOptions {
-        seed: 20_240_611,
-        rate_per_minute: 100_000,
-        rate_per_hour: 1_000_000,
-        ..MockOptions::default()
-    }
-}
 
 /// The first listed device (in the app's order) with at least two missing updates, so that a
 /// KB filter has something to hide.
@@ -112,10 +98,7 @@ async fn browse_a_device_filter_its_updates_and_navigate() {
 
         // Open a device: header and one row per missing update.
         let (device_id, device_name, kbs) = pick_device(env, &page).await?;
-        page.click(&format!(
-            "tr[data-device-id='{device_id}'] a[data-testid=device-link]"
-        ))
-        .await?;
+        page.click(&device_link(&device_id)).await?;
         page.wait_text_contains(DEVICE_HEADER, &device_name).await?;
         page.wait_count(KB_ROW, kbs.len()).await?;
         page.wait_query_param("device", Some(&device_id)).await?;
@@ -231,11 +214,7 @@ async fn a_server_error_shows_a_banner_with_retry_and_keeps_the_device_list() {
     let env = TestEnv::start(mock_options())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let total = env
-        .onboarded_machines()
-        .await
-        .expect("mock /api/machines")
-        .len();
+    let total = env.listed_device_count().await.expect("mock /api/machines");
     let env = &env;
 
     env.with_browser("server-error", |page: Page| async move {
@@ -250,10 +229,7 @@ async fn a_server_error_shows_a_banner_with_retry_and_keeps_the_device_list() {
             "count": 50,
         }))
         .await?;
-        page.click(&format!(
-            "tr[data-device-id='{device_id}'] a[data-testid=device-link]"
-        ))
-        .await?;
+        page.click(&device_link(&device_id)).await?;
         page.wait_text_contains(ERROR_BANNER, "InternalServerError")
             .await?;
         page.wait_any(&format!("{ERROR_BANNER} button")).await?;

@@ -2,14 +2,13 @@
 //! `az account get-access-token` would give); the app shows whose it is and when it expires,
 //! keeps it in memory only, and lists the devices with it.
 
-use kbwatch_e2e::{assert_no_token_exposed, jwt_like, AppAuth, EnvSetup, Page, TestEnv};
+use kbwatch_e2e::selectors::{DEVICE_ROW, TOKEN_INPUT, TOKEN_SUBMIT};
+use kbwatch_e2e::{
+    assert_no_token_exposed, jwt_like, mock_options, AppAuth, EnvSetup, Page, TestEnv,
+};
 use kbwatch_mock::{IdpOptions, MockOptions};
-use serde_json::Value;
 
-const TOKEN_INPUT: &str = "[data-testid=token-input]";
-const TOKEN_SUBMIT: &str = "[data-testid=token-submit]";
 const TOKEN_STATUS: &str = "[data-testid=token-status]";
-const DEVICE_ROW: &str = "tr[data-testid=device-row]";
 
 const USER_NAME: &str = "dana.demo@contoso.onmicrosoft.com";
 const LIFETIME_SECS: u64 = 1800;
@@ -18,38 +17,21 @@ const LIFETIME_SECS: u64 = 1800;
 async fn a_pasted_token_shows_its_owner_and_expiry_and_lists_devices() {
     let env = TestEnv::start_with(
         EnvSetup::new(MockOptions {
-            seed: 20_240_611,
             idp: Some(IdpOptions {
                 access_token_lifetime_secs: LIFETIME_SECS,
                 ..IdpOptions::default()
             }),
-            ..MockOptions::default()
+            ..mock_options()
         })
         .auth(AppAuth::Token)
         .capture_console(),
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    let total = env
-        .onboarded_machines()
-        .await
-        .expect("mock /api/machines")
-        .len();
-    let minted: Value = reqwest::get(format!("{}/_mock/idp/token", env.api_url()))
-        .await
-        .expect("GET /_mock/idp/token")
-        .json()
-        .await
-        .expect("a JSON answer");
-    let token = minted["access_token"]
-        .as_str()
-        .expect("an access_token")
-        .to_owned();
-    assert_eq!(
-        minted["expires_in"].as_u64(),
-        Some(LIFETIME_SECS),
-        "{minted}"
-    );
+    let total = env.listed_device_count().await.expect("mock /api/machines");
+    let minted = env.mint_token().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(minted.expires_in, Some(LIFETIME_SECS), "{minted:?}");
+    let token = minted.access_token;
     let env = &env;
 
     env.with_browser("token-mode", |page: Page| async move {

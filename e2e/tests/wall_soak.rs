@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use kbwatch_e2e::selectors::CRASH_REPORT;
 use kbwatch_e2e::{EnvSetup, Page, TestEnv, TestResult};
 use kbwatch_mock::MockOptions;
 use serde_json::{json, Value};
@@ -123,7 +124,7 @@ async fn the_wall_runs_for_a_simulated_day_with_bounded_memory() {
             "{list_calls} device-list loads in {hours} simulated hours: the wall did not refresh every 30 min"
         );
 
-        let crash = page.count("[data-testid=crash-report]").await?;
+        let crash = page.count(CRASH_REPORT).await?;
         assert_eq!(crash, 0, "the wall panicked");
         let console = page.console_log().await?;
         assert!(

@@ -1,0 +1,17 @@
+//! The end-to-end suite, one test binary: each module was a test file of its own, and a
+//! test's name now starts with its module (`faults::server_error_500_offers_retry_and_recovers`).
+//!
+//! ```sh
+//! cargo test -p kbwatch-e2e --test e2e                 # everything
+//! cargo test -p kbwatch-e2e --test e2e faults::        # one module
+//! cargo test -p kbwatch-e2e --test e2e -- throttled_429 # some tests by name
+//! ```
+
+mod faults;
+mod fleet;
+mod harness;
+mod msal;
+mod proxy;
+mod smoke;
+mod token_mode;
+mod wall_soak;
