@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -81,6 +82,12 @@ fn fetch(load: Load, stage: RwSignal<Stage>, ready: StoredValue<Option<AnyView>,
     let Some(loading) = load.try_with_value(|load| load()) else {
         return;
     };
+    // The view is built when its code has arrived, inside this task: under the view's own
+    // owner, so it finds the app's context and is disposed with the view.
+    let loading = InOwner {
+        owner: Owner::current().unwrap_or_default(),
+        inner: loading,
+    };
     spawn_local(async move {
         match loading.await {
             Ok(view) => {
@@ -102,6 +109,21 @@ fn fetch(load: Load, stage: RwSignal<Stage>, ready: StoredValue<Option<AnyView>,
             }
         }
     });
+}
+
+/// Polls `inner` with `owner` as the reactive owner.
+struct InOwner {
+    owner: Owner,
+    inner: Pin<Box<dyn Future<Output = Result<AnyView, ViewUnavailable>>>>,
+}
+
+impl Future for InOwner {
+    type Output = Result<AnyView, ViewUnavailable>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        this.owner.with(|| this.inner.as_mut().poll(cx))
+    }
 }
 
 fn retry(load: Load, stage: RwSignal<Stage>, ready: StoredValue<Option<AnyView>, LocalStorage>) {

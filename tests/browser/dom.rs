@@ -1,6 +1,4 @@
 //! DOM helpers shared by the browser tests: mount into a fresh element, find, read, act.
-// Each test file uses its own subset.
-#![allow(dead_code)]
 
 use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::JsCast;

@@ -1,6 +1,5 @@
 //! Browser tests of the components (wasm-bindgen-test in headless Chromium): mount a
 //! component with data in signals, act through the DOM, yield to Leptos, assert on the DOM.
-#![cfg(target_arch = "wasm32")]
 
 use kbwatch::components::config_problem::ConfigProblem;
 use kbwatch::components::device_panel::DevicePanel;
@@ -19,11 +18,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement};
 
-mod dom;
-
-use dom::{all, choose, container, one, settle, text, type_into};
-
-wasm_bindgen_test_configure!(run_in_browser);
+use crate::dom::{all, choose, container, one, settle, text, type_into};
 
 fn kb_ids(root: &Element) -> Vec<String> {
     all(root, "tr[data-testid=kb-row]")
@@ -802,4 +797,26 @@ fn timestamps_are_utc_with_their_age() {
         kbwatch::messages::timestamp(None, now),
         kbwatch::messages::UNKNOWN
     );
+}
+
+/// What a test provides as context, for a lazily built view to find.
+#[derive(Clone)]
+struct Provided(&'static str);
+
+#[wasm_bindgen_test]
+async fn a_lazy_view_is_built_under_its_owner_and_finds_the_apps_context() {
+    let root = container();
+    let _mounted = mount_to(root.clone(), || {
+        provide_context(Provided("from the app"));
+        kbwatch::lazy_view::lazy_view("loading", || async {
+            let provided = expect_context::<Provided>();
+            Ok(view! { <p data-testid="lazy">{provided.0}</p> }.into_any())
+        })
+    });
+    settle().await;
+    assert_eq!(text(&root, "[data-testid=lazy]"), "from the app");
+    assert!(root
+        .query_selector("[data-testid=view-loading]")
+        .unwrap()
+        .is_none());
 }

@@ -3,7 +3,6 @@
 //! mounted with a `FleetAggregate` built from hand-made devices and KBs held in signals — and
 //! partial results: devices added to the aggregate one by one, as a scan delivers them, show up
 //! in the tables and tiles each time.
-#![cfg(target_arch = "wasm32")]
 
 use kbwatch::components::fleet::{
     FleetDeviceTable, FleetKbFilters, FleetKbTable, ScanStatus, SummaryTiles, TopKbChart,
@@ -20,11 +19,7 @@ use leptos::tachys::view::any_view::AnyViewState;
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement};
 
-mod dom;
-
-use dom::{all, click, container, one, settle, type_into};
-
-wasm_bindgen_test_configure!(run_in_browser);
+use crate::dom::{all, click, container, one, settle, type_into};
 
 type Mounted = UnmountHandle<AnyViewState>;
 
