@@ -260,32 +260,29 @@ impl FleetScanner {
     }
 
     pub fn pause(&self) {
-        self.scan.update_value(|s| {
-            if let Some(s) = s {
-                s.pause()
-            }
-        });
+        self.steer(FleetScan::pause);
         self.paused.set(true);
         self.publish();
     }
 
     pub fn resume(&self) {
-        self.scan.update_value(|s| {
-            if let Some(s) = s {
-                s.resume()
-            }
-        });
+        self.steer(FleetScan::resume);
         self.paused.set(false);
         self.publish();
     }
 
     pub fn cancel(&self) {
+        self.steer(FleetScan::cancel);
+        self.publish();
+    }
+
+    /// Applies a user's command to the running scan, if there is one.
+    fn steer(&self, command: fn(&mut FleetScan)) {
         self.scan.update_value(|s| {
             if let Some(s) = s {
-                s.cancel()
+                command(s)
             }
         });
-        self.publish();
     }
 
     /// Failed devices go back into the queue; restarts the loop if it had finished.

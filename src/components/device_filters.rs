@@ -2,7 +2,7 @@ use kbwatch_core::device_list::DeviceFacets;
 use kbwatch_core::DeviceFilter;
 use leptos::prelude::*;
 
-use super::inputs::SearchInput;
+use super::inputs::{filter_editor, SearchInput};
 use super::select_filter::SelectFilter;
 use crate::messages;
 
@@ -15,11 +15,7 @@ pub fn DeviceFilters(
     on_change: Callback<DeviceFilter>,
     on_include_unmanaged: Callback<bool>,
 ) -> impl IntoView {
-    let update = move |change: &dyn Fn(&mut DeviceFilter)| {
-        let mut next = filter.get_untracked();
-        change(&mut next);
-        on_change.run(next);
-    };
+    let update = filter_editor(filter, on_change);
     let facet = move |pick: fn(&DeviceFacets) -> &Vec<(String, usize)>| {
         Signal::derive(move || facets.with(|f| pick(f).clone()))
     };

@@ -52,3 +52,16 @@ pub fn MinimumInput(
 fn minimum(raw: &str) -> Option<u32> {
     raw.trim().parse::<u32>().ok().filter(|n| *n > 0)
 }
+
+/// The edit function of a filter row: applies a change to the current filter and reports the
+/// result through `on_change`.
+pub fn filter_editor<F: Clone + Send + Sync + 'static>(
+    filter: Signal<F>,
+    on_change: Callback<F>,
+) -> impl Fn(&dyn Fn(&mut F)) + Copy {
+    move |change: &dyn Fn(&mut F)| {
+        let mut next = filter.get_untracked();
+        change(&mut next);
+        on_change.run(next);
+    }
+}

@@ -2,7 +2,7 @@ use kbwatch_core::kb::humanize_product;
 use kbwatch_core::KbFilter;
 use leptos::prelude::*;
 
-use super::inputs::{MinimumInput, SearchInput};
+use super::inputs::{filter_editor, MinimumInput, SearchInput};
 use super::select_filter::SelectFilter;
 use crate::messages;
 
@@ -15,11 +15,7 @@ pub fn KbFilters(
     products: Signal<Vec<(String, usize)>>,
     on_change: Callback<KbFilter>,
 ) -> impl IntoView {
-    let update = move |change: &dyn Fn(&mut KbFilter)| {
-        let mut next = filter.get_untracked();
-        change(&mut next);
-        on_change.run(next);
-    };
+    let update = filter_editor(filter, on_change);
     view! {
         <div class="filters" role="search">
             <SearchInput label=messages::KB_SEARCH test_id="kb-search" placeholder=messages::KB_SEARCH_PLACEHOLDER

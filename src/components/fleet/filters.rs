@@ -4,7 +4,7 @@ use kbwatch_core::fleet::aggregate::FleetKbFilter;
 use kbwatch_core::kb::humanize_product;
 use leptos::prelude::*;
 
-use crate::components::inputs::{MinimumInput, SearchInput};
+use crate::components::inputs::{filter_editor, MinimumInput, SearchInput};
 use crate::components::select_filter::SelectFilter;
 use crate::messages;
 
@@ -15,11 +15,7 @@ pub fn FleetKbFilters(
     #[prop(into)] products: Signal<Vec<(String, usize)>>,
     on_change: Callback<FleetKbFilter>,
 ) -> impl IntoView {
-    let update = move |change: &dyn Fn(&mut FleetKbFilter)| {
-        let mut next = filter.get_untracked();
-        change(&mut next);
-        on_change.run(next);
-    };
+    let update = filter_editor(filter, on_change);
     view! {
         <div class="filters" role="search">
             <SearchInput label=messages::FLEET_KB_SEARCH test_id="fleet-kb-search" placeholder=messages::KB_SEARCH_PLACEHOLDER
