@@ -1,7 +1,8 @@
 //! What every page needs, provided once at start-up: the validated configuration, the API
 //! client built from it (with its token source), and the last sign-in failure.
 
-use kbwatch_core::{AppConfig, AuthMode, ConfigError, Endpoints, SignInError};
+pub use kbwatch_core::config::StartupProblem;
+use kbwatch_core::{AppConfig, AuthMode, Endpoints, SignInError};
 use leptos::prelude::*;
 use url::Url;
 
@@ -14,17 +15,6 @@ pub struct AppContext {
     pub client: ApiClient,
     /// MSAL: why the last sign-in failed (shown on the sign-in page).
     pub sign_in_error: RwSignal<Option<SignInError>>,
-}
-
-/// Why the app cannot start.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StartupProblem {
-    /// config.json could not be fetched: the HTTP status, or the browser's reason.
-    Unreachable {
-        status: Option<u16>,
-        reason: String,
-    },
-    Invalid(Vec<ConfigError>),
 }
 
 impl AppContext {

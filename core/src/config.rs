@@ -612,6 +612,14 @@ fn wrong_type(key: &str, expected: &'static str) -> ConfigError {
     }
 }
 
+/// Why the app cannot start: `config.json` could not be fetched (the HTTP status, or the
+/// browser's reason), or it is wrong in the listed ways.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartupProblem {
+    Unreachable { status: Option<u16>, reason: String },
+    Invalid(Vec<ConfigError>),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

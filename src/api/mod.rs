@@ -9,6 +9,7 @@ use std::rc::Rc;
 use gloo_net::http::Request;
 use gloo_timers::callback::Timeout;
 use kbwatch_core::api_error::{MalformedBody, MAX_THROTTLE_WAITS};
+use kbwatch_core::config::StartupProblem;
 use kbwatch_core::device_list::without_duplicate_ids;
 use kbwatch_core::fleet::bulk::MachineVulnerability;
 use kbwatch_core::odata::{next_page, NextPage};
@@ -22,7 +23,6 @@ use url::Url;
 use web_sys::{AbortController, RequestCache};
 
 use crate::auth::TokenSource;
-use crate::context::StartupProblem;
 
 /// A safety net against servers whose paging never ends.
 const MAX_PAGES: usize = 1_000;

@@ -2,8 +2,8 @@
 
 use leptos::prelude::*;
 
-use crate::context::StartupProblem;
 use crate::messages;
+use kbwatch_core::config::StartupProblem;
 
 #[component]
 pub fn ConfigProblem(problem: StartupProblem) -> impl IntoView {

@@ -5,7 +5,7 @@ use kbwatch::components::config_problem::ConfigProblem;
 use kbwatch::components::device_panel::DevicePanel;
 use kbwatch::components::kb_panel::KbPanel;
 use kbwatch::components::session::{TokenEntry, TokenStatus};
-use kbwatch::context::StartupProblem;
+use kbwatch_core::config::StartupProblem;
 use kbwatch_core::sort::Sort;
 use kbwatch_core::token_info::{PastedToken, TokenInfo};
 use kbwatch_core::{
