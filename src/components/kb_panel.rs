@@ -2,6 +2,7 @@ use kbwatch_core::kb_list::{products, KbIndex};
 use kbwatch_core::sort::Sort;
 use kbwatch_core::{
     Cloud, Device, DeviceKbs, DeviceRefError, KbFilter, KbSortKey, KbTotals, LoadStatus, Loadable,
+    MissingKb,
 };
 use leptos::prelude::*;
 
@@ -26,6 +27,8 @@ pub fn KbPanel(
     on_filter: Callback<KbFilter>,
     on_sort: Callback<KbSortKey>,
     on_retry: Callback<()>,
+    /// The KBs as shown (filtered, sorted), to export.
+    on_export: Callback<Vec<MissingKb>>,
     cloud: Cloud,
 ) -> impl IntoView {
     let loaded = Memo::new(move |_| data.get().value);
@@ -103,6 +106,12 @@ pub fn KbPanel(
                         messages::kb_totals(shown, Some(all_totals.get()))
                     }}
                 </p>
+                <div class="export-row">
+                    <button type="button" class="button button-quiet" data-testid="export-device-kbs" disabled=move || rows.with(Vec::is_empty)
+                        on:click=move |_| on_export.run(rows.with_untracked(|r| all_kbs.with_untracked(|k| r.iter().map(|&i| k[i].clone()).collect())))>
+                        {messages::EXPORT_DEVICE_KBS}
+                    </button>
+                </div>
                 // Re-runs only when the kind of content changes (or new data arrives, which
                 // rebuilds the table), not on every keystroke.
                 {move || {

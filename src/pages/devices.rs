@@ -1,12 +1,14 @@
 //! The device page: the device list beside the selected device's missing KBs.
 
-use kbwatch_core::{DeviceFilter, DeviceSortKey, KbFilter, KbSortKey};
+use kbwatch_core::{DeviceFilter, DeviceSortKey, KbFilter, KbSortKey, MissingKb};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use crate::components::device_panel::DevicePanel;
 use crate::components::kb_panel::{KbPanel, KbPanelPlaceholder};
 use crate::context::AppContext;
 use crate::data::DashboardData;
+use crate::download::export_device_kbs;
 use crate::view_state::ViewHandle;
 
 #[component]
@@ -47,6 +49,13 @@ pub fn DevicesPage(
                         on_filter=Callback::new(move |f: KbFilter| view.change(false, |s| s.kb_filter = f))
                         on_sort=Callback::new(move |k: KbSortKey| view.change(false, |s| s.kb_sort = s.kb_sort.toggled(k)))
                         on_retry=Callback::new(move |()| kbs.retry())
+                        on_export=Callback::new(move |shown: Vec<MissingKb>| {
+                            let device = kbs.state().with_untracked(|s| s.value.as_ref().map(|d| d.device.display_name().to_owned())).unwrap_or_default();
+                            spawn_local(async move {
+                                // A chunk that cannot be fetched now: the next click tries again.
+                                let _ = export_device_kbs(device, shown).await;
+                            });
+                        })
                         cloud=context.config.cloud
                     />
                 }.into_any(),

@@ -18,7 +18,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement};
 
-use crate::dom::{all, choose, container, one, settle, text, type_into};
+use crate::dom::{all, choose, click, container, one, settle, text, type_into};
 
 fn kb_ids(root: &Element) -> Vec<String> {
     all(root, "tr[data-testid=kb-row]")
@@ -99,6 +99,8 @@ struct KbHarness {
     data: RwSignal<Loadable<DeviceKbs>>,
     filter: RwSignal<KbFilter>,
     retries: RwSignal<u32>,
+    /// The KB IDs the export button handed over, last click.
+    exported: RwSignal<Option<Vec<String>>>,
     _mounted: leptos::mount::UnmountHandle<leptos::tachys::view::any_view::AnyViewState>,
 }
 
@@ -108,6 +110,7 @@ fn mount_kb_panel(initial: Loadable<DeviceKbs>) -> KbHarness {
     let filter = RwSignal::new(KbFilter::default());
     let sort = RwSignal::new(Sort::<KbSortKey>::default());
     let retries = RwSignal::new(0);
+    let exported = RwSignal::new(None::<Vec<String>>);
     let mounted = mount_to(root.clone(), move || {
         view! {
             <KbPanel
@@ -118,6 +121,7 @@ fn mount_kb_panel(initial: Loadable<DeviceKbs>) -> KbHarness {
                 on_filter=Callback::new(move |f| filter.set(f))
                 on_sort=Callback::new(move |k| sort.update(|s| *s = s.toggled(k)))
                 on_retry=Callback::new(move |()| retries.update(|n| *n += 1))
+                on_export=Callback::new(move |kbs: Vec<MissingKb>| exported.set(Some(kbs.into_iter().map(|kb| kb.id).collect())))
                 cloud=Cloud::Commercial
             />
         }
@@ -128,6 +132,7 @@ fn mount_kb_panel(initial: Loadable<DeviceKbs>) -> KbHarness {
         data,
         filter,
         retries,
+        exported,
         _mounted: mounted,
     }
 }
@@ -159,6 +164,41 @@ async fn kb_table_renders_rows_from_data_most_cves_first() {
             "https://security.microsoft.com/machines/v2/{:040x}/overview",
             1
         )
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_device_export_hands_over_the_kbs_as_shown() {
+    let h = mount_kb_panel(loaded(sample_kbs()));
+    settle().await;
+    click(&h.root, "[data-testid=export-device-kbs]");
+    settle().await;
+    assert_eq!(
+        h.exported.get_untracked().as_deref(),
+        Some(
+            &[
+                "4540673".to_owned(),
+                "5044285".to_owned(),
+                "4552931".to_owned()
+            ][..]
+        )
+    );
+    type_into(&one(&h.root, "input[data-testid=kb-search]"), "kb5044");
+    settle().await;
+    click(&h.root, "[data-testid=export-device-kbs]");
+    settle().await;
+    assert_eq!(
+        h.exported.get_untracked().as_deref(),
+        Some(&["5044285".to_owned()][..])
+    );
+    type_into(
+        &one(&h.root, "input[data-testid=kb-search]"),
+        "no such update",
+    );
+    settle().await;
+    assert!(
+        one(&h.root, "[data-testid=export-device-kbs]").has_attribute("disabled"),
+        "nothing to export when nothing is shown"
     );
 }
 
