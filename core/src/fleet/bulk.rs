@@ -575,7 +575,7 @@ fn cve_key(raw: &str) -> Option<Cow<'_, str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fleet::aggregate::tests::{id, kb};
+    use crate::fleet::aggregate::fixtures::{id, kb};
     use crate::fleet::aggregate::{FleetDeviceFilter, FleetKbFilter};
     use crate::sort::Sort;
     use proptest::prelude::*;

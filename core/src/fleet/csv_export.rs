@@ -189,7 +189,7 @@ fn write_field(out: &mut String, field: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fleet::aggregate::tests::{fleet, id, kb};
+    use crate::fleet::aggregate::fixtures::{fleet, id, kb};
     use crate::fleet::aggregate::{FleetDeviceFilter, FleetKbFilter};
     use proptest::prelude::*;
 
