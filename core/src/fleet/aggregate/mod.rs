@@ -22,7 +22,6 @@
 //! assert_eq!(fleet.summary().total_cves_addressable, 97);
 //! ```
 
-mod hash;
 mod model;
 mod month;
 mod table;
