@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 
 use super::model::{kb_order, FleetAggregate, FleetDevice, FleetKb};
-use crate::sort::{sort_by, Sort, SortDirection, SortKey};
+use crate::sort::{sort_by, sort_keys, Sort, SortDirection};
 
 impl FleetAggregate {
     /// The `n` KBs missing on the most devices (ties: more CVEs first, then KB number), for
@@ -137,39 +137,16 @@ impl FleetKbFilter {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FleetKbSortKey {
-    Kb,
-    Name,
-    Devices,
-    Cves,
-}
-
-impl SortKey for FleetKbSortKey {
-    const ALL: &'static [Self] = &[Self::Kb, Self::Name, Self::Devices, Self::Cves];
-
-    fn url_name(self) -> &'static str {
-        match self {
-            Self::Kb => "kb",
-            Self::Name => "name",
-            Self::Devices => "devices",
-            Self::Cves => "cves",
-        }
+sort_keys! {
+    /// The fleet's per-KB table's columns.
+    pub enum FleetKbSortKey {
+        Kb => "kb", Descending;
+        Name => "name", Ascending;
+        Devices => "devices", Descending;
+        Cves => "cves", Descending;
     }
-
-    fn default_direction(self) -> SortDirection {
-        match self {
-            Self::Name => SortDirection::Ascending,
-            Self::Kb | Self::Devices | Self::Cves => SortDirection::Descending,
-        }
-    }
-}
-
-/// Missing on the most devices first: the update that fixes the widest gap leads.
-impl Default for Sort<FleetKbSortKey> {
-    fn default() -> Self {
-        Sort::new(FleetKbSortKey::Devices, SortDirection::Descending)
-    }
+    /// Missing on the most devices first: the update that fixes the widest gap leads.
+    default Devices, Descending;
 }
 
 /// What the analyst narrowed the per-device table to.
@@ -195,39 +172,16 @@ impl FleetDeviceFilter {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FleetDeviceSortKey {
-    Name,
-    Missing,
-    Cves,
-    Oldest,
-}
-
-impl SortKey for FleetDeviceSortKey {
-    const ALL: &'static [Self] = &[Self::Name, Self::Missing, Self::Cves, Self::Oldest];
-
-    fn url_name(self) -> &'static str {
-        match self {
-            Self::Name => "name",
-            Self::Missing => "missing",
-            Self::Cves => "cves",
-            Self::Oldest => "oldest",
-        }
+sort_keys! {
+    /// The fleet's per-device table's columns.
+    pub enum FleetDeviceSortKey {
+        Name => "name", Ascending;
+        Missing => "missing", Descending;
+        Cves => "cves", Descending;
+        Oldest => "oldest", Ascending;
     }
-
-    fn default_direction(self) -> SortDirection {
-        match self {
-            Self::Name | Self::Oldest => SortDirection::Ascending,
-            Self::Missing | Self::Cves => SortDirection::Descending,
-        }
-    }
-}
-
-/// Most exposure first.
-impl Default for Sort<FleetDeviceSortKey> {
-    fn default() -> Self {
-        Sort::new(FleetDeviceSortKey::Cves, SortDirection::Descending)
-    }
+    /// Most exposure first.
+    default Cves, Descending;
 }
 
 #[cfg(test)]
