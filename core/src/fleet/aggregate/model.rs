@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::month::UpdateMonth;
 use crate::device::{Device, DeviceId};
-use crate::kb::{humanize_product, products_by_label, MissingKb};
+use crate::kb::{humanize_product, kb_number, products_by_label, MissingKb};
 use crate::sort::{sort_by, sort_by_cached_key};
 
 /// The key a KB is known by: its number without "KB" when it is one, else the raw id.
@@ -331,11 +331,7 @@ impl FleetAggregate {
         let id = id.trim();
         self.kbs
             .get(id)
-            .or_else(|| {
-                id.strip_prefix("KB")
-                    .or_else(|| id.strip_prefix("kb"))
-                    .and_then(|n| self.kbs.get(n))
-            })
+            .or_else(|| kb_number(id).and_then(|n| self.kbs.get(n)))
             .map(|entry| &entry.kb)
     }
 
@@ -464,6 +460,7 @@ mod tests {
             Some("https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB4540673")
         );
         assert!(f.kb("4540673").is_some());
+        assert!(f.kb(" Kb4540673 ").is_some());
         assert!(f.kb("KB1").is_none());
     }
 
