@@ -7,6 +7,9 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::cloud::Cloud;
+use crate::fleet::cache::DEFAULT_MAX_AGE_MINUTES;
+use crate::fleet::rate::{API_PER_HOUR, API_PER_MINUTE, DEFAULT_PER_HOUR, DEFAULT_PER_MINUTE};
+use crate::fleet::scan::DEFAULT_CONCURRENCY;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthMode {
@@ -119,10 +122,10 @@ pub struct FleetSettings {
 impl Default for FleetSettings {
     fn default() -> Self {
         Self {
-            per_minute: 90,
-            per_hour: 1_400,
-            concurrency: 4,
-            max_age_minutes: 360,
+            per_minute: DEFAULT_PER_MINUTE,
+            per_hour: DEFAULT_PER_HOUR,
+            concurrency: DEFAULT_CONCURRENCY,
+            max_age_minutes: DEFAULT_MAX_AGE_MINUTES,
         }
     }
 }
@@ -287,14 +290,14 @@ impl AppConfig {
             per_minute: number_in(
                 fleet_value("perMinute"),
                 "fleet.perMinute",
-                1..=100,
+                1..=API_PER_MINUTE,
                 defaults.per_minute,
                 &mut errors,
             ),
             per_hour: number_in(
                 fleet_value("perHour"),
                 "fleet.perHour",
-                1..=1_500,
+                1..=API_PER_HOUR,
                 defaults.per_hour,
                 &mut errors,
             ),
@@ -616,6 +619,24 @@ fn wrong_type(key: &str, expected: &'static str) -> ConfigError {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn fleet_defaults_are_the_scans_and_the_caches() {
+        let settings = FleetSettings::default();
+        let policy = crate::fleet::scan::ScanPolicy::default();
+        assert_eq!(
+            (
+                settings.per_minute,
+                settings.per_hour,
+                settings.concurrency as usize
+            ),
+            (policy.per_minute, policy.per_hour, policy.concurrency)
+        );
+        assert_eq!(
+            u64::from(settings.max_age_minutes) * crate::fleet::rate::MINUTE_MS,
+            crate::fleet::cache::DEFAULT_MAX_AGE_MS
+        );
+    }
 
     #[test]
     fn demo_config_parses() {

@@ -55,6 +55,9 @@ use crate::fleet::rate::{RateBudget, DEFAULT_PER_HOUR, DEFAULT_PER_MINUTE, HOUR_
 /// The failure recorded when a device still gets 401 after a token refresh.
 pub const SIGN_IN_NEEDED: &str = "sign-in needed";
 
+/// Calls in flight at once unless `config.json`'s `fleet.concurrency` says otherwise.
+pub const DEFAULT_CONCURRENCY: u32 = 4;
+
 /// How a scan fans out. `Default` matches the API's documented limits with a margin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScanPolicy {
@@ -75,7 +78,7 @@ impl Default for ScanPolicy {
         Self {
             per_minute: DEFAULT_PER_MINUTE,
             per_hour: DEFAULT_PER_HOUR,
-            concurrency: 4,
+            concurrency: DEFAULT_CONCURRENCY as usize,
             max_attempts: 6,
             backoff_base_ms: 1_000,
             backoff_max_ms: 60_000,
