@@ -851,7 +851,7 @@ mod tests {
         let mut only = BulkAccumulator::with_devices(&listed).only_listed();
         only.add_rows(&rows);
         let fleet = only.aggregate();
-        assert!(!fleet.contains_device(&id(2)));
+        assert!(fleet.device(&id(2)).is_none());
         assert_eq!(fleet.summary().devices_scanned, 2);
         assert_eq!(only.stats().rows_outside_list, 1);
     }

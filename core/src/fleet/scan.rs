@@ -307,10 +307,6 @@ impl FleetScan {
         &self.budget
     }
 
-    pub fn into_budget(self) -> RateBudget {
-        self.budget
-    }
-
     /// What to do at `now_ms`. Call again after every `Start` (several calls may start at
     /// once), after every [`FleetScan::report`], and when a `WaitUntil` time is reached.
     pub fn next(&mut self, now_ms: u64) -> ScanStep {
@@ -513,10 +509,6 @@ impl FleetScan {
                 self.slots[slot_index].state = DeviceScanState::Cancelled;
             }
         }
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.cancelled
     }
 
     /// Failed devices go back to the front of the queue from `now_ms` on, with fresh

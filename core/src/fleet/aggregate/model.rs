@@ -29,7 +29,7 @@ pub struct FleetKb {
     pub catalog_url: Option<String>,
     /// The release month read from `name`.
     pub released: Option<UpdateMonth>,
-    /// The devices missing this KB (`FleetAggregate::device_ids_missing` lists them).
+    /// The devices missing this KB (`FleetAggregate::devices_missing` lists them).
     devices: DeviceSet,
 }
 
@@ -318,10 +318,6 @@ impl FleetAggregate {
         self.devices.is_empty()
     }
 
-    pub fn contains_device(&self, id: &DeviceId) -> bool {
-        self.devices.contains_key(&DeviceKey::of(id))
-    }
-
     pub fn device(&self, id: &DeviceId) -> Option<&FleetDevice> {
         self.devices.get(&DeviceKey::of(id))
     }
@@ -376,37 +372,6 @@ impl FleetAggregate {
         rows
     }
 
-    /// The IDs of the devices missing KB `kb_id`, sorted.
-    pub fn device_ids_missing(&self, kb_id: &str) -> Vec<&DeviceId> {
-        let mut ids: Vec<&DeviceId> = self
-            .kb(kb_id)
-            .map(|kb| {
-                kb.devices
-                    .iter()
-                    .filter_map(|key| self.devices.get(key).map(|d| &d.id))
-                    .collect()
-            })
-            .unwrap_or_default();
-        sort_by(&mut ids, |a, b| a.cmp(b));
-        ids
-    }
-
-    /// The KBs `device` misses, most CVEs first.
-    pub fn kbs_of(&self, device: &DeviceId) -> Vec<&FleetKb> {
-        let Some(d) = self.device(device) else {
-            return Vec::new();
-        };
-        let mut rows: Vec<&FleetKb> = d
-            .kb_ids
-            .iter()
-            .filter_map(|key| self.kbs.get(key).map(|e| &e.kb))
-            .collect();
-        sort_by(&mut rows, |a, b| {
-            b.cves.cmp(&a.cves).then_with(|| kb_order(a, b))
-        });
-        rows
-    }
-
     /// Distinct raw product names over all missing KBs, sorted by their human label (then the
     /// raw name), for the product filter.
     pub fn products(&self) -> Vec<String> {
@@ -448,7 +413,12 @@ mod tests {
         let f = fleet();
         let march = f.kb("KB4540673").expect("present");
         assert_eq!(march.label, "KB4540673");
-        assert_eq!(f.device_ids_missing("KB4540673"), [&id(1), &id(2)]);
+        let missing: Vec<&DeviceId> = f
+            .devices_missing("KB4540673")
+            .iter()
+            .map(|d| &d.id)
+            .collect();
+        assert_eq!(missing, [&id(1), &id(2)]);
         assert!(march.is_missing_on(&id(2)));
         assert!(!march.is_missing_on(&id(3)));
         assert_eq!(march.device_count(), 2);
@@ -566,8 +536,10 @@ mod tests {
         assert_eq!(names(&f.devices_missing("KB5044285")), ["alpha", "gamma"]);
         assert_eq!(names(&f.devices_missing("4540673")), ["alpha", "Beta"]);
         assert!(f.devices_missing("nope").is_empty());
-        assert_eq!(kb_ids(&f.kbs_of(&id(2))), ["4540673", "4552931"]);
-        assert!(f.kbs_of(&id(99)).is_empty());
+        let beta = f.device(&id(2)).expect("present");
+        let beta_kbs: Vec<&str> = beta.kb_ids.iter().map(|k| &**k).collect();
+        assert_eq!(beta_kbs, ["4540673", "4552931"]);
+        assert!(f.device(&id(99)).is_none());
         assert_eq!(
             f.products(),
             [".net_framework", "edge", "windows_10", "windows_11"]
