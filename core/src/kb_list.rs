@@ -162,11 +162,12 @@ pub fn products(kbs: &[MissingKb]) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::sort::SortKey;
     use proptest::prelude::*;
 
+    /// A KB as one device reports it: named, on `products`, addressing `cves` CVEs.
     pub(crate) fn kb(id: &str, name: &str, products: &[&str], cves: u32) -> MissingKb {
         MissingKb {
             id: id.into(),

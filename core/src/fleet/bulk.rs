@@ -564,7 +564,7 @@ fn cve_key(raw: &str) -> Option<Cow<'_, str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fleet::aggregate::fixtures::{id, kb};
+    use crate::fleet::aggregate::fixtures::{id, kb, shuffle};
     use crate::fleet::aggregate::{FleetDeviceFilter, FleetKbFilter};
     use crate::sort::Sort;
     use proptest::prelude::*;
@@ -887,13 +887,7 @@ mod tests {
             let mut forward = BulkAccumulator::new();
             forward.add_rows(&rows);
             let mut shuffled = rows.clone();
-            let mut state = seed | 1;
-            for i in (1..shuffled.len()).rev() {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                shuffled.swap(i, (state % (i as u64 + 1)) as usize);
-            }
+            shuffle(&mut shuffled, seed);
             let mut backward = BulkAccumulator::new();
             backward.add_rows(&shuffled);
             prop_assert_eq!(forward.aggregate(), backward.aggregate());

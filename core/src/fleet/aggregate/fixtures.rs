@@ -7,20 +7,10 @@ use super::FleetDevice;
 use super::FleetKb;
 use crate::device::DeviceId;
 use crate::kb::MissingKb;
+pub(crate) use crate::kb_list::tests::kb;
 
 pub(crate) fn id(n: u32) -> DeviceId {
     DeviceId::parse(&format!("{n:040x}")).expect("valid test id")
-}
-
-pub(crate) fn kb(id: &str, name: &str, products: &[&str], cves: u32) -> MissingKb {
-    MissingKb {
-        id: id.into(),
-        name: Some(name.into()),
-        products: products.iter().map(|p| p.to_string()).collect(),
-        url: None,
-        machine_missed_on: Some(1),
-        cve_addressed: Some(cves),
-    }
 }
 
 pub(crate) fn march() -> MissingKb {
@@ -90,4 +80,16 @@ pub(crate) fn arb_fleet() -> impl Strategy<Value = Vec<(u32, Vec<MissingKb>)>> {
                 .collect()
         },
     )
+}
+
+/// Shuffles `items` by a Fisher-Yates pass driven by xorshift from `seed`: the same seed, the
+/// same order, so a failing proptest case replays.
+pub(crate) fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed | 1;
+    for i in (1..items.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        items.swap(i, (state % (i as u64 + 1)) as usize);
+    }
 }

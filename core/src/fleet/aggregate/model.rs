@@ -557,14 +557,7 @@ mod tests {
                 forward.add_device_named(id(*n), format!("d{n}"), kbs);
             }
             let mut shuffled = devices.clone();
-            // Deterministic Fisher-Yates from the seed.
-            let mut state = seed | 1;
-            for i in (1..shuffled.len()).rev() {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                shuffled.swap(i, (state % (i as u64 + 1)) as usize);
-            }
+            shuffle(&mut shuffled, seed);
             let mut backward = FleetAggregate::new();
             for (n, kbs) in &shuffled {
                 backward.add_device_named(id(*n), format!("d{n}"), kbs);
