@@ -7,6 +7,9 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::cloud::Cloud;
+use crate::fleet::cache::DEFAULT_MAX_AGE_MINUTES;
+use crate::fleet::rate::{API_PER_HOUR, API_PER_MINUTE, DEFAULT_PER_HOUR, DEFAULT_PER_MINUTE};
+use crate::fleet::scan::DEFAULT_CONCURRENCY;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthMode {
@@ -119,10 +122,10 @@ pub struct FleetSettings {
 impl Default for FleetSettings {
     fn default() -> Self {
         Self {
-            per_minute: 90,
-            per_hour: 1_400,
-            concurrency: 4,
-            max_age_minutes: 360,
+            per_minute: DEFAULT_PER_MINUTE,
+            per_hour: DEFAULT_PER_HOUR,
+            concurrency: DEFAULT_CONCURRENCY,
+            max_age_minutes: DEFAULT_MAX_AGE_MINUTES,
         }
     }
 }
@@ -287,14 +290,14 @@ impl AppConfig {
             per_minute: number_in(
                 fleet_value("perMinute"),
                 "fleet.perMinute",
-                1..=100,
+                1..=API_PER_MINUTE,
                 defaults.per_minute,
                 &mut errors,
             ),
             per_hour: number_in(
                 fleet_value("perHour"),
                 "fleet.perHour",
-                1..=1_500,
+                1..=API_PER_HOUR,
                 defaults.per_hour,
                 &mut errors,
             ),
@@ -625,6 +628,30 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Where `api_base` points from a page at `page`.
+    fn resolved_at(api_base: &ApiBase, page: &str) -> String {
+        let page = Url::parse(page).expect("a test page URL");
+        api_base.resolve(&page).to_string()
+    }
+
+    #[test]
+    fn fleet_defaults_are_the_scans_and_the_caches() {
+        let settings = FleetSettings::default();
+        let policy = crate::fleet::scan::ScanPolicy::default();
+        assert_eq!(
+            (
+                settings.per_minute,
+                settings.per_hour,
+                settings.concurrency as usize
+            ),
+            (policy.per_minute, policy.per_hour, policy.concurrency)
+        );
+        assert_eq!(
+            u64::from(settings.max_age_minutes) * crate::fleet::rate::MINUTE_MS,
+            crate::fleet::cache::DEFAULT_MAX_AGE_MS
+        );
+    }
+
     #[test]
     fn demo_config_parses() {
         let config = AppConfig::parse(
@@ -633,9 +660,8 @@ mod tests {
         .unwrap();
         assert_eq!(config.request_timeout_secs, 20);
         assert_eq!(config.auto_refresh_minutes, 0);
-        let origin = Url::parse("http://127.0.0.1:8080/").unwrap();
         assert_eq!(
-            config.api_base.resolve(&origin).as_str(),
+            resolved_at(&config.api_base, "http://127.0.0.1:8080/"),
             "http://127.0.0.1:8787/"
         );
     }
@@ -666,9 +692,8 @@ mod tests {
             ["https://api-gov.securitycenter.microsoft.us/.default"]
         );
         assert_eq!(msal.cache_location, CacheLocation::SessionStorage);
-        let origin = Url::parse("https://kb.example/").unwrap();
         assert_eq!(
-            config.api_base.resolve(&origin).as_str(),
+            resolved_at(&config.api_base, "https://kb.example/"),
             "https://api-gov.securitycenter.microsoft.us/"
         );
     }
@@ -708,9 +733,8 @@ mod tests {
     #[test]
     fn regional_hosts_follow_the_region() {
         let config = AppConfig::parse(r#"{"region": "eu", "auth": {"mode": "token"}}"#).unwrap();
-        let origin = Url::parse("https://kb.example/").unwrap();
         assert_eq!(
-            config.api_base.resolve(&origin).as_str(),
+            resolved_at(&config.api_base, "https://kb.example/"),
             "https://eu.api.security.microsoft.com/"
         );
         assert_eq!(config.auth, AuthMode::Token);
@@ -725,9 +749,8 @@ mod tests {
             ApiBase::Absolute(Url::parse("https://api.security.microsoft.com").unwrap())
         );
         let config = AppConfig::parse(r#"{"cloud": "dod", "auth": {"mode": "token"}}"#).unwrap();
-        let origin = Url::parse("https://kb.example/").unwrap();
         assert_eq!(
-            config.api_base.resolve(&origin).as_str(),
+            resolved_at(&config.api_base, "https://kb.example/"),
             "https://api-gov.securitycenter.microsoft.us/"
         );
     }
@@ -735,9 +758,8 @@ mod tests {
     #[test]
     fn proxy_path_resolves_against_the_page() {
         let config = AppConfig::parse(r#"{"apiBase": "/mde/", "auth": {"mode": "demo"}}"#).unwrap();
-        let origin = Url::parse("https://kb.example/app/index.html?x=1").unwrap();
         assert_eq!(
-            config.api_base.resolve(&origin).as_str(),
+            resolved_at(&config.api_base, "https://kb.example/app/index.html?x=1"),
             "https://kb.example/mde"
         );
     }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::device::{exposure_rank, risk_rank, Device};
-use crate::sort::{Sort, SortDirection, SortKey};
+use crate::sort::{sort_keys, Sort};
 
 /// What the analyst narrowed the device list to. Empty fields do not filter.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -44,49 +44,18 @@ impl DeviceFilter {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DeviceSortKey {
-    Name,
-    Os,
-    Health,
-    Risk,
-    Exposure,
-    LastSeen,
-}
-
-impl SortKey for DeviceSortKey {
-    const ALL: &'static [Self] = &[
-        Self::Name,
-        Self::Os,
-        Self::Health,
-        Self::Risk,
-        Self::Exposure,
-        Self::LastSeen,
-    ];
-
-    fn url_name(self) -> &'static str {
-        match self {
-            Self::Name => "name",
-            Self::Os => "os",
-            Self::Health => "health",
-            Self::Risk => "risk",
-            Self::Exposure => "exposure",
-            Self::LastSeen => "lastseen",
-        }
+sort_keys! {
+    /// The device table's columns.
+    pub enum DeviceSortKey {
+        Name => "name", Ascending;
+        Os => "os", Ascending;
+        Health => "health", Ascending;
+        Risk => "risk", Descending;
+        Exposure => "exposure", Descending;
+        LastSeen => "lastseen", Descending;
     }
-
-    fn default_direction(self) -> SortDirection {
-        match self {
-            Self::Name | Self::Os | Self::Health => SortDirection::Ascending,
-            Self::Risk | Self::Exposure | Self::LastSeen => SortDirection::Descending,
-        }
-    }
-}
-
-impl Default for Sort<DeviceSortKey> {
-    fn default() -> Self {
-        Sort::new(DeviceSortKey::Name, SortDirection::Ascending)
-    }
+    /// By name.
+    default Name, Ascending;
 }
 
 /// Up to this many devices the table renders every row (browser find sees every device);
@@ -192,6 +161,7 @@ impl DeviceFacets {
 pub(crate) mod tests {
     use super::*;
     use crate::device::DeviceId;
+    use crate::sort::{SortDirection, SortKey};
 
     pub(crate) fn device(n: u8, name: &str, os: &str, risk: &str, tags: &[&str]) -> Device {
         Device {

@@ -40,10 +40,9 @@ fn required_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<St
 }
 
 impl MissingKb {
-    /// The KB number when the id is a plausible one (digits only, at most 8).
+    /// The KB number when the id is a plausible one (see [`kb_number`]).
     pub fn kb_number(&self) -> Option<&str> {
-        let id = self.id.strip_prefix("KB").unwrap_or(&self.id);
-        (!id.is_empty() && id.len() <= 8 && id.bytes().all(|b| b.is_ascii_digit())).then_some(id)
+        kb_number(&self.id)
     }
 
     /// "KB4540673", or the raw id when it is not a KB number.
@@ -79,6 +78,19 @@ impl MissingKb {
     pub fn product_labels(&self) -> Vec<String> {
         self.products.iter().map(|p| humanize_product(p)).collect()
     }
+}
+
+/// "4540673" from "4540673", "KB4540673" or "kb4540673": digits only, at most 8, after an
+/// optional "KB" in any case. `None` for anything else (an advisory such as "ADV190023", a list,
+/// a vendor's update name). The API's own ids carry no prefix; people, links and the bulk
+/// endpoints add one, in either case.
+pub fn kb_number(raw: &str) -> Option<&str> {
+    let digits = match raw.get(..2) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("kb") => &raw[2..],
+        _ => raw,
+    };
+    (!digits.is_empty() && digits.len() <= 8 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(digits)
 }
 
 /// Returns the URL normalised when it is `https://catalog.update.microsoft.com/...` without
@@ -182,9 +194,54 @@ mod tests {
     #[test]
     fn kb_number_accepts_prefix_and_rejects_junk() {
         assert_eq!(kb("KB5044285", None).kb_number(), Some("5044285"));
+        assert_eq!(kb("kb5044285", None).label(), "KB5044285");
+        assert_eq!(
+            kb("Kb5044285", None).support_url().as_deref(),
+            Some("https://support.microsoft.com/help/5044285")
+        );
         assert_eq!(kb("5044285", None).label(), "KB5044285");
         assert_eq!(kb("12345678901", None).kb_number(), None);
         assert_eq!(kb("45x", None).label(), "45x");
+    }
+
+    #[test]
+    fn kb_numbers_are_recognised_strictly() {
+        assert_eq!(kb_number("4540673"), Some("4540673"));
+        assert_eq!(kb_number("KB4540673"), Some("4540673"));
+        assert_eq!(kb_number("kb4540673"), Some("4540673"));
+        assert_eq!(kb_number("kB1"), Some("1"));
+        for not_kb in [
+            "ADV190023",
+            "KB",
+            "",
+            "4540673,4540674",
+            "123456789",
+            "KB-1",
+            "KBKB1",
+            " KB1",
+            "é1",
+        ] {
+            assert_eq!(kb_number(not_kb), None, "{not_kb}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any "KB" spelling before up to 8 digits gives the digits; whatever is accepted is
+        /// 1 to 8 ASCII digits ending the input, and never panics on any text.
+        #[test]
+        fn kb_number_is_the_digits_after_an_optional_prefix(
+            prefix in proptest::sample::select(vec!["", "KB", "kb", "Kb", "kB"]),
+            digits in "[0-9]{1,8}",
+            any in "\\PC{0,12}",
+        ) {
+            let raw = format!("{prefix}{digits}");
+            proptest::prop_assert_eq!(kb_number(&raw), Some(digits.as_str()));
+            if let Some(n) = kb_number(&any) {
+                proptest::prop_assert!((1..=8).contains(&n.len()));
+                proptest::prop_assert!(n.bytes().all(|b| b.is_ascii_digit()));
+                proptest::prop_assert!(any.ends_with(n));
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Filtering, sorting and totals of one device's missing KBs.
 
 use crate::kb::MissingKb;
-use crate::sort::{Sort, SortDirection, SortKey};
+use crate::sort::{sort_keys, Sort, SortDirection};
 
 /// A KB table renders all its rows up to this many; a longer one renders only the rows in view
 /// (plus a margin): 2,000 rows otherwise spend hundreds of milliseconds in style and layout on
@@ -25,39 +25,16 @@ impl KbFilter {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KbSortKey {
-    Kb,
-    Name,
-    Products,
-    Cves,
-}
-
-impl SortKey for KbSortKey {
-    const ALL: &'static [Self] = &[Self::Kb, Self::Name, Self::Products, Self::Cves];
-
-    fn url_name(self) -> &'static str {
-        match self {
-            Self::Kb => "kb",
-            Self::Name => "name",
-            Self::Products => "products",
-            Self::Cves => "cves",
-        }
+sort_keys! {
+    /// The KB table's columns.
+    pub enum KbSortKey {
+        Kb => "kb", Descending;
+        Name => "name", Ascending;
+        Products => "products", Ascending;
+        Cves => "cves", Descending;
     }
-
-    fn default_direction(self) -> SortDirection {
-        match self {
-            Self::Name | Self::Products => SortDirection::Ascending,
-            Self::Kb | Self::Cves => SortDirection::Descending,
-        }
-    }
-}
-
-/// Most CVEs first: the update that closes the most exposure leads.
-impl Default for Sort<KbSortKey> {
-    fn default() -> Self {
-        Sort::new(KbSortKey::Cves, SortDirection::Descending)
-    }
+    /// Most CVEs first: the update that closes the most exposure leads.
+    default Cves, Descending;
 }
 
 fn kb_numeric(kb: &MissingKb) -> Option<u64> {
@@ -185,10 +162,12 @@ pub fn products(kbs: &[MissingKb]) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::sort::SortKey;
     use proptest::prelude::*;
 
+    /// A KB as one device reports it: named, on `products`, addressing `cves` CVEs.
     pub(crate) fn kb(id: &str, name: &str, products: &[&str], cves: u32) -> MissingKb {
         MissingKb {
             id: id.into(),

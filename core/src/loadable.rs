@@ -50,10 +50,6 @@ impl<T> Loadable<T> {
         self.status = LoadStatus::RetryingIn { seconds, error };
     }
 
-    pub fn is_loading(&self) -> bool {
-        matches!(self.status, LoadStatus::Loading)
-    }
-
     pub fn error(&self) -> Option<&ApiError> {
         match &self.status {
             LoadStatus::Failed(e) | LoadStatus::RetryingIn { error: e, .. } => Some(e),

@@ -75,6 +75,62 @@ pub trait SortKey: Copy + Eq + 'static {
     fn default_direction(self) -> SortDirection;
 }
 
+/// Declares a table's column enum: each column's name in the URL (`name-asc`) and the
+/// direction its first click sorts in, plus the table's default sort. One declaration per table,
+/// so a column cannot be added without its URL name.
+///
+/// ```text
+/// sort_keys! {
+///     /// Columns of the example table.
+///     pub enum ExampleSortKey {
+///         Name => "name", Ascending;
+///         Cves => "cves", Descending;
+///     }
+///     /// Most CVEs first.
+///     default Cves, Descending;
+/// }
+/// ```
+macro_rules! sort_keys {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $variant:ident => $url:literal, $direction:ident; )+
+        }
+        $(#[$default_meta:meta])*
+        default $default:ident, $default_direction:ident;
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        $vis enum $name {
+            $( $variant, )+
+        }
+
+        impl $crate::sort::SortKey for $name {
+            const ALL: &'static [Self] = &[$( Self::$variant ),+];
+
+            fn url_name(self) -> &'static str {
+                match self {
+                    $( Self::$variant => $url, )+
+                }
+            }
+
+            fn default_direction(self) -> $crate::sort::SortDirection {
+                match self {
+                    $( Self::$variant => $crate::sort::SortDirection::$direction, )+
+                }
+            }
+        }
+
+        $(#[$default_meta])*
+        impl Default for $crate::sort::Sort<$name> {
+            fn default() -> Self {
+                Self::new($name::$default, $crate::sort::SortDirection::$default_direction)
+            }
+        }
+    };
+}
+pub(crate) use sort_keys;
+
 impl<K: SortKey> Sort<K> {
     pub fn new(key: K, direction: SortDirection) -> Self {
         Self { key, direction }
@@ -123,6 +179,47 @@ impl<K: SortKey> FromStr for Sort<K> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Every column of `K` reads back from the URL form it writes, in both directions, and no
+    /// two columns share a URL name.
+    fn every_key_round_trips<K: SortKey + fmt::Debug>() {
+        for (i, &key) in K::ALL.iter().enumerate() {
+            assert!(
+                K::ALL[..i].iter().all(|k| k.url_name() != key.url_name()),
+                "{key:?}"
+            );
+            for direction in [SortDirection::Ascending, SortDirection::Descending] {
+                let sort = Sort::new(key, direction);
+                assert_eq!(sort.to_string().parse::<Sort<K>>(), Ok(sort));
+            }
+        }
+    }
+
+    #[test]
+    fn sort_keys_of_every_table_round_trip_through_the_url() {
+        every_key_round_trips::<crate::kb_list::KbSortKey>();
+        every_key_round_trips::<crate::device_list::DeviceSortKey>();
+        every_key_round_trips::<crate::fleet::aggregate::FleetKbSortKey>();
+        every_key_round_trips::<crate::fleet::aggregate::FleetDeviceSortKey>();
+        assert_eq!(
+            Sort::<crate::kb_list::KbSortKey>::default().to_string(),
+            "cves-desc"
+        );
+        assert_eq!(
+            Sort::<crate::device_list::DeviceSortKey>::default().to_string(),
+            "name-asc"
+        );
+        assert_eq!(
+            "lastseen-desc"
+                .parse::<Sort<crate::device_list::DeviceSortKey>>()
+                .map(|s| s.key),
+            Ok(crate::device_list::DeviceSortKey::LastSeen)
+        );
+        assert!("name-up"
+            .parse::<Sort<crate::kb_list::KbSortKey>>()
+            .is_err());
+        assert!("name".parse::<Sort<crate::kb_list::KbSortKey>>().is_err());
+    }
 
     proptest! {
         /// Same order as the standard library's stable sort, ties included.

@@ -162,18 +162,6 @@ impl WallSettings {
         let index = (elapsed_ms / interval) % self.panels.len() as u64;
         self.panels.get(index as usize).copied()
     }
-
-    /// The panel to show `elapsed_secs` after the wall started.
-    pub fn panel_at(&self, elapsed_secs: u64) -> Option<WallPanel> {
-        if self.panels.is_empty() {
-            return None;
-        }
-        if self.rotate_secs == 0 {
-            return self.panels.first().copied();
-        }
-        let index = (elapsed_secs / u64::from(self.rotate_secs)) % self.panels.len() as u64;
-        self.panels.get(index as usize).copied()
-    }
 }
 
 /// How many of `total` rows fit, keeping one line for "+N more" when they do not all fit.
@@ -219,7 +207,7 @@ mod tests {
         let (s, _) = WallSettings::from_query("panels=tiles,kbs,devices&rotate=10");
         let shown: Vec<_> = [0, 9, 10, 25, 30, 31]
             .iter()
-            .map(|t| s.panel_at(*t).unwrap())
+            .map(|t| s.panel_after(t * 1_000).unwrap())
             .collect();
         assert_eq!(
             shown,
@@ -233,7 +221,7 @@ mod tests {
             ]
         );
         let (still, _) = WallSettings::from_query("panels=kbs,tiles&rotate=0");
-        assert_eq!(still.panel_at(1000), Some(WallPanel::TopKbs));
+        assert_eq!(still.panel_after(1_000_000), Some(WallPanel::TopKbs));
     }
 
     #[test]
@@ -261,7 +249,7 @@ mod tests {
         fn any_query_is_safe(q in "\\PC{0,60}", t in any::<u64>()) {
             let (s, _) = WallSettings::from_query(&q);
             prop_assert!(!s.panels.is_empty());
-            prop_assert!(s.panel_at(t).is_some());
+            prop_assert!(s.panel_after(t).is_some());
         }
     }
 }

@@ -8,7 +8,7 @@
 //! is 40 lowercase hex digits, a catalog link is https on the catalog host, a config's API base
 //! can never point a same-origin path at another host, a rebased nextLink stays on the API base.
 //!
-//! `PROPTEST_CASES=10000 cargo test -p kbwatch-core --test parser_fuzz` for a longer run.
+//! `PROPTEST_CASES=10000 cargo test -p kbwatch-core --test tests parser_fuzz` for a longer run.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

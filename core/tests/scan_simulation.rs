@@ -172,6 +172,43 @@ pub mod sim {
     }
 
     impl Figures {
+        /// What any run reads off the server and its own start times; the run's outcome
+        /// (answers, failures, retries, ETA) starts empty for the caller to fill in.
+        fn measured(
+            label: String,
+            devices: usize,
+            now: u64,
+            calls: u64,
+            server: &Server,
+            starts: &[u64],
+        ) -> Self {
+            Self {
+                label,
+                devices,
+                simulated_ms: now,
+                calls,
+                injected_429: server.injected_throttles,
+                limit_429: server.limit_throttles,
+                server_errors: server.server_errors,
+                retries: 0,
+                violations: server.violations,
+                max_calls_60s: max_in_window(&server.arrivals, MINUTE_MS),
+                max_calls_3600s: max_in_window(&server.arrivals, HOUR_MS),
+                max_starts_60s: max_in_window(starts, MINUTE_MS),
+                max_starts_3600s: max_in_window(starts, HOUR_MS),
+                full_hours: now / HOUR_MS,
+                calls_in_full_hours: 0,
+                with_data: 0,
+                failed: 0,
+                cancelled: 0,
+                unaccounted: 0,
+                failures: Vec::new(),
+                stopped_early: false,
+                eta_at_start_ms: None,
+                eta_at_half: None,
+            }
+        }
+
         /// Calls (answered with data or an error) per full hour.
         pub fn achieved_per_hour(&self) -> Option<f64> {
             (self.full_hours > 0).then(|| self.calls_in_full_hours as f64 / self.full_hours as f64)
@@ -357,32 +394,26 @@ pub mod sim {
             .filter(|c| c.started < full_hours * HOUR_MS)
             .count() as u64;
         Figures {
-            label: format!(
-                "FleetScan ({}/min, {}/h, concurrency {})",
-                policy.per_minute, policy.per_hour, policy.concurrency
-            ),
-            devices,
-            simulated_ms: now,
-            calls: calls.len() as u64,
-            injected_429: server.injected_throttles,
-            limit_429: server.limit_throttles,
-            server_errors: server.server_errors,
             retries: scan.stats().retries,
-            violations: server.violations,
-            max_calls_60s: max_in_window(&server.arrivals, MINUTE_MS),
-            max_calls_3600s: max_in_window(&server.arrivals, HOUR_MS),
-            max_starts_60s: max_in_window(&starts, MINUTE_MS),
-            max_starts_3600s: max_in_window(&starts, HOUR_MS),
-            full_hours,
             calls_in_full_hours,
             with_data: with_data.len(),
             failed: failures.len(),
             cancelled: cancelled.len(),
             unaccounted,
             failures,
-            stopped_early: false,
             eta_at_start_ms,
             eta_at_half: half_way.map(|(at, eta)| (eta, now - at)),
+            ..Figures::measured(
+                format!(
+                    "FleetScan ({}/min, {}/h, concurrency {})",
+                    policy.per_minute, policy.per_hour, policy.concurrency
+                ),
+                devices,
+                now,
+                calls.len() as u64,
+                &server,
+                &starts,
+            )
         }
     }
 
@@ -411,29 +442,19 @@ pub mod sim {
         }
         let full_hours = now / HOUR_MS;
         Figures {
-            label: "naive (sequential, stops at the first 429)".to_owned(),
-            devices,
-            simulated_ms: now,
-            calls,
-            injected_429: server.injected_throttles,
-            limit_429: server.limit_throttles,
-            server_errors: server.server_errors,
-            retries: 0,
-            violations: server.violations,
-            max_calls_60s: max_in_window(&server.arrivals, MINUTE_MS),
-            max_calls_3600s: max_in_window(&server.arrivals, HOUR_MS),
-            max_starts_60s: max_in_window(&starts, MINUTE_MS),
-            max_starts_3600s: max_in_window(&starts, HOUR_MS),
-            full_hours,
             calls_in_full_hours: if full_hours > 0 { calls } else { 0 },
             with_data,
             failed,
-            cancelled: 0,
             unaccounted: devices - with_data - failed,
-            failures: Vec::new(),
             stopped_early,
-            eta_at_start_ms: None,
-            eta_at_half: None,
+            ..Figures::measured(
+                "naive (sequential, stops at the first 429)".to_owned(),
+                devices,
+                now,
+                calls,
+                &server,
+                &starts,
+            )
         }
     }
 }

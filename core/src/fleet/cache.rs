@@ -18,10 +18,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::device::DeviceId;
-use crate::fleet::rate::HOUR_MS;
+use crate::fleet::rate::MINUTE_MS;
 
 /// The API refreshes vulnerability data every 6 hours; fetching more often shows nothing new.
-pub const DEFAULT_MAX_AGE_MS: u64 = 6 * HOUR_MS;
+/// (`config.json`'s `fleet.maxAgeMinutes` overrides it.)
+pub const DEFAULT_MAX_AGE_MINUTES: u32 = 6 * 60;
+/// [`DEFAULT_MAX_AGE_MINUTES`] in milliseconds.
+pub const DEFAULT_MAX_AGE_MS: u64 = DEFAULT_MAX_AGE_MINUTES as u64 * MINUTE_MS;
 
 /// One device's result and when it was fetched (milliseconds since the Unix epoch).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -189,11 +189,24 @@ fn write_field(out: &mut String, field: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fleet::aggregate::tests::{fleet, id, kb};
+    use crate::fleet::aggregate::fixtures::{fleet, id, kb};
     use crate::fleet::aggregate::{FleetDeviceFilter, FleetKbFilter};
     use proptest::prelude::*;
 
     const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+    /// Every export of `fleet` (its tables in the default order, the matrix) and of `kbs` as
+    /// one device's list.
+    fn every_export(fleet: &FleetAggregate, kbs: &[MissingKb]) -> [String; 4] {
+        let kb_rows = fleet.kb_rows(&FleetKbFilter::default(), Sort::default());
+        let device_rows = fleet.device_rows(&FleetDeviceFilter::default(), Sort::default());
+        [
+            kbs_csv(&kb_rows),
+            devices_csv(&device_rows),
+            matrix_csv(fleet),
+            device_kbs_csv(kbs),
+        ]
+    }
 
     fn parse(csv: &str) -> Vec<Vec<String>> {
         csv::ReaderBuilder::new()
@@ -350,15 +363,8 @@ mod tests {
             let n = n as u32 + 1;
             f.add_device_named(id(n), *text, &[kb(text, text, &[text], n)]);
         }
-        let kb_rows = f.kb_rows(&FleetKbFilter::default(), Sort::default());
-        let device_rows = f.device_rows(&FleetDeviceFilter::default(), Sort::default());
         let raw_kbs: Vec<MissingKb> = hostile.iter().map(|t| kb(t, t, &[t], 1)).collect();
-        for csv in [
-            kbs_csv(&kb_rows),
-            devices_csv(&device_rows),
-            matrix_csv(&f),
-            device_kbs_csv(&raw_kbs),
-        ] {
+        for csv in every_export(&f, &raw_kbs) {
             let table = parse(&csv);
             for cell in table.iter().flatten() {
                 assert!(!cell.starts_with(FORMULA_STARTS), "{cell:?} in {csv}");
@@ -389,20 +395,14 @@ mod tests {
             for (i, name) in names.iter().enumerate() {
                 f.add_device_named(id(i as u32), name.as_str(), &kbs);
             }
-            let kb_rows = f.kb_rows(&FleetKbFilter::default(), Sort::default());
-            let device_rows = f.device_rows(&FleetDeviceFilter::default(), Sort::default());
-            for csv in [
-                kbs_csv(&kb_rows),
-                devices_csv(&device_rows),
-                matrix_csv(&f),
-                device_kbs_csv(&kbs),
-            ] {
+            for csv in every_export(&f, &kbs) {
                 let table = parse(&csv);
                 for cell in table.iter().flatten() {
                     prop_assert!(!cell.starts_with(FORMULA_STARTS), "{:?}", cell);
                 }
             }
             // Names survive the round trip, with at most a leading `'`.
+            let device_rows = f.device_rows(&FleetDeviceFilter::default(), Sort::default());
             let table = parse(&devices_csv(&device_rows));
             for (row, device) in table[1..].iter().zip(&device_rows) {
                 let cell = &row[0];

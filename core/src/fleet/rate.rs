@@ -18,6 +18,11 @@ use std::collections::VecDeque;
 pub const MINUTE_MS: u64 = 60_000;
 pub const HOUR_MS: u64 = 60 * MINUTE_MS;
 
+/// The API's documented limits per tenant: calls per minute and per hour. A configured budget
+/// cannot exceed them (`config.json`'s `fleet.perMinute` and `fleet.perHour`).
+pub const API_PER_MINUTE: u32 = 100;
+pub const API_PER_HOUR: u32 = 1_500;
+
 /// Kept under the API's documented 100 calls per minute, leaving room for other tools of the
 /// same app and for clock skew between us and the server.
 pub const DEFAULT_PER_MINUTE: u32 = 90;
@@ -180,7 +185,7 @@ mod tests {
     fn defaults_stay_under_the_documented_limits() {
         let budget = RateBudget::default();
         assert_eq!((budget.per_minute(), budget.per_hour()), (90, 1_400));
-        const { assert!(DEFAULT_PER_MINUTE < 100 && DEFAULT_PER_HOUR < 1_500) };
+        const { assert!(DEFAULT_PER_MINUTE < API_PER_MINUTE && DEFAULT_PER_HOUR < API_PER_HOUR) };
     }
 
     #[test]

@@ -85,6 +85,9 @@ impl ScanFailure {
     }
 }
 
+/// Calls in flight at once unless `config.json`'s `fleet.concurrency` says otherwise.
+pub const DEFAULT_CONCURRENCY: u32 = 4;
+
 /// How a scan fans out. `Default` matches the API's documented limits with a margin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScanPolicy {
@@ -105,7 +108,7 @@ impl Default for ScanPolicy {
         Self {
             per_minute: DEFAULT_PER_MINUTE,
             per_hour: DEFAULT_PER_HOUR,
-            concurrency: 4,
+            concurrency: DEFAULT_CONCURRENCY as usize,
             max_attempts: 6,
             backoff_base_ms: 1_000,
             backoff_max_ms: 60_000,
@@ -325,10 +328,6 @@ impl FleetScan {
         &self.budget
     }
 
-    pub fn into_budget(self) -> RateBudget {
-        self.budget
-    }
-
     /// What to do at `now_ms`. Call again after every `Start` (several calls may start at
     /// once), after every [`FleetScan::report`], and when a `WaitUntil` time is reached.
     pub fn next(&mut self, now_ms: u64) -> ScanStep {
@@ -532,10 +531,6 @@ impl FleetScan {
                 self.slots[slot_index].state = DeviceScanState::Cancelled;
             }
         }
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.cancelled
     }
 
     /// Failed devices go back to the front of the queue from `now_ms` on, with fresh
