@@ -50,7 +50,7 @@ fn main() {
 
     println!("{scan}");
     for (device, error) in scan.failures.iter().take(5) {
-        println!("  failed: {device}: {error}");
+        println!("  failed: {device}: {error:?}");
     }
     println!("{naive}");
     println!("{exact}");

@@ -11,7 +11,7 @@ pub mod sim {
     use std::fmt;
 
     use kbwatch_core::fleet::rate::{HOUR_MS, MINUTE_MS};
-    use kbwatch_core::fleet::scan::{CallOutcome, FleetScan, ScanPolicy, ScanStep};
+    use kbwatch_core::fleet::scan::{CallOutcome, FleetScan, ScanFailure, ScanPolicy, ScanStep};
     use kbwatch_core::DeviceId;
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
@@ -163,7 +163,7 @@ pub mod sim {
         pub cancelled: usize,
         /// Devices neither answered nor recorded as failed or cancelled (must be 0).
         pub unaccounted: usize,
-        pub failures: Vec<(DeviceId, String)>,
+        pub failures: Vec<(DeviceId, ScanFailure)>,
         pub stopped_early: bool,
         /// `FleetScan`'s ETA when the run started, and at the time half the devices were
         /// settled together with the time that was actually left then.
@@ -462,7 +462,7 @@ pub mod sim {
 #[cfg(test)]
 mod tests {
     use super::sim::*;
-    use kbwatch_core::fleet::scan::ScanPolicy;
+    use kbwatch_core::fleet::scan::{ScanFailure, ScanPolicy};
     use proptest::prelude::*;
 
     /// The scenario: 5,000 devices at the default budget against the documented limits
@@ -482,7 +482,11 @@ mod tests {
 
         assert_eq!(figures.unaccounted, 0);
         assert_eq!(figures.with_data + figures.failed, 5_000);
-        assert!(figures.failures.iter().all(|(_, why)| !why.is_empty()));
+        // Only 429s and 5xx are injected: a device fails only by running out of attempts.
+        assert!(figures
+            .failures
+            .iter()
+            .all(|(_, why)| matches!(why, ScanFailure::GaveUp { .. })));
 
         // The faults really happened, and were retried.
         assert!(figures.injected_429 > 50 && figures.server_errors > 100);
@@ -522,7 +526,7 @@ mod tests {
         assert!(figures
             .failures
             .iter()
-            .all(|(_, why)| why.contains("gave up after 3 attempts")));
+            .all(|(_, why)| matches!(why, ScanFailure::GaveUp { attempts: 3, .. })));
     }
 
     #[test]
