@@ -12,10 +12,9 @@ use crate::catalog::CatalogKb;
 use crate::errors::{ApiError, ODATA_CONTENT_TYPE};
 use crate::faults::FAULT_QUERY;
 use crate::fleet::Machine;
-use crate::odata::{Filter, Paging, TextFilter, MAX_TOP};
+use crate::odata::{Filter, Paging, MACHINES, MAX_TOP};
 use crate::vulns::{
-    AssetVulnerabilityDto, MachineVulnerabilityDto, RowRef, MACHINE_VULNERABILITY_ENTITY,
-    MACHINE_VULNERABILITY_PROPERTIES,
+    AssetVulnerabilityDto, MachineVulnerabilityDto, RowRef, MACHINE_VULNERABILITY_FILTER,
 };
 use crate::MockState;
 
@@ -158,7 +157,9 @@ pub(crate) async fn list_machines(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let pairs = query_pairs(query.as_deref());
-    let filter = param(&pairs, "$filter").map(Filter::parse).transpose()?;
+    let filter = param(&pairs, "$filter")
+        .map(|f| Filter::parse(f, &MACHINES))
+        .transpose()?;
     let paging = Paging::parse(param(&pairs, "$top"), param(&pairs, "$skip"))?;
     let matching: Vec<&Machine> = state
         .fleet
@@ -231,13 +232,7 @@ pub(crate) async fn machines_vulnerabilities(
 ) -> Result<Response, ApiError> {
     let pairs = query_pairs(query.as_deref());
     let filter = param(&pairs, "$filter")
-        .map(|f| {
-            TextFilter::parse(
-                f,
-                MACHINE_VULNERABILITY_PROPERTIES,
-                MACHINE_VULNERABILITY_ENTITY,
-            )
-        })
+        .map(|f| Filter::parse(f, &MACHINE_VULNERABILITY_FILTER))
         .transpose()?;
     let paging = Paging::parse(param(&pairs, "$top"), param(&pairs, "$skip"))?;
     let page_limit = paging
@@ -295,7 +290,7 @@ pub(crate) async fn machines_vulnerabilities(
                     Box::new(
                         candidates
                             .filter_map(render)
-                            .filter(|dto| filter.matches(&|p: &str| dto.property(p)))
+                            .filter(|dto| filter.matches(dto))
                             .skip(paging.skip),
                     )
                 };
