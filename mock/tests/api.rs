@@ -8,23 +8,9 @@ use axum::Router;
 use kbwatch_mock::{router, FaultKind, FaultRule, MockOptions};
 use serde_json::{json, Value};
 
-mod common;
-
-use common::{send, Answer};
+use crate::common::{send, Answer};
 
 const HOST: &str = "mock.test:8787";
-
-impl Answer {
-    /// Assert the Defender error envelope and return its code.
-    fn error_code(&self) -> String {
-        let body = self.json();
-        let error = &body["error"];
-        let target = error["target"].as_str().expect("target");
-        assert_eq!(target.len(), 36, "GUID-like target: {target}");
-        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
-        error["code"].as_str().expect("code").to_owned()
-    }
-}
 
 fn request(method: Method, uri: &str, headers: &[(&str, &str)], body: Body) -> Request<Body> {
     let mut builder = Request::builder()

@@ -2,8 +2,6 @@
 //! shapes, and the API accepting only its tokens. In-process (`oneshot`), plus one run over a
 //! real HTTPS socket.
 
-use std::collections::HashMap;
-
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
@@ -14,9 +12,7 @@ use kbwatch_mock::{router, spawn, DemoUser, IdpOptions, MockOptions};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-mod common;
-
-use common::{send, Answer};
+use crate::common::{send, Answer};
 
 const TENANT: &str = DEFAULT_TENANT_ID;
 const CLIENT: &str = DEFAULT_CLIENT_ID;
@@ -27,19 +23,6 @@ const SCOPE: &str =
 const VERIFIER: &str = "a-test-verifier-that-is-long-enough-for-rfc7636-0123456789";
 /// The IdP's issuer host in-process: `https://127.0.0.1:{IdpOptions::port}`.
 const IDP_PORT: u16 = 44300;
-
-impl Answer {
-    /// The `key=value` pairs after `#` (or `?`) of the Location header.
-    fn location_params(&self, separator: char) -> HashMap<String, String> {
-        let location = self.header("location").expect("Location header");
-        let (_, params) = location
-            .split_once(separator)
-            .unwrap_or_else(|| panic!("no '{separator}' in {location}"));
-        form_urlencoded::parse(params.as_bytes())
-            .into_owned()
-            .collect()
-    }
-}
 
 fn idp_options() -> IdpOptions {
     IdpOptions {

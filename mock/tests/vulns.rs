@@ -13,44 +13,11 @@ use kbwatch_mock::{router, router_with_idp, Idp, IdpOptions, MockOptions};
 use serde_json::Value;
 use tower::ServiceExt;
 
-mod common;
-
-use common::{send, Answer};
+use crate::common::{send, Answer};
 
 const HOST: &str = "mock.test:8787";
 const MV: &str = "/api/vulnerabilities/machinesVulnerabilities";
 const SV: &str = "/api/machines/SoftwareVulnerabilitiesByMachine";
-
-impl Answer {
-    fn error_code(&self) -> String {
-        self.json()["error"]["code"]
-            .as_str()
-            .expect("error code")
-            .to_owned()
-    }
-
-    fn retry_after(&self) -> u64 {
-        self.headers
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .expect("Retry-After")
-    }
-
-    fn rows(&self) -> Vec<Value> {
-        assert_eq!(
-            self.status,
-            StatusCode::OK,
-            "{}",
-            String::from_utf8_lossy(&self.body)
-        );
-        self.json()["value"].as_array().expect("value").clone()
-    }
-
-    fn next_link(&self) -> Option<String> {
-        self.json()["@odata.nextLink"].as_str().map(str::to_owned)
-    }
-}
 
 async fn send_as(app: &Router, uri: &str, token: &str) -> Answer {
     let request = Request::builder()

@@ -1,11 +1,11 @@
-//! What the mock's in-process test files share: a request through the router and its answer,
-//! read whole. (Each file uses part of it.)
-#![allow(dead_code)]
+//! What the mock's test modules share: a request through the router and its answer, read whole,
+//! and what an answer is asked about (error code, rows, nextLink, Retry-After, Location).
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, Response, StatusCode};
+use axum::http::{header, HeaderMap, Request, Response, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -62,6 +62,51 @@ impl Answer {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Assert the Defender error envelope (GUID-like `target`, a message) and return its code.
+    pub fn error_code(&self) -> String {
+        let body = self.json();
+        let error = &body["error"];
+        let target = error["target"].as_str().expect("target");
+        assert_eq!(target.len(), 36, "GUID-like target: {target}");
+        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
+        error["code"].as_str().expect("code").to_owned()
+    }
+
+    /// The `Retry-After` seconds; panics when there are none.
+    pub fn retry_after(&self) -> u64 {
+        self.headers
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("Retry-After")
+    }
+
+    /// The `value` rows of a 200 collection page.
+    pub fn rows(&self) -> Vec<Value> {
+        assert_eq!(
+            self.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        self.json()["value"].as_array().expect("value").clone()
+    }
+
+    pub fn next_link(&self) -> Option<String> {
+        self.json()["@odata.nextLink"].as_str().map(str::to_owned)
+    }
+
+    /// The `key=value` pairs after `#` (or `?`) of the Location header.
+    pub fn location_params(&self, separator: char) -> HashMap<String, String> {
+        let location = self.header("location").expect("Location header");
+        let (_, params) = location
+            .split_once(separator)
+            .unwrap_or_else(|| panic!("no '{separator}' in {location}"));
+        form_urlencoded::parse(params.as_bytes())
+            .into_owned()
+            .collect()
     }
 }
 
