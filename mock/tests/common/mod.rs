@@ -1,11 +1,12 @@
-//! What the mock's test modules share: a request through the router and its answer, read whole,
-//! and what an answer is asked about (error code, rows, nextLink, Retry-After, Location).
+//! What the mock's test modules share: requests through the router (authorized API calls, admin
+//! calls), their answers read whole, and what an answer is asked about (error envelope, rows,
+//! nextLink, Retry-After, Location).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, Response, StatusCode};
+use axum::http::{header, HeaderMap, Method, Request, Response, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -74,6 +75,21 @@ impl Answer {
         error["code"].as_str().expect("code").to_owned()
     }
 
+    /// The message of the Defender error envelope (checked as [`Self::error_code`] does).
+    pub fn error_message(&self) -> String {
+        self.error_code();
+        self.json()["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Assert a Defender error: `status` and the envelope with `code`; `context` names the case.
+    pub fn assert_error(&self, status: StatusCode, code: &str, context: &str) {
+        assert_eq!(self.status, status, "{context}: {}", self.text());
+        assert_eq!(self.error_code(), code, "{context}");
+    }
+
     /// The `Retry-After` seconds; panics when there are none.
     pub fn retry_after(&self) -> u64 {
         self.headers
@@ -114,4 +130,91 @@ impl Answer {
 pub async fn send(app: &Router, request: Request<Body>) -> Answer {
     let response = app.clone().oneshot(request).await.expect("infallible");
     Answer::read(response).await.expect("body")
+}
+
+/// The `Host` of in-process requests, so absolute nextLinks are predictable.
+pub const HOST: &str = "mock.test:8787";
+
+/// A request to `uri` with `Host:` [`HOST`] and `headers`.
+pub fn request(method: Method, uri: &str, headers: &[(&str, &str)], body: Body) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::HOST, HOST);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(body).expect("valid request")
+}
+
+/// `GET uri` with `Authorization: Bearer test-token` and `extra` headers.
+pub async fn get_with(app: &Router, uri: &str, extra: &[(&str, &str)]) -> Answer {
+    let mut headers = vec![("authorization", "Bearer test-token")];
+    headers.extend_from_slice(extra);
+    send(app, request(Method::GET, uri, &headers, Body::empty())).await
+}
+
+/// `GET uri` with `Authorization: Bearer test-token` (any bearer passes without the IdP).
+pub async fn get(app: &Router, uri: &str) -> Answer {
+    get_with(app, uri, &[]).await
+}
+
+/// `GET uri` as the holder of `token`.
+pub async fn get_as(app: &Router, uri: &str, token: &str) -> Answer {
+    let bearer = format!("Bearer {token}");
+    let headers = [("authorization", bearer.as_str())];
+    send(app, request(Method::GET, uri, &headers, Body::empty())).await
+}
+
+/// `calls` answered `GET uri`s (any bearer), then the one the rate limit refuses, returned.
+pub async fn refused_after(app: &Router, uri: &str, calls: usize) -> Answer {
+    for call in 1..=calls {
+        assert_eq!(get(app, uri).await.status, StatusCode::OK, "call {call}");
+    }
+    let refused = get(app, uri).await;
+    refused.assert_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "TooManyRequests",
+        &format!("call {}", calls + 1),
+    );
+    refused
+}
+
+/// An admin call (`/_mock/...`, no token) without a body.
+pub async fn admin(app: &Router, method: Method, uri: &str) -> Answer {
+    send(app, request(method, uri, &[], Body::empty())).await
+}
+
+/// An admin `POST` of a JSON body.
+pub async fn admin_post(app: &Router, uri: &str, json: &str) -> Answer {
+    let headers = [("content-type", "application/json")];
+    let body = Body::from(json.to_owned());
+    send(app, request(Method::POST, uri, &headers, body)).await
+}
+
+/// A value percent-encoded for a query string.
+pub fn encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// Path and query of an absolute nextLink (the in-process router needs no scheme and host).
+pub fn local(link: &str) -> String {
+    link.strip_prefix(&format!("http://{HOST}"))
+        .unwrap_or_else(|| panic!("nextLink points elsewhere: {link}"))
+        .to_owned()
+}
+
+/// A text property of a JSON row; "" when absent or not text.
+pub fn text<'a>(row: &'a Value, field: &str) -> &'a str {
+    row[field].as_str().unwrap_or_default()
+}
+
+/// The property names of a JSON object.
+pub fn keys(object: &Value) -> BTreeSet<&str> {
+    object
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect()
 }
