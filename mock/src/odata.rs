@@ -432,6 +432,9 @@ enum Side {
     Right,
 }
 
+/// How [`Parser::chain`] joins two clauses: `Filter::Or` or `Filter::And`.
+type Join<P> = fn(Box<Filter<P>>, Box<Filter<P>>) -> Filter<P>;
+
 /// Recursive-descent parser over the token list, for any schema.
 struct Parser<'s, P: 'static> {
     input: &'s str,
@@ -490,19 +493,24 @@ impl<P: Property> Parser<'_, P> {
     }
 
     fn or(&mut self) -> Result<Filter<P>, FilterError> {
-        let mut left = self.and()?;
-        while self.peek_keyword("or") {
-            self.pos += 1;
-            left = Filter::Or(Box::new(left), Box::new(self.and()?));
-        }
-        Ok(left)
+        self.chain("or", Self::and, Filter::Or)
     }
 
     fn and(&mut self) -> Result<Filter<P>, FilterError> {
-        let mut left = self.unary()?;
-        while self.peek_keyword("and") {
+        self.chain("and", Self::unary, Filter::And)
+    }
+
+    /// `operand (keyword operand)*`, grouped to the left.
+    fn chain(
+        &mut self,
+        keyword: &str,
+        operand: fn(&mut Self) -> Result<Filter<P>, FilterError>,
+        join: Join<P>,
+    ) -> Result<Filter<P>, FilterError> {
+        let mut left = operand(self)?;
+        while self.peek_keyword(keyword) {
             self.pos += 1;
-            left = Filter::And(Box::new(left), Box::new(self.unary()?));
+            left = join(Box::new(left), Box::new(operand(self)?));
         }
         Ok(left)
     }
@@ -878,23 +886,26 @@ pub struct Paging {
 /// Largest `$top` the real API accepts.
 pub const MAX_TOP: usize = 10_000;
 
+/// A positive count parameter (`$top`, `pageSize`): non-numbers 400 `ODataError`, out of
+/// `1..=max` 400 `InvalidInput`.
+pub fn count_param(name: &str, value: &str, max: usize) -> Result<usize, ApiError> {
+    let n: i64 = value.trim().parse().map_err(|_| {
+        ApiError::odata(format!(
+            "The value '{value}' is not valid for {name}; it must be an integer."
+        ))
+    })?;
+    if n < 1 || n > max as i64 {
+        return Err(ApiError::invalid_input(format!(
+            "{name} must be between 1 and {max}, got {n}."
+        )));
+    }
+    Ok(n as usize)
+}
+
 impl Paging {
+    /// `$top` (1 to [`MAX_TOP`]) and `$skip` (0 or more) of a list request.
     pub fn parse(top: Option<&str>, skip: Option<&str>) -> Result<Self, ApiError> {
-        let top = top
-            .map(|t| {
-                let n: i64 = t.trim().parse().map_err(|_| {
-                    ApiError::odata(format!(
-                        "The value '{t}' is not valid for $top; it must be an integer."
-                    ))
-                })?;
-                if n < 1 || n > MAX_TOP as i64 {
-                    return Err(ApiError::invalid_input(format!(
-                        "$top must be between 1 and {MAX_TOP}, got {n}."
-                    )));
-                }
-                Ok(n as usize)
-            })
-            .transpose()?;
+        let top = top.map(|t| count_param("$top", t, MAX_TOP)).transpose()?;
         let skip = match skip {
             None => 0,
             Some(s) => s.trim().parse().map_err(|_| {

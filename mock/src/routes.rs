@@ -12,7 +12,8 @@ use crate::catalog::CatalogKb;
 use crate::errors::{ApiError, ODATA_CONTENT_TYPE};
 use crate::faults::FAULT_QUERY;
 use crate::fleet::Machine;
-use crate::odata::{Filter, Paging, MACHINES, MAX_TOP};
+use crate::odata::{count_param, Filter, Paging, MACHINES, MAX_TOP};
+use crate::query::{param, param_ignoring_case, query_pairs};
 use crate::vulns::{
     AssetVulnerabilityDto, MachineVulnerabilityDto, RowRef, MACHINE_VULNERABILITY_FILTER,
 };
@@ -83,20 +84,6 @@ fn odata_json(body: &impl Serialize) -> Response {
             .into_response(),
         Err(_) => ApiError::internal().into_response(),
     }
-}
-
-/// Query pairs in their original order, decoded.
-fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
 }
 
 /// What to escape in nextLink query values: keep OData-friendly `$ ' ( ) , / :` readable.
@@ -320,21 +307,6 @@ pub const EXPORT_DEFAULT_PAGE_SIZE: usize = 50_000;
 /// Largest `pageSize` (and `$top`) of the export.
 pub const EXPORT_MAX_PAGE_SIZE: usize = 200_000;
 
-/// A positive count parameter: non-numbers 400 `ODataError`, out of `1..=max` 400 `InvalidInput`.
-fn count_param(name: &str, value: &str, max: usize) -> Result<usize, ApiError> {
-    let n: i64 = value.trim().parse().map_err(|_| {
-        ApiError::odata(format!(
-            "The value '{value}' is not valid for {name}; it must be an integer."
-        ))
-    })?;
-    if n < 1 || n > max as i64 {
-        return Err(ApiError::invalid_input(format!(
-            "{name} must be between 1 and {max}, got {n}."
-        )));
-    }
-    Ok(n as usize)
-}
-
 /// What the export's `$skiptoken` stands for; opaque to clients (base64url JSON, shaped like the
 /// real one), tied to this fleet.
 fn export_time_path(state: &MockState) -> String {
@@ -379,12 +351,7 @@ pub(crate) async fn software_vulnerabilities_by_machine(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let pairs = query_pairs(query.as_deref());
-    let param_ci = |key: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
-    };
+    let param_ci = |key: &str| param_ignoring_case(&pairs, key);
     let page_size = param_ci("pageSize")
         .map(|v| count_param("pageSize", v, EXPORT_MAX_PAGE_SIZE))
         .transpose()?
