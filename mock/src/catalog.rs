@@ -9,6 +9,7 @@ use chrono::{Datelike, NaiveDate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashSet;
+use std::ops::RangeInclusive;
 
 /// Product names as Defender spells them in `productsNames`.
 pub mod product {
@@ -132,6 +133,16 @@ pub fn month_index(date: NaiveDate) -> MonthIndex {
     months.max(0) as MonthIndex
 }
 
+/// The monthly OS security rollups, in release order: product, first month, whether the legacy
+/// browsers ride along (the OSes released after them never carried them), CVEs addressed.
+const OS_ROLLUPS: [(&str, MonthIndex, bool, RangeInclusive<u32>); 5] = [
+    (product::WINDOWS_10, 0, true, 40..=150),
+    (product::WINDOWS_11, 33, false, 40..=140), // from 2021-10
+    (product::SERVER_2016, 0, true, 35..=130),
+    (product::SERVER_2019, 0, true, 35..=130),
+    (product::SERVER_2022, 32, false, 35..=130), // from 2021-09
+];
+
 impl Catalog {
     /// Build the catalog for every month from January 2019 up to and including `anchor`'s month.
     pub fn generate(anchor: NaiveDate) -> Self {
@@ -146,7 +157,7 @@ impl Catalog {
             let mut add = |rng: &mut ChaCha8Rng,
                            name: String,
                            products: Vec<&'static str>,
-                           cves: std::ops::RangeInclusive<u32>| {
+                           cves: RangeInclusive<u32>| {
                 let mut id = base + rng.random_range(0..2_000);
                 while !used.insert(id) {
                     id += 1;
@@ -174,29 +185,15 @@ impl Catalog {
                 v.extend(browsers.iter().copied());
                 v
             };
-            add(
-                &mut rng,
-                security.clone(),
-                with_browsers(WINDOWS_10),
-                40..=150,
-            );
-            if month >= 33 {
-                add(&mut rng, security.clone(), vec![WINDOWS_11], 40..=140); // from 2021-10
-            }
-            add(
-                &mut rng,
-                security.clone(),
-                with_browsers(SERVER_2016),
-                35..=130,
-            );
-            add(
-                &mut rng,
-                security.clone(),
-                with_browsers(SERVER_2019),
-                35..=130,
-            );
-            if month >= 32 {
-                add(&mut rng, security.clone(), vec![SERVER_2022], 35..=130); // from 2021-09
+            for (os, from, browsers_ride_along, cves) in OS_ROLLUPS {
+                if month >= from {
+                    let products = if browsers_ride_along {
+                        with_browsers(os)
+                    } else {
+                        vec![os]
+                    };
+                    add(&mut rng, security.clone(), products, cves);
+                }
             }
             if rng.random_bool(0.8) {
                 add(

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::errors::{ApiError, ODATA_CONTENT_TYPE};
+use crate::query::{param, query_pairs};
 use crate::MockState;
 
 /// Header naming a fault for one request: `X-Mock-Fault: throttle;retry_after=3`.
@@ -349,10 +350,8 @@ fn per_request_fault(request: &Request) -> Result<Option<FaultKind>, FaultError>
             .map_err(|_| FaultError::UnknownKind("<non-text header>".to_owned()))?;
         return text.parse().map(Some);
     }
-    let query = request.uri().query().unwrap_or_default();
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(key, _)| key == FAULT_QUERY)
-        .map(|(_, value)| value.parse())
+    param(&query_pairs(request.uri().query()), FAULT_QUERY)
+        .map(str::parse)
         .transpose()
 }
 

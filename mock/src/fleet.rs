@@ -114,6 +114,20 @@ enum Forced {
     Ancient,
 }
 
+/// (version, build) of each Windows release, weighted by how common it is in a managed fleet.
+type Releases = &'static [((&'static str, u32), u32)];
+const WINDOWS_10_RELEASES: Releases = &[
+    (("1809", 17763), 1),
+    (("21H2", 19044), 3),
+    (("22H2", 19045), 8),
+];
+const WINDOWS_11_RELEASES: Releases = &[
+    (("21H2", 22000), 1),
+    (("22H2", 22621), 3),
+    (("23H2", 22631), 5),
+    (("24H2", 26100), 4),
+];
+
 const DEPARTMENTS: &[&str] = &["fin", "hr", "eng", "mkt", "ops", "sales", "it"];
 const SERVER_ROLES: &[&str] = &["sql", "web", "app", "dc", "file", "print", "exch"];
 const LINUX_ROLES: &[&str] = &["build", "web", "db", "k8s"];
@@ -374,29 +388,12 @@ impl Generator<'_> {
             build: Some(build),
             processor: "x64",
         };
-        let win10 = |rng: &mut ChaCha8Rng| {
-            let (v, b) = pick_weighted(
-                rng,
-                &[
-                    (("1809", 17763), 1),
-                    (("21H2", 19044), 3),
-                    (("22H2", 19045), 8),
-                ],
-            );
-            windows("Windows10", v, b)
+        let release = |rng: &mut ChaCha8Rng, platform, releases| {
+            let (version, build) = pick_weighted(rng, releases);
+            windows(platform, version, build)
         };
-        let win11 = |rng: &mut ChaCha8Rng| {
-            let (v, b) = pick_weighted(
-                rng,
-                &[
-                    (("21H2", 22000), 1),
-                    (("22H2", 22621), 3),
-                    (("23H2", 22631), 5),
-                    (("24H2", 26100), 4),
-                ],
-            );
-            windows("Windows11", v, b)
-        };
+        let win10 = |rng: &mut ChaCha8Rng| release(rng, "Windows10", WINDOWS_10_RELEASES);
+        let win11 = |rng: &mut ChaCha8Rng| release(rng, "Windows11", WINDOWS_11_RELEASES);
         match (role, forced) {
             (_, Some(Forced::Ancient)) => win10(rng),
             (Role::Workstation, _) if rng.random_bool(0.55) => win10(rng),

@@ -25,6 +25,7 @@ pub mod faults;
 pub mod fleet;
 pub mod idp;
 pub mod odata;
+mod query;
 pub mod rate_limit;
 mod routes;
 pub mod stats;

@@ -1,10 +1,12 @@
-//! The slice of OData that `GET /api/machines` understands: `$filter`, `$top`, `$skip`.
+//! The slice of OData `$filter` the mock understands, plus `$top` and `$skip`.
 //!
-//! `$filter` goes through a real tokenizer and recursive-descent parser (precedence
-//! `or` < `and` < `not` < comparison) and is type-checked against the documented filterable
-//! fields before any device is looked at, so a bad clause always yields the 400 the real service
-//! sends instead of silently matching nothing. String comparisons ignore case.
+//! One tokenizer and one recursive-descent parser (precedence `or` < `and` < `not` < comparison)
+//! read every endpoint's `$filter`; a [`Schema`] says which properties the endpoint documents and
+//! which [`Grammar`] it speaks. A clause is type-checked against the schema before any row is
+//! looked at, so a bad clause always yields the 400 the real service sends instead of silently
+//! matching nothing. String comparisons ignore case.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -12,7 +14,26 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::errors::ApiError;
 use crate::fleet::Machine;
 
-/// A field `$filter` may name, exactly as documented (case-sensitive).
+/// Type of a property or literal, for checking a clause before evaluating it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    Text,
+    Number,
+    DateTime,
+    Bool,
+    TextList,
+    Null,
+}
+
+/// Something `$filter` may name: its documented (case-sensitive) name and its type.
+pub trait Property: Copy + PartialEq + std::fmt::Debug + 'static {
+    /// The name as documented and as written in a `$filter`.
+    fn name(self) -> &'static str;
+    /// What the property holds, which decides the comparisons that type-check.
+    fn ty(self) -> Type;
+}
+
+/// A property of `/api/machines` (`PublicMachine`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
     ComputerDnsName,
@@ -32,37 +53,46 @@ pub enum Field {
     RbacGroupId,
 }
 
-/// Type of a field or literal, for checking a clause before evaluating it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Type {
-    Text,
-    Number,
-    DateTime,
-    Bool,
-    TextList,
-    Null,
+impl Field {
+    /// Every filterable property of a machine, as the docs list them.
+    pub const ALL: &'static [Field] = &[
+        Self::ComputerDnsName,
+        Self::Id,
+        Self::Version,
+        Self::DeviceValue,
+        Self::AadDeviceId,
+        Self::MachineTags,
+        Self::LastSeen,
+        Self::FirstSeen,
+        Self::ExposureLevel,
+        Self::OnboardingStatus,
+        Self::LastIpAddress,
+        Self::HealthStatus,
+        Self::OsPlatform,
+        Self::RiskScore,
+        Self::RbacGroupId,
+    ];
 }
 
-impl Field {
-    fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "computerDnsName" => Self::ComputerDnsName,
-            "id" => Self::Id,
-            "version" => Self::Version,
-            "deviceValue" => Self::DeviceValue,
-            "aadDeviceId" => Self::AadDeviceId,
-            "machineTags" => Self::MachineTags,
-            "lastSeen" => Self::LastSeen,
-            "firstSeen" => Self::FirstSeen,
-            "exposureLevel" => Self::ExposureLevel,
-            "onboardingStatus" => Self::OnboardingStatus,
-            "lastIpAddress" => Self::LastIpAddress,
-            "healthStatus" => Self::HealthStatus,
-            "osPlatform" => Self::OsPlatform,
-            "riskScore" => Self::RiskScore,
-            "rbacGroupId" => Self::RbacGroupId,
-            _ => return None,
-        })
+impl Property for Field {
+    fn name(self) -> &'static str {
+        match self {
+            Self::ComputerDnsName => "computerDnsName",
+            Self::Id => "id",
+            Self::Version => "version",
+            Self::DeviceValue => "deviceValue",
+            Self::AadDeviceId => "aadDeviceId",
+            Self::MachineTags => "machineTags",
+            Self::LastSeen => "lastSeen",
+            Self::FirstSeen => "firstSeen",
+            Self::ExposureLevel => "exposureLevel",
+            Self::OnboardingStatus => "onboardingStatus",
+            Self::LastIpAddress => "lastIpAddress",
+            Self::HealthStatus => "healthStatus",
+            Self::OsPlatform => "osPlatform",
+            Self::RiskScore => "riskScore",
+            Self::RbacGroupId => "rbacGroupId",
+        }
     }
 
     fn ty(self) -> Type {
@@ -75,17 +105,90 @@ impl Field {
     }
 }
 
-/// A runtime value of a field, variable or literal.
+/// A text property named by its documented name, for endpoints whose properties are all text.
+impl Property for &'static str {
+    fn name(self) -> &'static str {
+        self
+    }
+
+    fn ty(self) -> Type {
+        Type::Text
+    }
+}
+
+/// How much of OData an endpoint's `$filter` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grammar {
+    /// `/api/machines`: property and literal on either side of `eq ne gt ge lt le`,
+    /// `startswith(...)`, `machineTags/any(...)` and `clause eq true|false`.
+    Full,
+    /// The vulnerability endpoints: only `property eq|ne 'text'|null`, joined by
+    /// `and`/`or`/`not` and parentheses.
+    Pins,
+}
+
+impl Grammar {
+    fn orders(self) -> bool {
+        self == Self::Full
+    }
+
+    fn knows_function(self, name: &str) -> bool {
+        self == Self::Full && name == "startswith"
+    }
+
+    fn expected_operator(self) -> &'static str {
+        match self {
+            Self::Full => "expected a comparison operator (eq, ne, gt, ge, lt, le)",
+            Self::Pins => "expected eq or ne",
+        }
+    }
+}
+
+/// What one endpoint's `$filter` may say: its properties, the entity they belong to (named in
+/// the unknown-property answer) and its grammar.
+#[derive(Debug, Clone, Copy)]
+pub struct Schema<P: 'static> {
+    pub entity: &'static str,
+    pub properties: &'static [P],
+    pub grammar: Grammar,
+}
+
+/// `/api/machines`.
+pub const MACHINES: Schema<Field> = Schema {
+    entity: "microsoft.windowsDefenderATP.api.PublicMachine",
+    properties: Field::ALL,
+    grammar: Grammar::Full,
+};
+
+impl<P: Property> Schema<P> {
+    fn property(&self, name: &str) -> Option<P> {
+        self.properties.iter().copied().find(|p| p.name() == name)
+    }
+
+    fn unknown(&self, name: String) -> FilterError {
+        FilterError::UnknownProperty {
+            property: name,
+            entity: self.entity,
+        }
+    }
+}
+
+/// A runtime value of a property, variable or literal; text borrows from the row it came from.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Value<'a> {
     Null,
-    Text(String),
+    Text(Cow<'a, str>),
     Number(f64),
     DateTime(DateTime<Utc>),
     Bool(bool),
 }
 
-impl Value {
+impl Value<'_> {
+    /// Text or null, the shape of an optional text property.
+    pub fn text(text: Option<&str>) -> Value<'_> {
+        text.map_or(Value::Null, |t| Value::Text(Cow::Borrowed(t)))
+    }
+
     fn ty(&self) -> Type {
         match self {
             Value::Null => Type::Null,
@@ -95,14 +198,27 @@ impl Value {
             Value::Bool(_) => Type::Bool,
         }
     }
+
+    fn borrowed(&self) -> Value<'_> {
+        match self {
+            Value::Text(text) => Value::Text(Cow::Borrowed(text)),
+            Value::Null => Value::Null,
+            Value::Number(n) => Value::Number(*n),
+            Value::DateTime(t) => Value::DateTime(*t),
+            Value::Bool(b) => Value::Bool(*b),
+        }
+    }
 }
 
-/// Something a filter can be evaluated against.
-pub trait FilterSubject {
-    /// Value of a scalar field.
-    fn value(&self, field: Field) -> Value;
-    /// Items of a list field (only `machineTags`).
-    fn list(&self, field: Field) -> Vec<&str>;
+/// A row a filter can be evaluated against.
+pub trait FilterSubject<P> {
+    /// Value of a scalar property.
+    fn value(&self, property: P) -> Value<'_>;
+    /// Items of a collection property (only `machineTags`); rows without collections keep the
+    /// default.
+    fn list(&self, _property: P) -> Vec<&str> {
+        Vec::new()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,23 +258,23 @@ impl CmpOp {
 
 /// One side of a comparison.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Operand {
-    Field(Field),
+pub enum Operand<P> {
+    Field(P),
     /// The range variable inside `machineTags/any(t: ...)`.
     LambdaVar,
-    Literal(Value),
+    Literal(Value<'static>),
 }
 
-/// A parsed, type-checked `$filter`.
+/// A parsed, type-checked `$filter` over the properties `P`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Filter {
-    Or(Box<Filter>, Box<Filter>),
-    And(Box<Filter>, Box<Filter>),
-    Not(Box<Filter>),
-    Compare(Operand, CmpOp, Operand),
-    StartsWith(Operand, Operand),
+pub enum Filter<P> {
+    Or(Box<Filter<P>>, Box<Filter<P>>),
+    And(Box<Filter<P>>, Box<Filter<P>>),
+    Not(Box<Filter<P>>),
+    Compare(Operand<P>, CmpOp, Operand<P>),
+    StartsWith(Operand<P>, Operand<P>),
     /// `field/any()` (non-empty) or `field/any(v: body)`.
-    Any(Field, Option<Box<Filter>>),
+    Any(P, Option<Box<Filter<P>>>),
 }
 
 /// Why a `$filter` was rejected; rendered after "Invalid filter clause: ".
@@ -170,10 +286,8 @@ pub enum FilterError {
         input: String,
         reason: String,
     },
-    #[error("Could not find a property named '{0}' on type 'microsoft.windowsDefenderATP.api.PublicMachine'.")]
-    UnknownProperty(String),
     #[error("Could not find a property named '{property}' on type '{entity}'.")]
-    UnknownPropertyOn {
+    UnknownProperty {
         property: String,
         entity: &'static str,
     },
@@ -192,14 +306,13 @@ impl From<FilterError> for ApiError {
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
     Ident(String),
-    Literal(Value),
+    Literal(Value<'static>),
     LParen,
     RParen,
     Comma,
     Colon,
     Slash,
 }
-
 fn tokenize(input: &str) -> Result<Vec<(usize, Token)>, FilterError> {
     let syntax = |position: usize, reason: &str| FilterError::Syntax {
         position,
@@ -247,7 +360,7 @@ fn tokenize(input: &str) -> Result<Vec<(usize, Token)>, FilterError> {
                         }
                     }
                 }
-                tokens.push((pos, Token::Literal(Value::Text(text))));
+                tokens.push((pos, Token::Literal(Value::Text(Cow::Owned(text)))));
             }
             c if c.is_ascii_digit()
                 || (c == '-' && chars.get(i + 1).is_some_and(|(_, d)| d.is_ascii_digit())) =>
@@ -288,7 +401,7 @@ fn tokenize(input: &str) -> Result<Vec<(usize, Token)>, FilterError> {
 }
 
 /// `42`, `-1.5`, `2024-01-01T00:00:00Z` or `2024-01-01`.
-fn parse_number_or_date(word: &str) -> Option<Value> {
+fn parse_number_or_date(word: &str) -> Option<Value<'static>> {
     if let Some(date) = parse_datetime(word) {
         return Some(Value::DateTime(date));
     }
@@ -311,16 +424,28 @@ fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-/// Recursive-descent parser over the token list.
-struct Parser<'a> {
-    input: &'a str,
+/// Which side of a comparison an operand stands on: [`Grammar::Pins`] wants a property left and a
+/// literal right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Left,
+    Right,
+}
+
+/// How [`Parser::chain`] joins two clauses: `Filter::Or` or `Filter::And`.
+type Join<P> = fn(Box<Filter<P>>, Box<Filter<P>>) -> Filter<P>;
+
+/// Recursive-descent parser over the token list, for any schema.
+struct Parser<'s, P: 'static> {
+    input: &'s str,
     tokens: Vec<(usize, Token)>,
     pos: usize,
+    schema: &'s Schema<P>,
     /// Name of the lambda variable while inside `any(...)`.
     lambda_var: Option<String>,
 }
 
-impl Parser<'_> {
+impl<P: Property> Parser<'_, P> {
     fn syntax(&self, reason: impl Into<String>) -> FilterError {
         FilterError::Syntax {
             position: self
@@ -359,35 +484,51 @@ impl Parser<'_> {
         }
     }
 
-    fn or(&mut self) -> Result<Filter, FilterError> {
-        let mut left = self.and()?;
-        while self.peek_keyword("or") {
+    fn whole(mut self) -> Result<Filter<P>, FilterError> {
+        let filter = self.or()?;
+        if self.pos < self.tokens.len() {
+            return Err(self.syntax("unexpected token after the end of the clause"));
+        }
+        Ok(filter)
+    }
+
+    fn or(&mut self) -> Result<Filter<P>, FilterError> {
+        self.chain("or", Self::and, Filter::Or)
+    }
+
+    fn and(&mut self) -> Result<Filter<P>, FilterError> {
+        self.chain("and", Self::unary, Filter::And)
+    }
+
+    /// `operand (keyword operand)*`, grouped to the left.
+    fn chain(
+        &mut self,
+        keyword: &str,
+        operand: fn(&mut Self) -> Result<Filter<P>, FilterError>,
+        join: Join<P>,
+    ) -> Result<Filter<P>, FilterError> {
+        let mut left = operand(self)?;
+        while self.peek_keyword(keyword) {
             self.pos += 1;
-            left = Filter::Or(Box::new(left), Box::new(self.and()?));
+            left = join(Box::new(left), Box::new(operand(self)?));
         }
         Ok(left)
     }
 
-    fn and(&mut self) -> Result<Filter, FilterError> {
-        let mut left = self.unary()?;
-        while self.peek_keyword("and") {
-            self.pos += 1;
-            left = Filter::And(Box::new(left), Box::new(self.unary()?));
-        }
-        Ok(left)
-    }
-
-    fn unary(&mut self) -> Result<Filter, FilterError> {
+    fn unary(&mut self) -> Result<Filter<P>, FilterError> {
         if self.peek_keyword("not") {
             self.pos += 1;
             return Ok(Filter::Not(Box::new(self.unary()?)));
         }
         let primary = self.primary()?;
-        self.bool_comparison(primary)
+        match self.schema.grammar {
+            Grammar::Full => self.bool_comparison(primary),
+            Grammar::Pins => Ok(primary),
+        }
     }
 
     /// `startswith(...) eq false` and friends: compare a boolean clause with a bool literal.
-    fn bool_comparison(&mut self, clause: Filter) -> Result<Filter, FilterError> {
+    fn bool_comparison(&mut self, clause: Filter<P>) -> Result<Filter<P>, FilterError> {
         let op = match self.peek() {
             Some(Token::Ident(w)) => match CmpOp::parse(w) {
                 Some(op @ (CmpOp::Eq | CmpOp::Ne)) => op,
@@ -412,7 +553,7 @@ impl Parser<'_> {
         }
     }
 
-    fn primary(&mut self) -> Result<Filter, FilterError> {
+    fn primary(&mut self) -> Result<Filter<P>, FilterError> {
         match self.peek() {
             Some(Token::LParen) => {
                 self.pos += 1;
@@ -424,7 +565,10 @@ impl Parser<'_> {
                 let name = name.clone();
                 self.function(&name)
             }
-            Some(Token::Ident(name)) if self.peek_at(1) == Some(&Token::Slash) => {
+            Some(Token::Ident(name))
+                if self.schema.grammar == Grammar::Full
+                    && self.peek_at(1) == Some(&Token::Slash) =>
+            {
                 let name = name.clone();
                 self.lambda(&name)
             }
@@ -433,17 +577,17 @@ impl Parser<'_> {
         }
     }
 
-    fn function(&mut self, name: &str) -> Result<Filter, FilterError> {
-        if name != "startswith" {
+    fn function(&mut self, name: &str) -> Result<Filter<P>, FilterError> {
+        if !self.schema.grammar.knows_function(name) {
             return Err(FilterError::UnknownFunction(name.to_owned()));
         }
         self.pos += 2; // name and '('
-        let subject = self.operand()?;
+        let subject = self.operand(Side::Left)?;
         self.expect(Token::Comma, "','")?;
-        let prefix = self.operand()?;
+        let prefix = self.operand(Side::Right)?;
         self.expect(Token::RParen, "')'")?;
         for operand in [&subject, &prefix] {
-            let ty = self.operand_type(operand);
+            let ty = operand_type(operand);
             if !matches!(ty, Type::Text | Type::Null) {
                 return Err(FilterError::Type(format!(
                     "startswith needs text arguments, got {ty:?}."
@@ -453,9 +597,11 @@ impl Parser<'_> {
         Ok(Filter::StartsWith(subject, prefix))
     }
 
-    fn lambda(&mut self, name: &str) -> Result<Filter, FilterError> {
-        let field =
-            Field::parse(name).ok_or_else(|| FilterError::UnknownProperty(name.to_owned()))?;
+    fn lambda(&mut self, name: &str) -> Result<Filter<P>, FilterError> {
+        let field = self
+            .schema
+            .property(name)
+            .ok_or_else(|| self.schema.unknown(name.to_owned()))?;
         if field.ty() != Type::TextList {
             return Err(FilterError::Type(format!(
                 "'{name}' is not a collection; any() needs a collection such as machineTags."
@@ -481,7 +627,7 @@ impl Parser<'_> {
             return Err(self.syntax("nested any() is not supported"));
         }
         let var = match self.next() {
-            Some(Token::Ident(var)) if Field::parse(&var).is_none() => var,
+            Some(Token::Ident(var)) if self.schema.property(&var).is_none() => var,
             _ => {
                 self.pos -= 1;
                 return Err(self.syntax("expected a range variable name"));
@@ -496,105 +642,131 @@ impl Parser<'_> {
         Ok(Filter::Any(field, Some(Box::new(body))))
     }
 
-    fn operand(&mut self) -> Result<Operand, FilterError> {
+    /// A property, the range variable or a literal; [`Grammar::Pins`] takes only a property on
+    /// the left and only a literal on the right.
+    fn operand(&mut self, side: Side) -> Result<Operand<P>, FilterError> {
+        let pins = self.schema.grammar == Grammar::Pins;
         match self.next() {
-            Some(Token::Literal(value)) => Ok(Operand::Literal(value)),
-            Some(Token::Ident(name)) => {
+            Some(Token::Literal(value)) if !pins || side == Side::Right => {
+                Ok(Operand::Literal(value))
+            }
+            Some(Token::Ident(name)) if !pins || side == Side::Left => {
                 if self.lambda_var.as_deref() == Some(name.as_str()) {
                     return Ok(Operand::LambdaVar);
                 }
-                Field::parse(&name)
+                self.schema
+                    .property(&name)
                     .map(Operand::Field)
-                    .ok_or(FilterError::UnknownProperty(name))
+                    .ok_or_else(|| self.schema.unknown(name))
             }
             _ => {
                 self.pos -= 1;
-                Err(self.syntax("expected a property name or a literal"))
+                Err(self.syntax(match (pins, side) {
+                    (false, _) => "expected a property name or a literal",
+                    (true, Side::Left) => "expected a property name",
+                    (true, Side::Right) => "expected a quoted string or null",
+                }))
             }
         }
     }
 
-    fn operand_type(&self, operand: &Operand) -> Type {
-        match operand {
-            Operand::Field(field) => field.ty(),
-            Operand::LambdaVar => Type::Text,
-            Operand::Literal(value) => value.ty(),
-        }
-    }
-
-    fn comparison(&mut self) -> Result<Filter, FilterError> {
-        let left = self.operand()?;
+    /// The comparison operator after `left`; one that orders is refused where the grammar does
+    /// not order.
+    fn operator(&mut self, left: &Operand<P>) -> Result<CmpOp, FilterError> {
         let op = match self.peek() {
             Some(Token::Ident(w)) => CmpOp::parse(w),
             _ => None,
         }
-        .ok_or_else(|| self.syntax("expected a comparison operator (eq, ne, gt, ge, lt, le)"))?;
-        self.pos += 1;
-        let right = self.operand()?;
-        let (left, right) = self.check_comparison(left, right)?;
-        Ok(Filter::Compare(left, op, right))
-    }
-
-    /// Reject comparisons of unlike types; a quoted date compared with a date field is read as a date.
-    fn check_comparison(
-        &self,
-        left: Operand,
-        right: Operand,
-    ) -> Result<(Operand, Operand), FilterError> {
-        let coerce = |operand: Operand, other: Type| match (operand, other) {
-            (Operand::Literal(Value::Text(text)), Type::DateTime) => parse_datetime(&text)
-                .map(|t| Operand::Literal(Value::DateTime(t)))
-                .ok_or_else(|| {
-                    FilterError::Type(format!("'{text}' is not a valid date and time."))
-                }),
-            (operand, _) => Ok(operand),
-        };
-        let (lt, rt) = (self.operand_type(&left), self.operand_type(&right));
-        let left = coerce(left, rt)?;
-        let right = coerce(right, lt)?;
-        let (lt, rt) = (self.operand_type(&left), self.operand_type(&right));
-        if lt == Type::TextList || rt == Type::TextList {
-            return Err(FilterError::Type(
-                "machineTags is a collection; use machineTags/any(t: t eq 'tag').".to_owned(),
-            ));
-        }
-        if lt != rt && lt != Type::Null && rt != Type::Null {
+        .ok_or_else(|| self.syntax(self.schema.grammar.expected_operator()))?;
+        if !self.schema.grammar.orders() && !matches!(op, CmpOp::Eq | CmpOp::Ne) {
+            let property = match left {
+                Operand::Field(p) => p.name(),
+                _ => "this operand",
+            };
             return Err(FilterError::Type(format!(
-                "A binary operator with incompatible types was detected: {lt:?} and {rt:?}."
+                "'{property}' supports only eq and ne."
             )));
         }
-        Ok((left, right))
+        self.pos += 1;
+        Ok(op)
+    }
+
+    fn comparison(&mut self) -> Result<Filter<P>, FilterError> {
+        let left = self.operand(Side::Left)?;
+        let op = self.operator(&left)?;
+        let right = self.operand(Side::Right)?;
+        let (left, right) = check_comparison(left, right)?;
+        Ok(Filter::Compare(left, op, right))
     }
 }
 
-impl Filter {
-    /// Parse and type-check a `$filter` value.
-    pub fn parse(input: &str) -> Result<Self, FilterError> {
-        let tokens = tokenize(input)?;
-        let mut parser = Parser {
+fn operand_type<P: Property>(operand: &Operand<P>) -> Type {
+    match operand {
+        Operand::Field(field) => field.ty(),
+        Operand::LambdaVar => Type::Text,
+        Operand::Literal(value) => value.ty(),
+    }
+}
+
+/// Reject comparisons of unlike types; a quoted date compared with a date field is read as a date.
+fn check_comparison<P: Property>(
+    left: Operand<P>,
+    right: Operand<P>,
+) -> Result<(Operand<P>, Operand<P>), FilterError> {
+    let coerce = |operand: Operand<P>, other: Type| match (operand, other) {
+        (Operand::Literal(Value::Text(text)), Type::DateTime) => parse_datetime(&text)
+            .map(|t| Operand::Literal(Value::DateTime(t)))
+            .ok_or_else(|| FilterError::Type(format!("'{text}' is not a valid date and time."))),
+        (operand, _) => Ok(operand),
+    };
+    let (lt, rt) = (operand_type(&left), operand_type(&right));
+    let left = coerce(left, rt)?;
+    let right = coerce(right, lt)?;
+    let (lt, rt) = (operand_type(&left), operand_type(&right));
+    if lt == Type::TextList || rt == Type::TextList {
+        return Err(FilterError::Type(
+            "machineTags is a collection; use machineTags/any(t: t eq 'tag').".to_owned(),
+        ));
+    }
+    if lt != rt && lt != Type::Null && rt != Type::Null {
+        return Err(FilterError::Type(format!(
+            "A binary operator with incompatible types was detected: {lt:?} and {rt:?}."
+        )));
+    }
+    Ok((left, right))
+}
+
+impl<P: Property> Filter<P> {
+    /// Parse and type-check a `$filter` value against `schema`.
+    pub fn parse(input: &str, schema: &Schema<P>) -> Result<Self, FilterError> {
+        Parser {
             input,
-            tokens,
+            tokens: tokenize(input)?,
             pos: 0,
+            schema,
             lambda_var: None,
-        };
-        let filter = parser.or()?;
-        if parser.pos < parser.tokens.len() {
-            return Err(parser.syntax("unexpected token after the end of the clause"));
         }
-        Ok(filter)
+        .whole()
     }
 
     /// Whether `subject` passes this filter.
-    pub fn matches(&self, subject: &impl FilterSubject) -> bool {
+    pub fn matches(&self, subject: &impl FilterSubject<P>) -> bool {
         self.eval(subject, None)
     }
 
-    fn eval(&self, subject: &impl FilterSubject, var: Option<&str>) -> bool {
-        let value = |operand: &Operand| match operand {
-            Operand::Field(field) => subject.value(*field),
-            Operand::LambdaVar => var.map_or(Value::Null, |v| Value::Text(v.to_owned())),
-            Operand::Literal(value) => value.clone(),
-        };
+    fn eval(&self, subject: &impl FilterSubject<P>, var: Option<&str>) -> bool {
+        fn value<'a, P: Property>(
+            operand: &'a Operand<P>,
+            subject: &'a impl FilterSubject<P>,
+            var: Option<&'a str>,
+        ) -> Value<'a> {
+            match operand {
+                Operand::Field(field) => subject.value(*field),
+                Operand::LambdaVar => Value::text(var),
+                Operand::Literal(value) => value.borrowed(),
+            }
+        }
+        let value = |operand| value(operand, subject, var);
         match self {
             Filter::Or(a, b) => a.eval(subject, var) || b.eval(subject, var),
             Filter::And(a, b) => a.eval(subject, var) && b.eval(subject, var),
@@ -613,6 +785,50 @@ impl Filter {
             }
         }
     }
+
+    /// The value `property` must have for any row to match, when the filter pins it with a
+    /// `property eq 'text'|null` at the top or under `and` (`Some(None)` = must be null). Lets a
+    /// handler skip rows it knows cannot match.
+    pub fn pinned(&self, property: P) -> Option<Option<&str>> {
+        match self {
+            Self::And(a, b) => a.pinned(property).or_else(|| b.pinned(property)),
+            Self::Compare(Operand::Field(p), CmpOp::Eq, Operand::Literal(value))
+                if *p == property =>
+            {
+                match value {
+                    Value::Text(text) => Some(Some(text)),
+                    Value::Null => Some(None),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the filter is nothing but `eq` pins of `properties` joined by `and`: then
+    /// [`Self::pinned`] decides a match alone.
+    pub fn only_pins(&self, properties: &[P]) -> bool {
+        match self {
+            Self::And(a, b) => a.only_pins(properties) && b.only_pins(properties),
+            Self::Compare(
+                Operand::Field(p),
+                CmpOp::Eq,
+                Operand::Literal(Value::Text(_) | Value::Null),
+            ) => properties.contains(p),
+            _ => false,
+        }
+    }
+}
+
+/// Case-insensitive text order (`tolower` on both sides), without allocating for ASCII.
+fn cmp_ignoring_case(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        a.bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+    } else {
+        a.to_lowercase().cmp(&b.to_lowercase())
+    }
 }
 
 /// OData comparison: null equals only null and is never ordered.
@@ -620,7 +836,7 @@ fn compare(left: &Value, op: CmpOp, right: &Value) -> bool {
     let ordering = match (left, right) {
         (Value::Null, Value::Null) => return op == CmpOp::Eq,
         (Value::Null, _) | (_, Value::Null) => return op == CmpOp::Ne,
-        (Value::Text(a), Value::Text(b)) => Some(a.to_lowercase().cmp(&b.to_lowercase())),
+        (Value::Text(a), Value::Text(b)) => Some(cmp_ignoring_case(a, b)),
         (Value::Number(a), Value::Number(b)) => a.partial_cmp(b),
         (Value::DateTime(a), Value::DateTime(b)) => Some(a.cmp(b)),
         (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
@@ -629,24 +845,23 @@ fn compare(left: &Value, op: CmpOp, right: &Value) -> bool {
     ordering.is_some_and(|o| op.holds(o))
 }
 
-impl FilterSubject for Machine {
-    fn value(&self, field: Field) -> Value {
-        let text = |t: Option<&str>| t.map_or(Value::Null, |t| Value::Text(t.to_owned()));
+impl FilterSubject<Field> for Machine {
+    fn value(&self, field: Field) -> Value<'_> {
         match field {
-            Field::ComputerDnsName => text(self.computer_dns_name.as_deref()),
-            Field::Id => text(Some(&self.id)),
-            Field::Version => text(self.version),
-            Field::DeviceValue => text(Some(self.device_value)),
-            Field::AadDeviceId => text(self.aad_device_id.as_deref()),
+            Field::ComputerDnsName => Value::text(self.computer_dns_name.as_deref()),
+            Field::Id => Value::text(Some(&self.id)),
+            Field::Version => Value::text(self.version),
+            Field::DeviceValue => Value::text(Some(self.device_value)),
+            Field::AadDeviceId => Value::text(self.aad_device_id.as_deref()),
             Field::MachineTags => Value::Null,
             Field::LastSeen => Value::DateTime(self.last_seen),
             Field::FirstSeen => Value::DateTime(self.first_seen),
-            Field::ExposureLevel => text(Some(self.exposure_level)),
-            Field::OnboardingStatus => text(Some(self.onboarding_status)),
-            Field::LastIpAddress => text(self.last_ip_address.as_deref()),
-            Field::HealthStatus => text(Some(self.health_status)),
-            Field::OsPlatform => text(self.os_platform),
-            Field::RiskScore => text(Some(self.risk_score)),
+            Field::ExposureLevel => Value::text(Some(self.exposure_level)),
+            Field::OnboardingStatus => Value::text(Some(self.onboarding_status)),
+            Field::LastIpAddress => Value::text(self.last_ip_address.as_deref()),
+            Field::HealthStatus => Value::text(Some(self.health_status)),
+            Field::OsPlatform => Value::text(self.os_platform),
+            Field::RiskScore => Value::text(Some(self.risk_score)),
             Field::RbacGroupId => self
                 .rbac_group_id
                 .map_or(Value::Null, |id| Value::Number(f64::from(id))),
@@ -661,199 +876,6 @@ impl FilterSubject for Machine {
     }
 }
 
-/// A `$filter` over text properties: `eq`/`ne` against a string literal or `null`, `and` (binds
-/// tighter) / `or`, `not` and parentheses. What the vulnerability endpoints accept; string
-/// comparisons ignore case, like [`Filter`]'s.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TextFilter {
-    Or(Box<TextFilter>, Box<TextFilter>),
-    And(Box<TextFilter>, Box<TextFilter>),
-    Not(Box<TextFilter>),
-    /// `property eq 'value'` (`value: None` = `null`); `negated` for `ne`.
-    Eq {
-        property: &'static str,
-        value: Option<String>,
-        negated: bool,
-    },
-}
-
-impl TextFilter {
-    /// Parse a `$filter` naming only `properties` (case-sensitive) of `entity` (for the message
-    /// of an unknown property).
-    pub fn parse(
-        input: &str,
-        properties: &[&'static str],
-        entity: &'static str,
-    ) -> Result<Self, FilterError> {
-        let mut parser = TextParser {
-            inner: Parser {
-                input,
-                tokens: tokenize(input)?,
-                pos: 0,
-                lambda_var: None,
-            },
-            properties,
-            entity,
-        };
-        let filter = parser.or()?;
-        if parser.inner.pos < parser.inner.tokens.len() {
-            return Err(parser
-                .inner
-                .syntax("unexpected token after the end of the clause"));
-        }
-        Ok(filter)
-    }
-
-    /// Whether a row passes; `get` gives a property's value (`None` = null).
-    pub fn matches<'a, F>(&self, get: &F) -> bool
-    where
-        F: Fn(&str) -> Option<std::borrow::Cow<'a, str>>,
-    {
-        match self {
-            Self::Or(a, b) => a.matches(get) || b.matches(get),
-            Self::And(a, b) => a.matches(get) && b.matches(get),
-            Self::Not(a) => !a.matches(get),
-            Self::Eq {
-                property,
-                value,
-                negated,
-            } => {
-                let equal = match (get(property), value) {
-                    (None, None) => true,
-                    (Some(actual), Some(wanted)) => actual.eq_ignore_ascii_case(wanted),
-                    _ => false,
-                };
-                equal != *negated
-            }
-        }
-    }
-
-    /// The value `property` must have for any row to match, when the filter pins it with an
-    /// `eq` at the top or under `and` (`Some(None)` = must be null). Lets a handler skip rows
-    /// it knows cannot match.
-    pub fn pinned(&self, property: &str) -> Option<Option<&str>> {
-        match self {
-            Self::And(a, b) => a.pinned(property).or_else(|| b.pinned(property)),
-            Self::Eq {
-                property: p,
-                value,
-                negated: false,
-            } if *p == property => Some(value.as_deref()),
-            _ => None,
-        }
-    }
-}
-
-impl TextFilter {
-    /// Whether the filter is nothing but `eq` pins of `properties` joined by `and`: then
-    /// [`Self::pinned`] decides a match alone.
-    pub fn only_pins(&self, properties: &[&str]) -> bool {
-        match self {
-            Self::And(a, b) => a.only_pins(properties) && b.only_pins(properties),
-            Self::Eq {
-                property,
-                negated: false,
-                ..
-            } => properties.contains(property),
-            _ => false,
-        }
-    }
-}
-
-/// Recursive descent for [`TextFilter`], on the shared tokenizer.
-struct TextParser<'a> {
-    inner: Parser<'a>,
-    properties: &'a [&'static str],
-    entity: &'static str,
-}
-
-impl TextParser<'_> {
-    fn or(&mut self) -> Result<TextFilter, FilterError> {
-        let mut left = self.and()?;
-        while self.inner.peek_keyword("or") {
-            self.inner.pos += 1;
-            left = TextFilter::Or(Box::new(left), Box::new(self.and()?));
-        }
-        Ok(left)
-    }
-
-    fn and(&mut self) -> Result<TextFilter, FilterError> {
-        let mut left = self.unary()?;
-        while self.inner.peek_keyword("and") {
-            self.inner.pos += 1;
-            left = TextFilter::And(Box::new(left), Box::new(self.unary()?));
-        }
-        Ok(left)
-    }
-
-    fn unary(&mut self) -> Result<TextFilter, FilterError> {
-        if self.inner.peek_keyword("not") {
-            self.inner.pos += 1;
-            return Ok(TextFilter::Not(Box::new(self.unary()?)));
-        }
-        if self.inner.peek() == Some(&Token::LParen) {
-            self.inner.pos += 1;
-            let inner = self.or()?;
-            self.inner.expect(Token::RParen, "')'")?;
-            return Ok(inner);
-        }
-        self.comparison()
-    }
-
-    fn comparison(&mut self) -> Result<TextFilter, FilterError> {
-        let property = match self.inner.peek() {
-            Some(Token::Ident(name)) if self.inner.peek_at(1) == Some(&Token::LParen) => {
-                return Err(FilterError::UnknownFunction(name.clone()))
-            }
-            Some(Token::Ident(name)) => {
-                let name = name.clone();
-                *self.properties.iter().find(|p| **p == name).ok_or(
-                    FilterError::UnknownPropertyOn {
-                        property: name,
-                        entity: self.entity,
-                    },
-                )?
-            }
-            None => return Err(self.inner.syntax("unexpected end of clause")),
-            Some(_) => return Err(self.inner.syntax("expected a property name")),
-        };
-        self.inner.pos += 1;
-        let negated = match self.inner.peek() {
-            Some(Token::Ident(w)) => match CmpOp::parse(w) {
-                Some(CmpOp::Eq) => false,
-                Some(CmpOp::Ne) => true,
-                Some(_) => {
-                    return Err(FilterError::Type(format!(
-                        "'{property}' supports only eq and ne."
-                    )))
-                }
-                None => return Err(self.inner.syntax("expected eq or ne")),
-            },
-            _ => return Err(self.inner.syntax("expected eq or ne")),
-        };
-        self.inner.pos += 1;
-        let value = match self.inner.next() {
-            Some(Token::Literal(Value::Text(text))) => Some(text),
-            Some(Token::Literal(Value::Null)) => None,
-            Some(Token::Literal(other)) => {
-                return Err(FilterError::Type(format!(
-                    "A binary operator with incompatible types was detected: Text and {:?}.",
-                    other.ty()
-                )))
-            }
-            _ => {
-                self.inner.pos -= 1;
-                return Err(self.inner.syntax("expected a quoted string or null"));
-            }
-        };
-        Ok(TextFilter::Eq {
-            property,
-            value,
-            negated,
-        })
-    }
-}
-
 /// `$top` and `$skip` of a list request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Paging {
@@ -864,23 +886,26 @@ pub struct Paging {
 /// Largest `$top` the real API accepts.
 pub const MAX_TOP: usize = 10_000;
 
+/// A positive count parameter (`$top`, `pageSize`): non-numbers 400 `ODataError`, out of
+/// `1..=max` 400 `InvalidInput`.
+pub fn count_param(name: &str, value: &str, max: usize) -> Result<usize, ApiError> {
+    let n: i64 = value.trim().parse().map_err(|_| {
+        ApiError::odata(format!(
+            "The value '{value}' is not valid for {name}; it must be an integer."
+        ))
+    })?;
+    if n < 1 || n > max as i64 {
+        return Err(ApiError::invalid_input(format!(
+            "{name} must be between 1 and {max}, got {n}."
+        )));
+    }
+    Ok(n as usize)
+}
+
 impl Paging {
+    /// `$top` (1 to [`MAX_TOP`]) and `$skip` (0 or more) of a list request.
     pub fn parse(top: Option<&str>, skip: Option<&str>) -> Result<Self, ApiError> {
-        let top = top
-            .map(|t| {
-                let n: i64 = t.trim().parse().map_err(|_| {
-                    ApiError::odata(format!(
-                        "The value '{t}' is not valid for $top; it must be an integer."
-                    ))
-                })?;
-                if n < 1 || n > MAX_TOP as i64 {
-                    return Err(ApiError::invalid_input(format!(
-                        "$top must be between 1 and {MAX_TOP}, got {n}."
-                    )));
-                }
-                Ok(n as usize)
-            })
-            .transpose()?;
+        let top = top.map(|t| count_param("$top", t, MAX_TOP)).transpose()?;
         let skip = match skip {
             None => 0,
             Some(s) => s.trim().parse().map_err(|_| {
@@ -904,8 +929,8 @@ mod tests {
         group: Option<u32>,
     }
 
-    impl FilterSubject for Dev {
-        fn value(&self, field: Field) -> Value {
+    impl FilterSubject<Field> for Dev {
+        fn value(&self, field: Field) -> Value<'_> {
             match field {
                 Field::ComputerDnsName => self.name.map_or(Value::Null, |n| Value::Text(n.into())),
                 Field::LastSeen => Value::DateTime(parse_datetime(self.seen).expect("date")),
@@ -928,7 +953,7 @@ mod tests {
     }
 
     fn check(filter: &str) -> bool {
-        Filter::parse(filter)
+        Filter::parse(filter, &MACHINES)
             .unwrap_or_else(|e| panic!("{filter}: {e}"))
             .matches(&dev())
     }
@@ -961,7 +986,7 @@ mod tests {
 
     #[test]
     fn quotes_are_escaped_by_doubling() {
-        let filter = Filter::parse("computerDnsName eq 'o''brien'").expect("parses");
+        let filter = Filter::parse("computerDnsName eq 'o''brien'", &MACHINES).expect("parses");
         let expected = Operand::Literal(Value::Text("o'brien".into()));
         assert!(matches!(filter, Filter::Compare(_, CmpOp::Eq, ref r) if *r == expected));
     }
@@ -985,33 +1010,46 @@ mod tests {
             "healthStatus eq 'Active' & x",
             "machineTags/any(t t eq 'x')",
         ] {
-            assert!(Filter::parse(bad).is_err(), "{bad:?} should be rejected");
+            assert!(
+                Filter::parse(bad, &MACHINES).is_err(),
+                "{bad:?} should be rejected"
+            );
+        }
+    }
+
+    /// A machinesVulnerabilities-like row: a machine and maybe a KB.
+    struct Row(&'static str, Option<&'static str>);
+
+    impl FilterSubject<&'static str> for Row {
+        fn value(&self, property: &'static str) -> Value<'_> {
+            Value::text(match property {
+                "machineId" => Some(self.0),
+                _ => self.1,
+            })
         }
     }
 
     #[test]
     fn text_filters() {
-        const PROPS: &[&str] = &["machineId", "fixingKbId"];
-        let parse = |f: &str| TextFilter::parse(f, PROPS, "Row");
-        let row = |m: &'static str, kb: Option<&'static str>| {
-            move |p: &str| match p {
-                "machineId" => Some(std::borrow::Cow::Borrowed(m)),
-                _ => kb.map(std::borrow::Cow::Borrowed),
-            }
+        const PINS: Schema<&str> = Schema {
+            entity: "Row",
+            properties: &["machineId", "fixingKbId"],
+            grammar: Grammar::Pins,
         };
+        let parse = |f: &str| Filter::parse(f, &PINS);
         let f = parse("machineId eq 'AB' and (fixingKbId eq '1' or fixingKbId eq null)")
             .expect("parses");
-        assert!(f.matches(&row("ab", Some("1"))));
-        assert!(f.matches(&row("ab", None)));
-        assert!(!f.matches(&row("ab", Some("2"))));
-        assert!(!f.matches(&row("cd", Some("1"))));
+        assert!(f.matches(&Row("ab", Some("1"))));
+        assert!(f.matches(&Row("ab", None)));
+        assert!(!f.matches(&Row("ab", Some("2"))));
+        assert!(!f.matches(&Row("cd", Some("1"))));
         assert_eq!(f.pinned("machineId"), Some(Some("AB")));
         assert_eq!(f.pinned("fixingKbId"), None);
-        assert!(!f.only_pins(PROPS));
+        assert!(!f.only_pins(PINS.properties));
         let pins = parse("machineId eq 'a' and fixingKbId eq null").expect("parses");
-        assert!(pins.only_pins(PROPS) && !pins.only_pins(&["machineId"]));
+        assert!(pins.only_pins(PINS.properties) && !pins.only_pins(&["machineId"]));
         let ne = parse("not (fixingKbId ne null)").expect("parses");
-        assert!(ne.matches(&row("x", None)) && !ne.matches(&row("x", Some("1"))));
+        assert!(ne.matches(&Row("x", None)) && !ne.matches(&Row("x", Some("1"))));
         for bad in [
             "",
             "cveId eq 'x'",

@@ -12,10 +12,10 @@ use crate::catalog::CatalogKb;
 use crate::errors::{ApiError, ODATA_CONTENT_TYPE};
 use crate::faults::FAULT_QUERY;
 use crate::fleet::Machine;
-use crate::odata::{Filter, Paging, TextFilter, MAX_TOP};
+use crate::odata::{count_param, Filter, Paging, MACHINES, MAX_TOP};
+use crate::query::{param, param_ignoring_case, query_pairs};
 use crate::vulns::{
-    AssetVulnerabilityDto, MachineVulnerabilityDto, RowRef, MACHINE_VULNERABILITY_ENTITY,
-    MACHINE_VULNERABILITY_PROPERTIES,
+    AssetVulnerabilityDto, MachineVulnerabilityDto, RowRef, MACHINE_VULNERABILITY_FILTER,
 };
 use crate::MockState;
 
@@ -86,20 +86,6 @@ fn odata_json(body: &impl Serialize) -> Response {
     }
 }
 
-/// Query pairs in their original order, decoded.
-fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
-
 /// What to escape in nextLink query values: keep OData-friendly `$ ' ( ) , / :` readable.
 const QUERY_VALUE: &AsciiSet = &CONTROLS
     .add(b' ')
@@ -158,7 +144,9 @@ pub(crate) async fn list_machines(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let pairs = query_pairs(query.as_deref());
-    let filter = param(&pairs, "$filter").map(Filter::parse).transpose()?;
+    let filter = param(&pairs, "$filter")
+        .map(|f| Filter::parse(f, &MACHINES))
+        .transpose()?;
     let paging = Paging::parse(param(&pairs, "$top"), param(&pairs, "$skip"))?;
     let matching: Vec<&Machine> = state
         .fleet
@@ -231,13 +219,7 @@ pub(crate) async fn machines_vulnerabilities(
 ) -> Result<Response, ApiError> {
     let pairs = query_pairs(query.as_deref());
     let filter = param(&pairs, "$filter")
-        .map(|f| {
-            TextFilter::parse(
-                f,
-                MACHINE_VULNERABILITY_PROPERTIES,
-                MACHINE_VULNERABILITY_ENTITY,
-            )
-        })
+        .map(|f| Filter::parse(f, &MACHINE_VULNERABILITY_FILTER))
         .transpose()?;
     let paging = Paging::parse(param(&pairs, "$top"), param(&pairs, "$skip"))?;
     let page_limit = paging
@@ -295,7 +277,7 @@ pub(crate) async fn machines_vulnerabilities(
                     Box::new(
                         candidates
                             .filter_map(render)
-                            .filter(|dto| filter.matches(&|p: &str| dto.property(p)))
+                            .filter(|dto| filter.matches(dto))
                             .skip(paging.skip),
                     )
                 };
@@ -324,21 +306,6 @@ pub(crate) async fn machines_vulnerabilities(
 pub const EXPORT_DEFAULT_PAGE_SIZE: usize = 50_000;
 /// Largest `pageSize` (and `$top`) of the export.
 pub const EXPORT_MAX_PAGE_SIZE: usize = 200_000;
-
-/// A positive count parameter: non-numbers 400 `ODataError`, out of `1..=max` 400 `InvalidInput`.
-fn count_param(name: &str, value: &str, max: usize) -> Result<usize, ApiError> {
-    let n: i64 = value.trim().parse().map_err(|_| {
-        ApiError::odata(format!(
-            "The value '{value}' is not valid for {name}; it must be an integer."
-        ))
-    })?;
-    if n < 1 || n > max as i64 {
-        return Err(ApiError::invalid_input(format!(
-            "{name} must be between 1 and {max}, got {n}."
-        )));
-    }
-    Ok(n as usize)
-}
 
 /// What the export's `$skiptoken` stands for; opaque to clients (base64url JSON, shaped like the
 /// real one), tied to this fleet.
@@ -384,12 +351,7 @@ pub(crate) async fn software_vulnerabilities_by_machine(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let pairs = query_pairs(query.as_deref());
-    let param_ci = |key: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
-    };
+    let param_ci = |key: &str| param_ignoring_case(&pairs, key);
     let page_size = param_ci("pageSize")
         .map(|v| count_param("pageSize", v, EXPORT_MAX_PAGE_SIZE))
         .transpose()?

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::catalog::{product, CatalogKb};
 use crate::fleet::{Fleet, Machine};
+use crate::odata::{FilterSubject, Grammar, Schema, Value};
 
 /// Vendor of every catalog product.
 pub const MICROSOFT: &str = "microsoft";
@@ -490,21 +491,22 @@ impl Vulnerabilities {
     }
 }
 
-/// Properties `$filter` may name on machinesVulnerabilities (as documented).
-pub const MACHINE_VULNERABILITY_PROPERTIES: &[&str] = &[
-    "id",
-    "cveId",
-    "machineId",
-    "fixingKbId",
-    "productName",
-    "productVersion",
-    "severity",
-    "productVendor",
-];
-
-/// Entity name in filter errors.
-pub const MACHINE_VULNERABILITY_ENTITY: &str =
-    "microsoft.windowsDefenderATP.api.PublicAssetVulnerabilityDto";
+/// What `$filter` may say on machinesVulnerabilities: `eq`/`ne` pins of the documented
+/// properties.
+pub const MACHINE_VULNERABILITY_FILTER: Schema<&str> = Schema {
+    entity: "microsoft.windowsDefenderATP.api.PublicAssetVulnerabilityDto",
+    properties: &[
+        "id",
+        "cveId",
+        "machineId",
+        "fixingKbId",
+        "productName",
+        "productVersion",
+        "severity",
+        "productVendor",
+    ],
+    grammar: Grammar::Pins,
+};
 
 /// One `PublicAssetVulnerabilityDto` (machinesVulnerabilities).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -544,21 +546,22 @@ impl MachineVulnerabilityDto {
             severity: row.facts.map_or("Low", |f| f.severity),
         })
     }
+}
 
-    /// A property's value for `$filter` (`None` = null).
-    pub fn property(&self, name: &str) -> Option<Cow<'_, str>> {
-        let text = |s: &str| Some(Cow::Owned(s.to_owned()));
-        match name {
-            "id" => text(&self.id),
-            "cveId" => text(&self.cve_id),
-            "machineId" => text(&self.machine_id),
-            "fixingKbId" => self.fixing_kb_id.as_deref().and_then(text),
-            "productName" => text(self.product_name),
-            "productVersion" => text(&self.product_version),
-            "severity" => text(self.severity),
-            "productVendor" => text(self.product_vendor),
+/// A row's value for `$filter`, by documented property name.
+impl FilterSubject<&'static str> for MachineVulnerabilityDto {
+    fn value(&self, property: &'static str) -> Value<'_> {
+        Value::text(match property {
+            "id" => Some(&self.id),
+            "cveId" => Some(&self.cve_id),
+            "machineId" => Some(&self.machine_id),
+            "fixingKbId" => self.fixing_kb_id.as_deref(),
+            "productName" => Some(self.product_name),
+            "productVersion" => Some(&self.product_version),
+            "severity" => Some(self.severity),
+            "productVendor" => Some(self.product_vendor),
             _ => None,
-        }
+        })
     }
 }
 

@@ -3,50 +3,15 @@
 use std::collections::BTreeSet;
 
 use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, Request, StatusCode};
 use axum::Router;
 use kbwatch_mock::{router, FaultKind, FaultRule, MockOptions};
 use serde_json::{json, Value};
 
-mod common;
-
-use common::{send, Answer};
-
-const HOST: &str = "mock.test:8787";
-
-impl Answer {
-    /// Assert the Defender error envelope and return its code.
-    fn error_code(&self) -> String {
-        let body = self.json();
-        let error = &body["error"];
-        let target = error["target"].as_str().expect("target");
-        assert_eq!(target.len(), 36, "GUID-like target: {target}");
-        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
-        error["code"].as_str().expect("code").to_owned()
-    }
-}
-
-fn request(method: Method, uri: &str, headers: &[(&str, &str)], body: Body) -> Request<Body> {
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::HOST, HOST);
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    builder.body(body).expect("valid request")
-}
-
-/// Authorized GET.
-async fn get(app: &Router, uri: &str) -> Answer {
-    get_with(app, uri, &[]).await
-}
-
-async fn get_with(app: &Router, uri: &str, extra: &[(&str, &str)]) -> Answer {
-    let mut headers = vec![("authorization", "Bearer test-token")];
-    headers.extend_from_slice(extra);
-    send(app, request(Method::GET, uri, &headers, Body::empty())).await
-}
+use crate::common::{
+    admin, admin_post, encode, get, get_as, get_with, keys, local, refused_after, request, send,
+    text, HOST,
+};
 
 fn unlimited() -> MockOptions {
     MockOptions {
@@ -62,14 +27,16 @@ fn app() -> Router {
 
 /// `$filter` value, percent-encoded for a URI.
 fn filter_uri(filter: &str) -> String {
-    let encoded: String = form_urlencoded::byte_serialize(filter.as_bytes()).collect();
-    format!("/api/machines?$filter={encoded}")
+    format!("/api/machines?$filter={}", encode(filter))
 }
 
 async fn all_machines(app: &Router) -> Vec<Value> {
-    let answer = get(app, "/api/machines").await;
-    assert_eq!(answer.status, StatusCode::OK);
-    answer.json()["value"].as_array().expect("value").clone()
+    get(app, "/api/machines").await.rows()
+}
+
+/// The id of the fleet's first device.
+async fn first_id(app: &Router) -> String {
+    text(&all_machines(app).await[0], "id").to_owned()
 }
 
 fn names(machines: &[Value]) -> BTreeSet<String> {
@@ -94,10 +61,6 @@ async fn filtered(app: &Router, filter: &str) -> BTreeSet<String> {
 fn expect(machines: &[Value], pred: impl Fn(&Value) -> bool) -> BTreeSet<String> {
     let subset: Vec<Value> = machines.iter().filter(|m| pred(m)).cloned().collect();
     names(&subset)
-}
-
-fn text<'a>(m: &'a Value, field: &str) -> &'a str {
-    m[field].as_str().unwrap_or_default()
 }
 
 const MACHINE_FIELDS: &[&str] = &[
@@ -125,15 +88,6 @@ const MACHINE_FIELDS: &[&str] = &[
     "isAadJoined",
     "defenderAvStatus",
 ];
-
-fn keys(object: &Value) -> BTreeSet<&str> {
-    object
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect()
-}
 
 #[tokio::test]
 async fn machines_have_the_documented_shape() {
@@ -291,92 +245,93 @@ async fn same_seed_same_fleet_other_seed_other_fleet() {
     assert_eq!(all_machines(&small).await.len(), 12);
 }
 
+/// Which devices a `$filter` case must select.
+type Selects<'a> = Box<dyn Fn(&Value) -> bool + 'a>;
+
 #[tokio::test]
 async fn filters_select_the_right_devices() {
     let app = app();
     let all = all_machines(&app).await;
-    let first = &all[0];
-    let name = text(first, "computerDnsName");
-
-    assert_eq!(
-        filtered(
-            &app,
-            &format!("computerDnsName eq '{}'", name.to_uppercase())
-        )
-        .await,
-        expect(&all, |m| text(m, "computerDnsName") == name)
+    let name = text(&all[0], "computerDnsName").to_owned();
+    let is = |field: &'static str, value: &'static str| move |m: &Value| text(m, field) == value;
+    let (mac, high_risk, high_value) = (
+        is("osPlatform", "macOS"),
+        is("riskScore", "High"),
+        is("deviceValue", "High"),
     );
-    assert_eq!(
-        filtered(&app, "onboardingStatus eq 'Onboarded'").await,
-        expect(&all, |m| text(m, "onboardingStatus") == "Onboarded")
-    );
-    assert_eq!(
-        filtered(&app, "healthStatus ne 'Active'").await,
-        expect(&all, |m| text(m, "healthStatus") != "Active")
-    );
-    assert_eq!(
-        filtered(
-            &app,
-            "osPlatform eq 'Windows10' and healthStatus eq 'Inactive'"
-        )
-        .await,
-        expect(&all, |m| text(m, "osPlatform") == "Windows10"
-            && text(m, "healthStatus") == "Inactive")
-    );
-    // `and` binds tighter than `or`; parentheses change that.
-    let a = |m: &Value| text(m, "osPlatform") == "macOS";
-    let b = |m: &Value| text(m, "riskScore") == "High";
-    let c = |m: &Value| text(m, "deviceValue") == "High";
-    assert_eq!(
-        filtered(
-            &app,
-            "osPlatform eq 'macOS' or riskScore eq 'High' and deviceValue eq 'High'"
-        )
-        .await,
-        expect(&all, |m| a(m) || (b(m) && c(m)))
-    );
-    assert_eq!(
-        filtered(
-            &app,
-            "(osPlatform eq 'macOS' or riskScore eq 'High') and deviceValue eq 'High'"
-        )
-        .await,
-        expect(&all, |m| (a(m) || b(m)) && c(m))
-    );
-    assert_eq!(
-        filtered(&app, "startswith(computerDnsName,'srv-')").await,
-        expect(&all, |m| text(m, "computerDnsName").starts_with("srv-"))
-    );
-    assert_eq!(
-        filtered(&app, "machineTags/any(t: t eq 'Finance')").await,
-        expect(&all, |m| m["machineTags"]
-            .as_array()
-            .is_some_and(|t| t.contains(&json!("Finance"))))
-    );
+    let tagged = |tag: &'static str| {
+        move |m: &Value| {
+            m["machineTags"]
+                .as_array()
+                .is_some_and(|t| t.contains(&json!(tag)))
+        }
+    };
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(7);
+    let seen_since = |m: &Value| {
+        chrono::DateTime::parse_from_rfc3339(text(m, "lastSeen")).is_ok_and(|t| t > cutoff)
+    };
+    // Each `$filter` and the devices it must select, judged from the unfiltered list.
+    let cases: Vec<(String, Selects)> = vec![
+        (
+            format!("computerDnsName eq '{}'", name.to_uppercase()),
+            Box::new(|m| text(m, "computerDnsName") == name),
+        ),
+        (
+            "onboardingStatus eq 'Onboarded'".into(),
+            Box::new(is("onboardingStatus", "Onboarded")),
+        ),
+        (
+            "healthStatus ne 'Active'".into(),
+            Box::new(|m| !is("healthStatus", "Active")(m)),
+        ),
+        (
+            "osPlatform eq 'Windows10' and healthStatus eq 'Inactive'".into(),
+            Box::new(|m| is("osPlatform", "Windows10")(m) && is("healthStatus", "Inactive")(m)),
+        ),
+        // `and` binds tighter than `or`; parentheses change that.
+        (
+            "osPlatform eq 'macOS' or riskScore eq 'High' and deviceValue eq 'High'".into(),
+            Box::new(|m| mac(m) || (high_risk(m) && high_value(m))),
+        ),
+        (
+            "(osPlatform eq 'macOS' or riskScore eq 'High') and deviceValue eq 'High'".into(),
+            Box::new(|m| (mac(m) || high_risk(m)) && high_value(m)),
+        ),
+        (
+            "startswith(computerDnsName,'srv-')".into(),
+            Box::new(|m| text(m, "computerDnsName").starts_with("srv-")),
+        ),
+        (
+            "machineTags/any(t: t eq 'Finance')".into(),
+            Box::new(tagged("Finance")),
+        ),
+        (
+            "aadDeviceId eq null".into(),
+            Box::new(|m| m["aadDeviceId"].is_null()),
+        ),
+        (
+            "rbacGroupId eq 101".into(),
+            Box::new(|m| m["rbacGroupId"] == 101),
+        ),
+        (
+            "not (exposureLevel eq 'Low')".into(),
+            Box::new(|m| !is("exposureLevel", "Low")(m)),
+        ),
+        (
+            format!("lastSeen gt {}", cutoff.format("%Y-%m-%dT%H:%M:%SZ")),
+            Box::new(seen_since),
+        ),
+    ];
+    for (filter, selects) in &cases {
+        assert_eq!(
+            filtered(&app, filter).await,
+            expect(&all, selects),
+            "{filter}"
+        );
+    }
     assert!(!filtered(&app, "machineTags/any(t: t eq 'Finance')")
         .await
         .is_empty());
-    assert_eq!(
-        filtered(&app, "aadDeviceId eq null").await,
-        expect(&all, |m| m["aadDeviceId"].is_null())
-    );
-    assert_eq!(
-        filtered(&app, "rbacGroupId eq 101").await,
-        expect(&all, |m| m["rbacGroupId"] == 101)
-    );
-    assert_eq!(
-        filtered(&app, "not (exposureLevel eq 'Low')").await,
-        expect(&all, |m| text(m, "exposureLevel") != "Low")
-    );
-    let cutoff = chrono::Utc::now() - chrono::Duration::days(7);
-    let iso = cutoff.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    assert_eq!(
-        filtered(&app, &format!("lastSeen gt {iso}")).await,
-        expect(&all, |m| chrono::DateTime::parse_from_rfc3339(text(
-            m, "lastSeen"
-        ))
-        .is_ok_and(|t| t > cutoff))
-    );
 }
 
 #[tokio::test]
@@ -394,12 +349,8 @@ async fn bad_filters_are_400_odata_errors() {
         "lastSeen gt 'not a date'",
     ] {
         let answer = get(&app, &filter_uri(bad)).await;
-        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}");
-        assert_eq!(answer.error_code(), "ODataError", "{bad}");
-        let message = answer.json()["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        answer.assert_error(StatusCode::BAD_REQUEST, "ODataError", bad);
+        let message = answer.error_message();
         assert!(message.starts_with("Invalid filter clause: "), "{message}");
     }
 }
@@ -423,9 +374,7 @@ async fn top_and_skip_page_with_next_link() {
                 assert!(link.starts_with(&prefix), "absolute link: {link}");
                 assert!(link.contains(&format!("$skip={}", seen.len())), "{link}");
                 assert!(link.contains("$top=120"), "{link}");
-                uri = link
-                    .trim_start_matches(&format!("http://{HOST}"))
-                    .to_owned();
+                uri = local(link);
             }
             None => break,
         }
@@ -456,8 +405,7 @@ async fn next_link_keeps_the_filter_and_server_page_size_caps_rows() {
         "{link}"
     );
     assert!(link.ends_with("$skip=40"), "{link}");
-    let rest = link.trim_start_matches(&format!("http://{HOST}"));
-    let next = get(&app, rest).await.into_json();
+    let next = get(&app, &local(link)).await.into_json();
     let ids: Vec<&str> = next["value"]
         .as_array()
         .expect("value")
@@ -479,7 +427,7 @@ async fn without_next_link_the_client_pages_by_skip_until_404() {
     loop {
         let answer = get(&app, &format!("/api/machines?$top=100&$skip={skip}")).await;
         if answer.status == StatusCode::NOT_FOUND {
-            assert_eq!(answer.error_code(), "NotFound");
+            answer.assert_error(StatusCode::NOT_FOUND, "NotFound", "past the end");
             break;
         }
         let body = answer.json();
@@ -504,9 +452,9 @@ async fn top_out_of_range_is_400() {
         ("/api/machines?$top=abc", "ODataError"),
         ("/api/machines?$skip=-3", "ODataError"),
     ] {
-        let answer = get(&app, uri).await;
-        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{uri}");
-        assert_eq!(answer.error_code(), code, "{uri}");
+        get(&app, uri)
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, code, uri);
     }
     assert_eq!(
         get(&app, "/api/machines?$top=10000").await.status,
@@ -517,12 +465,8 @@ async fn top_out_of_range_is_400() {
 #[tokio::test]
 async fn empty_result_is_the_documented_404() {
     let answer = get(&app(), &filter_uri("computerDnsName eq 'no-such-host'")).await;
-    assert_eq!(answer.status, StatusCode::NOT_FOUND);
-    assert_eq!(answer.error_code(), "NotFound");
-    assert_eq!(
-        answer.json()["error"]["message"],
-        "No recent machines found"
-    );
+    answer.assert_error(StatusCode::NOT_FOUND, "NotFound", "no match");
+    assert_eq!(answer.error_message(), "No recent machines found");
 }
 
 #[tokio::test]
@@ -545,12 +489,8 @@ async fn single_machine_by_id_or_name_and_unknown_404() {
     );
 
     let unknown = get(&app, "/api/machines/nope").await;
-    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    assert_eq!(unknown.error_code(), "NotFound");
-    assert_eq!(
-        unknown.json()["error"]["message"],
-        "Machine nope was not found"
-    );
+    unknown.assert_error(StatusCode::NOT_FOUND, "NotFound", "unknown id");
+    assert_eq!(unknown.error_message(), "Machine nope was not found");
 
     let missing_by_name = get(&app, &format!("/api/machines/{name}/getmissingkbs")).await;
     assert_eq!(
@@ -562,7 +502,7 @@ async fn single_machine_by_id_or_name_and_unknown_404() {
     let missing = get(&app, &format!("/api/machines/{unknown_id}/getmissingkbs")).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(
-        missing.json()["error"]["message"],
+        missing.error_message(),
         format!("Machine {unknown_id} was not found")
     );
 }
@@ -581,15 +521,14 @@ async fn requests_without_a_bearer_token_are_401() {
             request(Method::GET, "/api/machines", &headers, Body::empty()),
         )
         .await;
-        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{headers:?}");
-        assert_eq!(answer.error_code(), "Unauthorized");
+        answer.assert_error(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            &format!("{headers:?}"),
+        );
     }
     // Admin endpoints need none.
-    let stats = send(
-        &app,
-        request(Method::GET, "/_mock/stats", &[], Body::empty()),
-    )
-    .await;
+    let stats = admin(&app, Method::GET, "/_mock/stats").await;
     assert_eq!(stats.status, StatusCode::OK);
 }
 
@@ -617,13 +556,13 @@ fn status_faults() -> Vec<(&'static str, StatusCode, &'static str)> {
 async fn error_faults_answer_with_status_and_error_body() {
     let app = app();
     for (fault, status, code) in status_faults() {
-        let answer = get_with(&app, "/api/machines", &[("x-mock-fault", fault)]).await;
-        assert_eq!(answer.status, status, "{fault}");
-        assert_eq!(answer.error_code(), code, "{fault}");
+        get_with(&app, "/api/machines", &[("x-mock-fault", fault)])
+            .await
+            .assert_error(status, code, fault);
     }
     let forbidden = get_with(&app, "/api/machines", &[("x-mock-fault", "forbidden")]).await;
     assert_eq!(
-        forbidden.json()["error"]["message"],
+        forbidden.error_message(),
         "Missing application roles. API required roles: Software.Read.All. Application roles: ."
     );
     let throttled = get_with(
@@ -641,7 +580,7 @@ async fn error_faults_answer_with_status_and_error_body() {
     )
     .await;
     assert_eq!(
-        not_found.json()["error"]["message"],
+        not_found.error_message(),
         format!("Machine {id} was not found")
     );
 }
@@ -649,10 +588,7 @@ async fn error_faults_answer_with_status_and_error_body() {
 #[tokio::test]
 async fn body_faults_break_the_body_as_described() {
     let app = app();
-    let first = all_machines(&app).await[0]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let first = first_id(&app).await;
     let kbs_uri = format!("/api/machines/{first}/getmissingkbs");
 
     for (fault, status) in [("bad_gateway_html", 502), ("service_unavailable_html", 503)] {
@@ -742,9 +678,9 @@ async fn query_parameter_fault_and_unknown_fault_names() {
     let answer = get(&app, "/api/machines?mock_fault=server_error").await;
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(answer.header("x-mock-fault-applied"), Some("server_error"));
-    let bogus = get_with(&app, "/api/machines", &[("x-mock-fault", "explode")]).await;
-    assert_eq!(bogus.status, StatusCode::BAD_REQUEST);
-    assert_eq!(bogus.error_code(), "InvalidInput");
+    get_with(&app, "/api/machines", &[("x-mock-fault", "explode")])
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "InvalidInput", "unknown fault");
     assert_eq!(
         get(&app, "/api/machines?$top=1").await.status,
         StatusCode::OK,
@@ -755,32 +691,17 @@ async fn query_parameter_fault_and_unknown_fault_names() {
 #[tokio::test]
 async fn admin_fault_rules_match_paths_and_run_out() {
     let app = app();
-    let post = send(
-        &app,
-        request(
-            Method::POST,
-            "/_mock/faults",
-            &[("content-type", "application/json")],
-            Body::from(r#"{"kind":"throttle","retry_after_secs":3,"path_contains":"getmissingkbs","count":2}"#),
-        ),
-    )
-    .await;
+    let rule =
+        r#"{"kind":"throttle","retry_after_secs":3,"path_contains":"getmissingkbs","count":2}"#;
+    let post = admin_post(&app, "/_mock/faults", rule).await;
     assert_eq!(post.status, StatusCode::CREATED);
-    let listed = send(
-        &app,
-        request(Method::GET, "/_mock/faults", &[], Body::empty()),
-    )
-    .await
-    .into_json();
+    let listed = admin(&app, Method::GET, "/_mock/faults").await.into_json();
     assert_eq!(
         listed["faults"],
         json!([{"kind":"throttle","retry_after_secs":3,"path_contains":"getmissingkbs","count":2}])
     );
 
-    let first = all_machines(&app).await[0]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let first = first_id(&app).await;
     let kbs_uri = format!("/api/machines/{first}/getmissingkbs");
     assert_eq!(
         get(&app, "/api/machines?$top=1").await.status,
@@ -798,36 +719,15 @@ async fn admin_fault_rules_match_paths_and_run_out() {
         "count used up"
     );
 
-    let bad = send(
-        &app,
-        request(
-            Method::POST,
-            "/_mock/faults",
-            &[],
-            Body::from(r#"{"kind":"nope"}"#),
-        ),
-    )
-    .await;
-    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert_eq!(bad.error_code(), "InvalidRequestBody");
+    admin_post(&app, "/_mock/faults", r#"{"kind":"nope"}"#)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "InvalidRequestBody", "kind nope");
 
-    send(
-        &app,
-        request(
-            Method::POST,
-            "/_mock/faults",
-            &[],
-            Body::from(r#"{"kind":"forbidden"}"#),
-        ),
-    )
-    .await;
+    admin_post(&app, "/_mock/faults", r#"{"kind":"forbidden"}"#).await;
     assert_eq!(get(&app, &kbs_uri).await.status, StatusCode::FORBIDDEN);
-    let cleared = send(
-        &app,
-        request(Method::DELETE, "/_mock/faults", &[], Body::empty()),
-    )
-    .await
-    .into_json();
+    let cleared = admin(&app, Method::DELETE, "/_mock/faults")
+        .await
+        .into_json();
     assert_eq!(cleared["cleared"], 1);
     assert_eq!(get(&app, &kbs_uri).await.status, StatusCode::OK);
 }
@@ -852,10 +752,7 @@ async fn startup_faults_from_options() {
         get(&app, "/api/machines").await.status,
         StatusCode::INTERNAL_SERVER_ERROR
     );
-    let first = all_machines(&app).await[0]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let first = first_id(&app).await;
     let answer = get(&app, &format!("/api/machines/{first}/getmissingkbs"))
         .await
         .into_json();
@@ -871,38 +768,15 @@ async fn rate_limit_per_token_with_retry_after() {
         rate_per_minute: 3,
         ..MockOptions::default()
     });
-    for _ in 0..3 {
-        assert_eq!(
-            get(&app, "/api/machines?$top=1").await.status,
-            StatusCode::OK
-        );
-    }
-    let refused = get(&app, "/api/machines?$top=1").await;
-    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(refused.error_code(), "TooManyRequests");
-    let retry: u64 = refused
-        .header("retry-after")
-        .and_then(|v| v.parse().ok())
-        .expect("Retry-After");
+    let retry = refused_after(&app, "/api/machines?$top=1", 3)
+        .await
+        .retry_after();
     assert!((1..=60).contains(&retry), "{retry}");
 
-    let other = send(
-        &app,
-        request(
-            Method::GET,
-            "/api/machines?$top=1",
-            &[("authorization", "Bearer someone-else")],
-            Body::empty(),
-        ),
-    )
-    .await;
+    let other = get_as(&app, "/api/machines?$top=1", "someone-else").await;
     assert_eq!(other.status, StatusCode::OK, "limits are per token");
 
-    send(
-        &app,
-        request(Method::POST, "/_mock/reset", &[], Body::empty()),
-    )
-    .await;
+    admin(&app, Method::POST, "/_mock/reset").await;
     assert_eq!(
         get(&app, "/api/machines?$top=1").await.status,
         StatusCode::OK,
@@ -917,20 +791,9 @@ async fn hourly_limit_applies_too() {
         rate_per_hour: 2,
         ..MockOptions::default()
     });
-    assert_eq!(
-        get(&app, "/api/machines?$top=1").await.status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        get(&app, "/api/machines?$top=1").await.status,
-        StatusCode::OK
-    );
-    let refused = get(&app, "/api/machines?$top=1").await;
-    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = refused
-        .header("retry-after")
-        .and_then(|v| v.parse().ok())
-        .expect("Retry-After");
+    let retry = refused_after(&app, "/api/machines?$top=1", 2)
+        .await
+        .retry_after();
     assert!(retry > 60 && retry <= 3600, "{retry}");
 }
 
@@ -975,7 +838,7 @@ async fn cors_on_answers_preflights_and_exposes_retry_after() {
         .to_ascii_lowercase();
     assert!(exposed.contains("retry-after"), "{exposed}");
 
-    let admin = send(
+    let stats = send(
         &app,
         request(
             Method::GET,
@@ -985,8 +848,8 @@ async fn cors_on_answers_preflights_and_exposes_retry_after() {
         ),
     )
     .await;
-    assert_eq!(admin.header("access-control-allow-origin"), Some("*"));
-    assert_eq!(admin.json()["preflights"], 1);
+    assert_eq!(stats.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(stats.json()["preflights"], 1);
 }
 
 #[tokio::test]
@@ -1011,24 +874,17 @@ async fn cors_off_sends_no_cors_headers() {
 #[tokio::test]
 async fn stats_count_calls_per_path_and_reset() {
     let app = app();
-    let first = all_machines(&app).await[0]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let first = first_id(&app).await;
     for _ in 0..3 {
         get(&app, &format!("/api/machines/{first}/getmissingkbs")).await;
     }
+    // Without a token: a 401 the stats count too.
     send(
         &app,
         request(Method::GET, "/api/machines", &[], Body::empty()),
     )
     .await;
-    let stats = send(
-        &app,
-        request(Method::GET, "/_mock/stats", &[], Body::empty()),
-    )
-    .await
-    .into_json();
+    let stats = admin(&app, Method::GET, "/_mock/stats").await.into_json();
     assert_eq!(stats["total"], 5);
     assert_eq!(
         stats["paths"][format!("/api/machines/{first}/getmissingkbs")],
@@ -1039,23 +895,16 @@ async fn stats_count_calls_per_path_and_reset() {
     assert_eq!(stats["statuses"]["200"], 4);
     assert_eq!(stats["statuses"]["401"], 1);
 
-    send(
-        &app,
-        request(Method::POST, "/_mock/reset", &[], Body::empty()),
-    )
-    .await;
-    let stats = send(
-        &app,
-        request(Method::GET, "/_mock/stats", &[], Body::empty()),
-    )
-    .await
-    .into_json();
+    admin(&app, Method::POST, "/_mock/reset").await;
+    let stats = admin(&app, Method::GET, "/_mock/stats").await.into_json();
     assert_eq!(stats["total"], 0);
 }
 
 #[tokio::test]
 async fn unknown_api_path_is_a_json_404() {
-    let answer = get(&app(), "/api/vulnerabilities").await;
-    assert_eq!(answer.status, StatusCode::NOT_FOUND);
-    assert_eq!(answer.error_code(), "ResourceNotFound");
+    get(&app(), "/api/vulnerabilities").await.assert_error(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFound",
+        "no such route",
+    );
 }

@@ -2,8 +2,6 @@
 //! shapes, and the API accepting only its tokens. In-process (`oneshot`), plus one run over a
 //! real HTTPS socket.
 
-use std::collections::HashMap;
-
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
@@ -14,9 +12,7 @@ use kbwatch_mock::{router, spawn, DemoUser, IdpOptions, MockOptions};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-mod common;
-
-use common::{send, Answer};
+use crate::common::{get_as, send, Answer};
 
 const TENANT: &str = DEFAULT_TENANT_ID;
 const CLIENT: &str = DEFAULT_CLIENT_ID;
@@ -27,19 +23,6 @@ const SCOPE: &str =
 const VERIFIER: &str = "a-test-verifier-that-is-long-enough-for-rfc7636-0123456789";
 /// The IdP's issuer host in-process: `https://127.0.0.1:{IdpOptions::port}`.
 const IDP_PORT: u16 = 44300;
-
-impl Answer {
-    /// The `key=value` pairs after `#` (or `?`) of the Location header.
-    fn location_params(&self, separator: char) -> HashMap<String, String> {
-        let location = self.header("location").expect("Location header");
-        let (_, params) = location
-            .split_once(separator)
-            .unwrap_or_else(|| panic!("no '{separator}' in {location}"));
-        form_urlencoded::parse(params.as_bytes())
-            .into_owned()
-            .collect()
-    }
-}
 
 fn idp_options() -> IdpOptions {
     IdpOptions {
@@ -94,8 +77,13 @@ fn msal_authorize(overrides: &[(&str, &str)]) -> String {
     authorize_uri(&params)
 }
 
+/// MSAL's `/authorize` request (with `overrides`) through `app`.
+async fn authorize(app: &Router, overrides: &[(&str, &str)]) -> Answer {
+    send(app, get(&msal_authorize(overrides))).await
+}
+
 async fn authorize_code(app: &Router) -> String {
-    let answer = send(app, get(&msal_authorize(&[]))).await;
+    let answer = authorize(app, &[]).await;
     assert_eq!(answer.status, StatusCode::FOUND, "{}", answer.text());
     answer.location_params('#')["code"].clone()
 }
@@ -136,15 +124,6 @@ fn jwt_claims(token: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("json")
 }
 
-async fn api(app: &Router, path: &str, token: &str) -> Answer {
-    let request = Request::get(path)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(header::HOST, "mock.test")
-        .body(Body::empty())
-        .expect("request");
-    send(app, request).await
-}
-
 /// Assert an Entra JSON error and return its first AADSTS number.
 fn aad_error(answer: &Answer, error: &str) -> u64 {
     assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
@@ -166,21 +145,6 @@ fn aad_error(answer: &Answer, error: &str) -> u64 {
         "{body}"
     );
     code
-}
-
-fn api_error(answer: &Answer) -> (String, String) {
-    let body = answer.json();
-    assert_eq!(body["error"]["target"].as_str().map(str::len), Some(36));
-    (
-        body["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        body["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    )
 }
 
 async fn sign_in(app: &Router) -> Value {
@@ -264,7 +228,7 @@ async fn openid_metadata_and_keys() {
 #[tokio::test]
 async fn code_flow_with_pkce_gives_tokens_the_api_accepts() {
     let app = mock_with(idp_options());
-    let answer = send(&app, get(&msal_authorize(&[]))).await;
+    let answer = authorize(&app, &[]).await;
     assert_eq!(answer.status, StatusCode::FOUND);
     let location = answer.header("location").expect("location");
     assert!(
@@ -346,13 +310,13 @@ async fn code_flow_with_pkce_gives_tokens_the_api_accepts() {
         Some(3600)
     );
 
-    let machines = api(&app, "/api/machines?$top=2", access_token).await;
+    let machines = get_as(&app, "/api/machines?$top=2", access_token).await;
     assert_eq!(machines.status, StatusCode::OK, "{}", machines.text());
     let id = machines.json()["value"][0]["id"]
         .as_str()
         .expect("id")
         .to_owned();
-    let kbs = api(
+    let kbs = get_as(
         &app,
         &format!("/api/machines/{id}/getmissingkbs"),
         access_token,
@@ -430,12 +394,9 @@ async fn wrong_verifier_and_reused_code_are_invalid_grant() {
 #[tokio::test]
 async fn authorize_errors_redirect_or_show_a_page() {
     let app = mock_with(idp_options());
-    let unknown = send(
+    let unknown = authorize(
         &app,
-        get(&msal_authorize(&[(
-            "client_id",
-            "00000000-dead-beef-0000-000000000000",
-        )])),
+        &[("client_id", "00000000-dead-beef-0000-000000000000")],
     )
     .await;
     assert_eq!(unknown.status, StatusCode::FOUND);
@@ -445,12 +406,12 @@ async fn authorize_errors_redirect_or_show_a_page() {
     assert_eq!(params["state"], "state-abc");
     assert!(!params.contains_key("code"));
 
-    let nowhere = send(
+    let nowhere = authorize(
         &app,
-        get(&msal_authorize(&[
+        &[
             ("client_id", "nope"),
             ("redirect_uri", "https://evil.example/cb"),
-        ])),
+        ],
     )
     .await;
     assert_eq!(nowhere.status, StatusCode::BAD_REQUEST);
@@ -461,14 +422,7 @@ async fn authorize_errors_redirect_or_show_a_page() {
         nowhere.text()
     );
 
-    let bad_redirect = send(
-        &app,
-        get(&msal_authorize(&[(
-            "redirect_uri",
-            "https://evil.example/cb",
-        )])),
-    )
-    .await;
+    let bad_redirect = authorize(&app, &[("redirect_uri", "https://evil.example/cb")]).await;
     assert_eq!(bad_redirect.status, StatusCode::BAD_REQUEST);
     assert!(bad_redirect.text().contains("AADSTS50011"));
 
@@ -488,27 +442,16 @@ async fn authorize_errors_redirect_or_show_a_page() {
         (params["error"].as_str(), params["state"].as_str()),
         ("invalid_request", "s")
     );
-    let plain = send(
-        &app,
-        get(&msal_authorize(&[("code_challenge_method", "plain")])),
-    )
-    .await;
+    let plain = authorize(&app, &[("code_challenge_method", "plain")]).await;
     assert_eq!(plain.location_params('#')["error"], "invalid_request");
-    let implicit = send(&app, get(&msal_authorize(&[("response_type", "id_token")]))).await;
+    let implicit = authorize(&app, &[("response_type", "id_token")]).await;
     assert_eq!(
         implicit.location_params('#')["error"],
         "unsupported_response_type"
     );
 
     // Query mode and prompt=none work the same (the demo user is always signed in).
-    let query = send(
-        &app,
-        get(&msal_authorize(&[
-            ("response_mode", "query"),
-            ("prompt", "none"),
-        ])),
-    )
-    .await;
+    let query = authorize(&app, &[("response_mode", "query"), ("prompt", "none")]).await;
     assert_eq!(query.status, StatusCode::FOUND);
     assert!(query
         .header("location")
@@ -526,19 +469,13 @@ async fn authorize_errors_redirect_or_show_a_page() {
         ..idp_options()
     });
     assert_eq!(
-        send(&strict, get(&msal_authorize(&[]))).await.status,
+        authorize(&strict, &[]).await.status,
         StatusCode::BAD_REQUEST
     );
     assert_eq!(
-        send(
-            &strict,
-            get(&msal_authorize(&[(
-                "redirect_uri",
-                "http://localhost:3000/"
-            )]))
-        )
-        .await
-        .status,
+        authorize(&strict, &[("redirect_uri", "http://localhost:3000/")])
+            .await
+            .status,
         StatusCode::FOUND
     );
 
@@ -552,7 +489,7 @@ async fn refresh_token_grant_and_forced_expiry() {
     let tokens = sign_in(&app).await;
     let first = tokens["access_token"].as_str().expect("at").to_owned();
     assert_eq!(
-        api(&app, "/api/machines?$top=1", &first).await.status,
+        get_as(&app, "/api/machines?$top=1", &first).await.status,
         StatusCode::OK
     );
 
@@ -565,15 +502,10 @@ async fn refresh_token_grant_and_forced_expiry() {
     .await
     .into_json();
     assert_eq!(expired["expired"], 1);
-    let refused = api(&app, "/api/machines?$top=1", &first).await;
+    let refused = get_as(&app, "/api/machines?$top=1", &first).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        api_error(&refused),
-        (
-            "Unauthorized".to_owned(),
-            "Authorization token is expired".to_owned()
-        )
-    );
+    refused.assert_error(StatusCode::UNAUTHORIZED, "Unauthorized", "expired");
+    assert_eq!(refused.error_message(), "Authorization token is expired");
     assert_eq!(refused.header("www-authenticate"), Some("Bearer"));
 
     let refresh = tokens["refresh_token"].as_str().expect("rt");
@@ -594,7 +526,7 @@ async fn refresh_token_grant_and_forced_expiry() {
     assert!(renewed["id_token"].is_string() && renewed["refresh_token"].is_string());
     assert!(jwt_claims(renewed["id_token"].as_str().unwrap_or_default())["nonce"].is_null());
     assert_eq!(
-        api(&app, "/api/machines?$top=1", second).await.status,
+        get_as(&app, "/api/machines?$top=1", second).await.status,
         StatusCode::OK
     );
 
@@ -662,26 +594,23 @@ async fn fewer_permissions_mean_403_per_endpoint() {
     let tokens = sign_in(&app).await;
     let token = tokens["access_token"].as_str().expect("at");
     assert_eq!(jwt_claims(token)["scp"], "Machine.Read Vulnerability.Read");
-    let machines = api(&app, "/api/machines?$top=1", token).await;
+    let machines = get_as(&app, "/api/machines?$top=1", token).await;
     assert_eq!(machines.status, StatusCode::OK);
     let id = machines.json()["value"][0]["id"]
         .as_str()
         .expect("id")
         .to_owned();
     assert_eq!(
-        api(&app, &format!("/api/machines/{id}"), token)
+        get_as(&app, &format!("/api/machines/{id}"), token)
             .await
             .status,
         StatusCode::OK
     );
-    let kbs = api(&app, &format!("/api/machines/{id}/getmissingkbs"), token).await;
-    assert_eq!(kbs.status, StatusCode::FORBIDDEN);
+    let kbs = get_as(&app, &format!("/api/machines/{id}/getmissingkbs"), token).await;
+    kbs.assert_error(StatusCode::FORBIDDEN, "Forbidden", "getmissingkbs");
     assert_eq!(
-        api_error(&kbs),
-        (
-            "Forbidden".to_owned(),
-            "Missing user permissions. API required permissions: Software.Read. User permissions: Machine.Read Vulnerability.Read.".to_owned()
-        )
+        kbs.error_message(),
+        "Missing user permissions. API required permissions: Software.Read. User permissions: Machine.Read Vulnerability.Read."
     );
 
     let none = mock_with(IdpOptions {
@@ -692,10 +621,10 @@ async fn fewer_permissions_mean_403_per_endpoint() {
         .as_str()
         .expect("at")
         .to_owned();
-    let machines = api(&none, "/api/machines", &token).await;
-    assert_eq!(machines.status, StatusCode::FORBIDDEN);
-    assert!(api_error(&machines)
-        .1
+    let machines = get_as(&none, "/api/machines", &token).await;
+    machines.assert_error(StatusCode::FORBIDDEN, "Forbidden", "no scopes");
+    assert!(machines
+        .error_message()
         .contains("API required permissions: Machine.Read. User permissions: ."));
 }
 
@@ -711,10 +640,10 @@ async fn invalid_tokens_are_401() {
     let mut signature = URL_SAFE_NO_PAD.decode(rest).expect("b64");
     signature[10] ^= 0x01;
     let tampered = format!("{head}.{}", URL_SAFE_NO_PAD.encode(signature));
-    let answer = api(&app, "/api/machines", &tampered).await;
+    let answer = get_as(&app, "/api/machines", &tampered).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    let (code, message) = api_error(&answer);
-    assert_eq!(code, "Unauthorized");
+    answer.assert_error(StatusCode::UNAUTHORIZED, "Unauthorized", "tampered");
+    let message = answer.error_message();
     assert!(message.starts_with("Invalid token"), "{message}");
 
     // Claims changed, signature kept.
@@ -728,12 +657,12 @@ async fn invalid_tokens_are_401() {
         parts[2]
     );
     assert_eq!(
-        api(&app, "/api/machines", &forged).await.status,
+        get_as(&app, "/api/machines", &forged).await.status,
         StatusCode::UNAUTHORIZED
     );
 
-    let dev = api(&app, "/api/machines", "dev").await;
-    assert_eq!(api_error(&dev).1, "Invalid token (not a JWT)");
+    let dev = get_as(&app, "/api/machines", "dev").await;
+    assert_eq!(dev.error_message(), "Invalid token (not a JWT)");
 
     // A token from another run's IdP (same options, other key).
     let other = mock_with(idp_options());
@@ -741,8 +670,9 @@ async fn invalid_tokens_are_401() {
         .as_str()
         .expect("at")
         .to_owned();
-    assert!(api_error(&api(&app, "/api/machines", &foreign).await)
-        .1
+    assert!(get_as(&app, "/api/machines", &foreign)
+        .await
+        .error_message()
         .starts_with("Invalid token"));
 
     let stats = send(&app, get("/_mock/idp/stats")).await.into_json();
@@ -755,7 +685,7 @@ async fn audience_follows_the_requested_resource() {
     let sign_in_for = |scope: &'static str| {
         let app = app.clone();
         async move {
-            let answer = send(&app, get(&msal_authorize(&[("scope", scope)]))).await;
+            let answer = authorize(&app, &[("scope", scope)]).await;
             let code = answer.location_params('#')["code"].clone();
             let tokens = send(
                 &app,
@@ -779,14 +709,14 @@ async fn audience_follows_the_requested_resource() {
         "https://api.security.microsoft.com"
     );
     assert_eq!(
-        api(&app, "/api/machines?$top=1", &newer).await.status,
+        get_as(&app, "/api/machines?$top=1", &newer).await.status,
         StatusCode::OK
     );
 
     let graph = sign_in_for("https://graph.microsoft.com/User.Read openid").await;
-    let answer = api(&app, "/api/machines?$top=1", &graph).await;
+    let answer = get_as(&app, "/api/machines?$top=1", &graph).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    assert!(api_error(&answer).1.contains("audience"));
+    assert!(answer.error_message().contains("audience"));
 }
 
 #[tokio::test]
@@ -841,15 +771,15 @@ async fn logout_and_minted_tokens() {
         .into_json();
     let token = minted["access_token"].as_str().expect("token");
     assert_eq!(
-        api(&app, "/api/machines?$top=1", token).await.status,
+        get_as(&app, "/api/machines?$top=1", token).await.status,
         StatusCode::OK
     );
-    let id = api(&app, "/api/machines?$top=1", token).await.json()["value"][0]["id"]
+    let id = get_as(&app, "/api/machines?$top=1", token).await.json()["value"][0]["id"]
         .as_str()
         .expect("id")
         .to_owned();
     assert_eq!(
-        api(&app, &format!("/api/machines/{id}/getmissingkbs"), token)
+        get_as(&app, &format!("/api/machines/{id}/getmissingkbs"), token)
             .await
             .status,
         StatusCode::FORBIDDEN
@@ -864,7 +794,9 @@ async fn logout_and_minted_tokens() {
 async fn without_idp_any_bearer_still_passes() {
     let app = router(&MockOptions::default());
     assert_eq!(
-        api(&app, "/api/machines?$top=1", "anything").await.status,
+        get_as(&app, "/api/machines?$top=1", "anything")
+            .await
+            .status,
         StatusCode::OK
     );
     assert_eq!(
@@ -1089,14 +1021,14 @@ async fn an_ended_session_refuses_silent_renewal_until_the_user_signs_in_again()
     assert_eq!(ended.status, StatusCode::OK);
     // Tokens issued so far are expired, the refresh token is refused, and so is a silent sign-in.
     assert_eq!(
-        api(&app, "/api/machines?$top=1", &access).await.status,
+        get_as(&app, "/api/machines?$top=1", &access).await.status,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
         aad_error(&send(&app, refresh_grant()).await, "invalid_grant"),
         50173
     );
-    let silent = send(&app, get(&msal_authorize(&[("prompt", "none")]))).await;
+    let silent = authorize(&app, &[("prompt", "none")]).await;
     assert_eq!(silent.status, StatusCode::FOUND, "{}", silent.text());
     let params = silent.location_params('#');
     assert_eq!(params["error"], "login_required");
@@ -1106,7 +1038,7 @@ async fn an_ended_session_refuses_silent_renewal_until_the_user_signs_in_again()
     // The user signs in again on the sign-in page: a code, and silent renewal works again.
     let again = sign_in(&app).await;
     assert!(again["access_token"].is_string());
-    let silent = send(&app, get(&msal_authorize(&[("prompt", "none")]))).await;
+    let silent = authorize(&app, &[("prompt", "none")]).await;
     assert!(silent.location_params('#').contains_key("code"));
     assert_eq!(
         aad_error(&send(&app, refresh_grant()).await, "invalid_grant"),

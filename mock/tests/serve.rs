@@ -58,31 +58,20 @@ async fn spawned_mock_serves_api_and_app_and_shuts_down() {
     }
     assert_eq!((rows, pages), (300, 3));
 
-    let index = client
-        .get(format!("http://{app_addr}/"))
-        .send()
-        .await
-        .expect("index");
+    let from_app = |path: &str| client.get(format!("http://{app_addr}{path}")).send();
+    let index = from_app("/").await.expect("index");
     assert_eq!(index.status(), 200);
     assert!(index
         .text()
         .await
         .expect("text")
         .contains("<title>kbwatch</title>"));
-    let js = client
-        .get(format!("http://{app_addr}/pkg/app.js"))
-        .send()
-        .await
-        .expect("js");
+    let js = from_app("/pkg/app.js").await.expect("js");
     assert!(js.headers()["content-type"]
         .to_str()
         .unwrap_or_default()
         .contains("javascript"));
-    let deep = client
-        .get(format!("http://{app_addr}/devices/abc"))
-        .send()
-        .await
-        .expect("deep link");
+    let deep = from_app("/devices/abc").await.expect("deep link");
     assert!(
         deep.text().await.expect("text").contains("kbwatch"),
         "client routes get index.html"

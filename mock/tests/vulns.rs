@@ -5,76 +5,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use kbwatch_mock::{router, router_with_idp, Idp, IdpOptions, MockOptions};
 use serde_json::Value;
-use tower::ServiceExt;
 
-mod common;
+use crate::common::{admin, encode, get, get_as, get_with, keys, local, refused_after, text, HOST};
 
-use common::{send, Answer};
-
-const HOST: &str = "mock.test:8787";
 const MV: &str = "/api/vulnerabilities/machinesVulnerabilities";
 const SV: &str = "/api/machines/SoftwareVulnerabilitiesByMachine";
-
-impl Answer {
-    fn error_code(&self) -> String {
-        self.json()["error"]["code"]
-            .as_str()
-            .expect("error code")
-            .to_owned()
-    }
-
-    fn retry_after(&self) -> u64 {
-        self.headers
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .expect("Retry-After")
-    }
-
-    fn rows(&self) -> Vec<Value> {
-        assert_eq!(
-            self.status,
-            StatusCode::OK,
-            "{}",
-            String::from_utf8_lossy(&self.body)
-        );
-        self.json()["value"].as_array().expect("value").clone()
-    }
-
-    fn next_link(&self) -> Option<String> {
-        self.json()["@odata.nextLink"].as_str().map(str::to_owned)
-    }
-}
-
-async fn send_as(app: &Router, uri: &str, token: &str) -> Answer {
-    let request = Request::builder()
-        .method(Method::GET)
-        .uri(uri)
-        .header(header::HOST, HOST)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .expect("request");
-    send(app, request).await
-}
-
-async fn get(app: &Router, uri: &str) -> Answer {
-    send_as(app, uri, "test-token").await
-}
-
-async fn admin(app: &Router, method: Method, uri: &str) -> Value {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(Body::empty())
-        .expect("request");
-    send(app, request).await.json().clone()
-}
 
 /// A small fleet without rate limits (the forced shapes need ≥ 3 devices).
 fn small(devices: usize) -> MockOptions {
@@ -86,18 +25,6 @@ fn small(devices: usize) -> MockOptions {
         export_rate_per_hour: 0,
         ..MockOptions::default()
     }
-}
-
-fn encode(value: &str) -> String {
-    form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
-/// Path and query of an absolute nextLink (the oneshot router needs no scheme/host).
-fn local(link: &str) -> String {
-    let rest = link
-        .strip_prefix(&format!("http://{HOST}"))
-        .unwrap_or_else(|| panic!("nextLink points elsewhere: {link}"));
-    rest.to_owned()
 }
 
 /// Every row, following nextLinks from `first`.
@@ -116,23 +43,10 @@ async fn walk(app: &Router, first: &str) -> (Vec<Value>, usize) {
 }
 
 async fn fleet(app: &Router) -> Vec<Value> {
-    admin(app, Method::GET, "/_mock/fleet").await["devices"]
+    admin(app, Method::GET, "/_mock/fleet").await.into_json()["devices"]
         .as_array()
         .expect("devices")
         .clone()
-}
-
-fn keys(object: &Value) -> BTreeSet<&str> {
-    object
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect()
-}
-
-fn text<'a>(row: &'a Value, field: &str) -> &'a str {
-    row[field].as_str().unwrap_or_default()
 }
 
 #[tokio::test]
@@ -406,7 +320,8 @@ async fn both_endpoints_agree_with_getmissingkbs() {
 async fn machines_vulnerabilities_page_by_top_skip_and_next_link() {
     let app = router(&small(6));
     let (all, pages) = walk(&app, MV).await;
-    let total = admin(&app, Method::GET, "/_mock/fleet").await["machinesVulnerabilities"]
+    let total = admin(&app, Method::GET, "/_mock/fleet").await.into_json()
+        ["machinesVulnerabilities"]
         .as_u64()
         .expect("total") as usize;
     assert_eq!(all.len(), total);
@@ -431,9 +346,9 @@ async fn machines_vulnerabilities_page_by_top_skip_and_next_link() {
         ("$top=x", "ODataError"),
         ("$skip=-1", "ODataError"),
     ] {
-        let answer = get(&app, &format!("{MV}?{bad}")).await;
-        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}");
-        assert_eq!(answer.error_code(), code, "{bad}");
+        get(&app, &format!("{MV}?{bad}"))
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, code, bad);
     }
 
     // The server page size caps pages; without nextLinks the client pages by $skip.
@@ -513,9 +428,9 @@ async fn machines_vulnerabilities_filter_on_machine_and_kb() {
         "machineId eq",
         "fixingKbId eq 5044285",
     ] {
-        let answer = get(&app, &filtered(bad)).await;
-        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}");
-        assert_eq!(answer.error_code(), "ODataError", "{bad}");
+        get(&app, &filtered(bad))
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "ODataError", bad);
     }
 }
 
@@ -526,7 +441,8 @@ async fn software_vulnerabilities_page_by_skip_token() {
     let whole = get(&app, SV).await;
     assert!(whole.next_link().is_none());
     let whole = whole.rows();
-    let total = admin(&app, Method::GET, "/_mock/fleet").await["softwareVulnerabilitiesByMachine"]
+    let total = admin(&app, Method::GET, "/_mock/fleet").await.into_json()
+        ["softwareVulnerabilitiesByMachine"]
         .as_u64()
         .expect("total") as usize;
     assert_eq!(whole.len(), total);
@@ -564,9 +480,9 @@ async fn software_vulnerabilities_page_by_skip_token() {
         ("$skiptoken=not-a-token", "InvalidInput"),
         ("$skiptoken=eyJMaW5lU3RvcHBlZEF0Ijo1fQ", "InvalidInput"),
     ] {
-        let answer = get(&app, &format!("{SV}?{bad}")).await;
-        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}");
-        assert_eq!(answer.error_code(), code, "{bad}");
+        get(&app, &format!("{SV}?{bad}"))
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, code, bad);
     }
     // A token from another fleet is refused.
     let other = router(&MockOptions {
@@ -586,12 +502,7 @@ async fn software_vulnerabilities_have_their_own_rate_limits() {
         ..MockOptions::default()
     });
     let cheap = format!("{SV}?$top=1");
-    for i in 0..30 {
-        assert_eq!(get(&app, &cheap).await.status, StatusCode::OK, "call {i}");
-    }
-    let refused = get(&app, &cheap).await;
-    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(refused.error_code(), "TooManyRequests");
+    let refused = refused_after(&app, &cheap, 30).await;
     assert!((1..=60).contains(&refused.retry_after()));
     // A separate budget: the same token still reaches the other endpoints …
     assert_eq!(
@@ -603,9 +514,9 @@ async fn software_vulnerabilities_have_their_own_rate_limits() {
         StatusCode::OK
     );
     // … and another token the export.
-    assert_eq!(send_as(&app, &cheap, "other").await.status, StatusCode::OK);
+    assert_eq!(get_as(&app, &cheap, "other").await.status, StatusCode::OK);
 
-    let stats = admin(&app, Method::GET, "/_mock/stats").await;
+    let stats = admin(&app, Method::GET, "/_mock/stats").await.into_json();
     let export = &stats["rate_limits"]["budgets"]["export"];
     assert_eq!(export["per_minute"], 30);
     assert_eq!(export["per_hour"], 1000);
@@ -632,7 +543,7 @@ async fn software_vulnerabilities_have_their_own_rate_limits() {
         StatusCode::OK,
         "reset clears windows"
     );
-    let stats = admin(&app, Method::GET, "/_mock/stats").await;
+    let stats = admin(&app, Method::GET, "/_mock/stats").await.into_json();
     assert_eq!(stats["rate_limits"]["budgets"]["export"]["calls"], 1);
 
     // The hourly export limit.
@@ -642,11 +553,7 @@ async fn software_vulnerabilities_have_their_own_rate_limits() {
         export_rate_per_hour: 3,
         ..MockOptions::default()
     });
-    for _ in 0..3 {
-        assert_eq!(get(&hourly, &cheap).await.status, StatusCode::OK);
-    }
-    let refused = get(&hourly, &cheap).await;
-    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    let refused = refused_after(&hourly, &cheap, 3).await;
     assert!((61..=3600).contains(&refused.retry_after()));
 }
 
@@ -662,13 +569,8 @@ async fn time_scale_shrinks_windows_and_retry_after() {
         ..MockOptions::default()
     });
     let machines = "/api/machines?$top=1";
-    for _ in 0..3 {
-        assert_eq!(get(&app, machines).await.status, StatusCode::OK);
-    }
     // A minute lasts one second: Retry-After 1 (rounded up from under a second).
-    let refused = get(&app, machines).await;
-    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(refused.retry_after(), 1);
+    assert_eq!(refused_after(&app, machines, 3).await.retry_after(), 1);
     tokio::time::advance(Duration::from_secs(1)).await;
     assert_eq!(get(&app, machines).await.status, StatusCode::OK);
     assert_eq!(get(&app, machines).await.status, StatusCode::OK);
@@ -687,7 +589,7 @@ async fn time_scale_shrinks_windows_and_retry_after() {
     let refused = get(&app, &format!("{SV}?$top=1")).await;
     assert_eq!(refused.retry_after(), 1);
 
-    let stats = admin(&app, Method::GET, "/_mock/stats").await;
+    let stats = admin(&app, Method::GET, "/_mock/stats").await.into_json();
     let limits = &stats["rate_limits"];
     assert_eq!(limits["time_scale"], 60.0);
     let default = &limits["budgets"]["default"];
@@ -708,7 +610,9 @@ async fn time_scale_shrinks_windows_and_retry_after() {
     });
     get(&unscaled, machines).await;
     assert_eq!(get(&unscaled, machines).await.retry_after(), 60);
-    let stats = admin(&unscaled, Method::GET, "/_mock/stats").await;
+    let stats = admin(&unscaled, Method::GET, "/_mock/stats")
+        .await
+        .into_json();
     assert_eq!(
         stats["rate_limits"]["budgets"]["default"]["minute_secs"],
         60.0
@@ -734,23 +638,23 @@ async fn vulnerability_endpoints_need_vulnerability_read() {
         .expect("token");
     for path in [MV, SV] {
         let uri = format!("{path}?$top=1");
-        let refused = send_as(&app, &uri, &without).await;
+        let refused = get_as(&app, &uri, &without).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{path}");
         assert!(refused.json()["error"]["message"]
             .as_str()
             .is_some_and(|m| m.contains("API required permissions: Vulnerability.Read.")));
         assert_eq!(
-            send_as(&app, &uri, &with).await.status,
+            get_as(&app, &uri, &with).await.status,
             StatusCode::OK,
             "{path}"
         );
         assert_eq!(
-            send_as(&app, &uri, "not-a-jwt").await.status,
+            get_as(&app, &uri, "not-a-jwt").await.status,
             StatusCode::UNAUTHORIZED
         );
     }
     assert_eq!(
-        send_as(&app, "/api/machines?$top=1", &with).await.status,
+        get_as(&app, "/api/machines?$top=1", &with).await.status,
         StatusCode::FORBIDDEN,
         "Vulnerability.Read is not Machine.Read"
     );
@@ -759,38 +663,16 @@ async fn vulnerability_endpoints_need_vulnerability_read() {
 #[tokio::test]
 async fn faults_apply_to_the_new_endpoints() {
     let app = router(&small(6));
-    let request = |uri: &str, fault: &str| {
-        Request::builder()
-            .uri(uri)
-            .header(header::HOST, HOST)
-            .header(header::AUTHORIZATION, "Bearer t")
-            .header("x-mock-fault", fault)
-            .body(Body::empty())
-            .expect("request")
-    };
-    let answer = app
-        .clone()
-        .oneshot(request(SV, "throttle;retry_after=4"))
+    let fault = |name| [("x-mock-fault", name)];
+    let answer = get_with(&app, SV, &fault("throttle;retry_after=4")).await;
+    assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(answer.retry_after(), 4, "faults are not time-scaled");
+    let json = get_with(&app, &format!("{MV}?$top=3"), &fault("nulls"))
         .await
-        .expect("infallible");
-    assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(
-        answer.headers()[header::RETRY_AFTER],
-        "4",
-        "faults are not time-scaled"
-    );
-    let answer = app
-        .clone()
-        .oneshot(request(&format!("{MV}?$top=3"), "nulls"))
-        .await
-        .expect("infallible");
-    let body = answer.into_body().collect().await.expect("body").to_bytes();
-    let json: Value = serde_json::from_slice(&body).expect("json");
+        .into_json();
     assert!(json["value"][0]["cveId"].is_null() && json["value"][0]["machineId"].is_null());
-    let answer = app
-        .clone()
-        .oneshot(request(SV, "not_found"))
-        .await
-        .expect("infallible");
-    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        get_with(&app, SV, &fault("not_found")).await.status,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -16,20 +16,11 @@ use super::grants::{self, AuthCode, RefreshGrant};
 use super::tokens::{AccessClaims, IdClaims};
 use super::{Idp, IdpError, OIDC_SCOPES};
 use crate::errors::JSON_CONTENT_TYPE;
+use crate::query::{self, pairs, query_pairs};
 
-/// Query or form pairs, decoded, in order.
-fn pairs(raw: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
+/// A parameter's first value; Entra treats `key=` like a missing key.
 fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
+    query::param(pairs, key).filter(|v| !v.is_empty())
 }
 
 fn now() -> u64 {
@@ -345,7 +336,7 @@ pub(super) async fn authorize(
     Path(tenant): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let query = pairs(query.unwrap_or_default().as_bytes());
+    let query = query_pairs(query.as_deref());
     let get = |key| param(&query, key);
     if !known_tenant(&idp, &tenant) {
         return unknown_tenant(&tenant).into_page(&idp);
@@ -681,7 +672,7 @@ pub(super) async fn logout(
     Path(tenant): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let query = pairs(query.unwrap_or_default().as_bytes());
+    let query = query_pairs(query.as_deref());
     if !known_tenant(&idp, &tenant) {
         return unknown_tenant(&tenant).into_page(&idp);
     }
@@ -732,8 +723,8 @@ pub(super) async fn admin_token(
     State(idp): State<Arc<Idp>>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let query = pairs(query.unwrap_or_default().as_bytes());
-    let scopes: Option<Vec<String>> = query.iter().find(|(k, _)| k == "scp").map(|(_, v)| {
+    let query = query_pairs(query.as_deref());
+    let scopes: Option<Vec<String>> = query::param(&query, "scp").map(|v| {
         v.split([',', ' '])
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
