@@ -577,19 +577,24 @@ async fn device_rows_are_kept_across_selection_and_filters_and_long_lists_are_wi
     );
 }
 
-#[wasm_bindgen_test]
-async fn config_problems_are_listed_by_key() {
+/// The items of the configuration error page for `config_json`.
+async fn config_error_items(config_json: &str) -> Vec<String> {
     let root = container();
-    let errors = AppConfig::parse(r#"{"apibase": "x", "auth": {"mode": "magic"}}"#).unwrap_err();
+    let errors = AppConfig::parse(config_json).unwrap_err();
     let _mounted = mount_to(
         root.clone(),
         move || view! { <ConfigProblem problem=StartupProblem::Invalid(errors.clone())/> },
     );
     settle().await;
-    let items: Vec<String> = all(&root, "[data-testid=config-error-item]")
+    all(&root, "[data-testid=config-error-item]")
         .iter()
         .map(|e| e.text_content().unwrap())
-        .collect();
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn config_problems_are_listed_by_key() {
+    let items = config_error_items(r#"{"apibase": "x", "auth": {"mode": "magic"}}"#).await;
     assert_eq!(
         items,
         [
@@ -601,17 +606,7 @@ async fn config_problems_are_listed_by_key() {
 
 #[wasm_bindgen_test]
 async fn msal_config_problems_name_the_wrong_key() {
-    let root = container();
-    let errors = AppConfig::parse(r#"{"auth": {"mode": "msal", "clientId": "abc", "tenantId": "contoso.onmicrosoft.com", "cacheLocation": "cookie"}}"#).unwrap_err();
-    let _mounted = mount_to(
-        root.clone(),
-        move || view! { <ConfigProblem problem=StartupProblem::Invalid(errors.clone())/> },
-    );
-    settle().await;
-    let items: Vec<String> = all(&root, "[data-testid=config-error-item]")
-        .iter()
-        .map(|e| e.text_content().unwrap())
-        .collect();
+    let items = config_error_items(r#"{"auth": {"mode": "msal", "clientId": "abc", "tenantId": "contoso.onmicrosoft.com", "cacheLocation": "cookie"}}"#).await;
     assert_eq!(
         items,
         [
