@@ -62,16 +62,7 @@ pub fn KbPanel(
     });
     let status = Signal::derive(move || data.get().status);
 
-    Effect::new(move |marked: Option<bool>| {
-        let has_rows = !rows.with(Vec::is_empty);
-        if has_rows && marked != Some(true) {
-            if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
-                let _ = performance.mark(KB_TABLE_RENDERED_MARK);
-            }
-            return true;
-        }
-        marked.unwrap_or(false)
-    });
+    mark_first_rows(rows);
 
     let error_context = Signal::derive(move || {
         let requested = requested.get()?;
@@ -130,6 +121,20 @@ pub fn KbPanel(
             </Show>
         </section>
     }
+}
+
+/// Sets [`KB_TABLE_RENDERED_MARK`] once, when the first rows are there.
+fn mark_first_rows(rows: Memo<Vec<usize>>) {
+    Effect::new(move |marked: Option<bool>| {
+        let has_rows = !rows.with(Vec::is_empty);
+        if has_rows && marked != Some(true) {
+            if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+                let _ = performance.mark(KB_TABLE_RENDERED_MARK);
+            }
+            return true;
+        }
+        marked.unwrap_or(false)
+    });
 }
 
 /// The KB panel before a device is chosen, or when the link's device cannot be used: the
