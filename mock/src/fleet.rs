@@ -93,7 +93,7 @@ pub struct Fleet {
 }
 
 /// What kind of device a slot becomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Role {
     Workstation,
     Kiosk,
@@ -191,7 +191,7 @@ impl Fleet {
             rng,
             catalog: &catalog,
             anchor,
-            names: HashSet::new(),
+            names: Names::default(),
             ids: HashSet::new(),
         };
         let machines: Vec<Machine> = (0..count)
@@ -248,8 +248,31 @@ struct Generator<'a> {
     rng: ChaCha8Rng,
     catalog: &'a Catalog,
     anchor: DateTime<Utc>,
-    names: HashSet<String>,
+    names: Names,
     ids: HashSet<String>,
+}
+
+/// The computer names given so far.
+#[derive(Default)]
+struct Names {
+    taken: HashSet<String>,
+    /// Per name family (see [`name_family`]): how many names were drawn from it.
+    drawn: HashMap<(Role, &'static str), u64>,
+    /// Per name head once its family is used up: the next number to count on with.
+    counted: HashMap<String, u64>,
+}
+
+/// The family a role's random names come from (one per department where the department is part
+/// of the name) and how many names it holds.
+fn name_family(role: Role, dept: &'static str) -> ((Role, &'static str), u64) {
+    let per_server_role = |roles: &[&str]| roles.len() as u64 * 99;
+    match role {
+        Role::Workstation | Role::Mac => ((role, dept), 9_999),
+        Role::Kiosk => ((role, ""), 999),
+        Role::Server => ((role, ""), per_server_role(SERVER_ROLES)),
+        Role::LinuxServer => ((role, ""), per_server_role(LINUX_ROLES)),
+        Role::Discovered => ((role, ""), 16u64.pow(7)),
+    }
 }
 
 /// Operating-system facts of one device.
@@ -425,39 +448,75 @@ impl Generator<'_> {
         }
     }
 
-    fn name(&mut self, role: Role, dept: &str) -> Option<String> {
+    fn name(&mut self, role: Role, dept: &'static str) -> Option<String> {
         if role == Role::Discovered && self.rng.random_bool(0.3) {
             return None; // discovered devices often have no name
         }
-        loop {
-            let name = match role {
-                Role::Workstation => {
-                    format!(
-                        "{dept}-ws-{:04}.contoso.local",
-                        self.rng.random_range(1..10000)
-                    )
+        let (family, size) = name_family(role, dept);
+        let drawn = self.names.drawn.entry(family).or_default();
+        if *drawn < size {
+            // Retry until a free one comes up: the draws stay the same as long as the family has
+            // room, so fleets that fit keep the names they always had.
+            *drawn += 1;
+            loop {
+                let name = self.drawn_name(role, dept);
+                if self.names.taken.insert(name.clone()) {
+                    return Some(name);
                 }
-                Role::Kiosk => format!("kiosk-{:03}.contoso.local", self.rng.random_range(1..1000)),
-                Role::Server => format!(
-                    "srv-{}-{:02}.contoso.local",
-                    pick(&mut self.rng, SERVER_ROLES),
-                    self.rng.random_range(1..100)
-                ),
-                Role::Mac => format!(
-                    "{dept}-mac-{:04}.contoso.local",
-                    self.rng.random_range(1..10000)
-                ),
-                Role::LinuxServer => format!(
-                    "lnx-{}-{:02}.contoso.local",
-                    pick(&mut self.rng, LINUX_ROLES),
-                    self.rng.random_range(1..100)
-                ),
-                Role::Discovered => format!("desktop-{}", hex(&mut self.rng, 7, true)),
-            };
-            if self.names.insert(name.clone()) {
-                return Some(name);
             }
         }
+        Some(self.counted_name(role, dept))
+    }
+
+    /// A name drawn at random from the role's family.
+    fn drawn_name(&mut self, role: Role, dept: &str) -> String {
+        match role {
+            Role::Workstation => {
+                format!(
+                    "{dept}-ws-{:04}.contoso.local",
+                    self.rng.random_range(1..10000)
+                )
+            }
+            Role::Kiosk => format!("kiosk-{:03}.contoso.local", self.rng.random_range(1..1000)),
+            Role::Server => format!(
+                "srv-{}-{:02}.contoso.local",
+                pick(&mut self.rng, SERVER_ROLES),
+                self.rng.random_range(1..100)
+            ),
+            Role::Mac => format!(
+                "{dept}-mac-{:04}.contoso.local",
+                self.rng.random_range(1..10000)
+            ),
+            Role::LinuxServer => format!(
+                "lnx-{}-{:02}.contoso.local",
+                pick(&mut self.rng, LINUX_ROLES),
+                self.rng.random_range(1..100)
+            ),
+            Role::Discovered => format!("desktop-{}", hex(&mut self.rng, 7, true)),
+        }
+    }
+
+    /// A name once the role's family is used up: the numbers count on past the drawn range, one
+    /// digit wider than any drawn name (`srv-sql-100`, `kiosk-1000`, `fin-ws-10000`), so they
+    /// are unique without retrying.
+    fn counted_name(&mut self, role: Role, dept: &str) -> String {
+        let (head, first) = match role {
+            Role::Workstation => (format!("{dept}-ws-"), 10_000),
+            Role::Mac => (format!("{dept}-mac-"), 10_000),
+            Role::Kiosk => ("kiosk-".to_owned(), 1_000),
+            Role::Server => (format!("srv-{}-", pick(&mut self.rng, SERVER_ROLES)), 100),
+            Role::LinuxServer => (format!("lnx-{}-", pick(&mut self.rng, LINUX_ROLES)), 100),
+            Role::Discovered => ("desktop-".to_owned(), 0x1000_0000),
+        };
+        let next = self.names.counted.entry(head.clone()).or_insert(first);
+        let name = match role {
+            Role::Discovered => format!("{head}{next:X}"),
+            _ => format!("{head}{next}.contoso.local"),
+        };
+        *next += 1;
+        let fresh = self.names.taken.insert(name.clone());
+        debug_assert!(fresh, "counted names are wider than drawn ones: {name}");
+        name
     }
 
     fn tags(&mut self, role: Role, dept: &str) -> Vec<&'static str> {
@@ -715,6 +774,90 @@ mod tests {
             .machines
             .iter()
             .any(|m| m.os_platform == Some("macOS")));
+    }
+
+    /// A stable digest of everything a client sees of a fleet: each device's JSON and the ids of
+    /// the KBs it misses.
+    fn digest(fleet: &Fleet) -> u64 {
+        let mut parts = Vec::new();
+        for m in &fleet.machines {
+            parts.push(serde_json::to_vec(m).expect("json"));
+            for kb in fleet.missing_kbs(m) {
+                parts.push(kb.id.clone().into_bytes());
+            }
+        }
+        let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        crate::vulns::stable_hash(&parts)
+    }
+
+    /// The fleets the other suites assert on (the default, the e2e and mock tests' sizes and
+    /// seeds, the README's 2,000) keep exactly the devices, names and KBs they had before names
+    /// could outgrow their drawn ranges.
+    #[test]
+    fn fleets_of_todays_sizes_keep_their_exact_devices() {
+        for (seed, count, expected) in [
+            (42, 300, 0x7474_ee88_2b4c_c165_u64),
+            (42, 12, 0xf979_b4b2_fddf_f850),
+            (42, 16, 0xa55b_38b0_9fb3_1722),
+            (42, 6, 0xd259_79d0_f303_2379),
+            (7, 300, 0x9e1d_21b9_5ab3_3391),
+            (7, 40, 0x2920_4267_8417_6596),
+            (20_240_611, 300, 0xe99e_a9d4_e4f7_756a),
+            (20_241_105, 60, 0xa5f6_de67_2185_5282),
+            (7, 2_000, 0xe869_d1ac_b35d_b8ec),
+        ] {
+            let fleet = Fleet::generate(seed, count, anchor());
+            assert_eq!(
+                format!("{:#018x}", digest(&fleet)),
+                format!("{expected:#018x}"),
+                "seed {seed}, {count} devices"
+            );
+        }
+    }
+
+    /// Far past every drawn range (servers run out near 3,500 devices, kiosks near 25,000): still
+    /// one name and one id per device. 30,000 devices rather than the 100,000 the mock starts in
+    /// about a second in release: 100,000 take about five seconds in a debug build.
+    #[test]
+    fn names_and_ids_stay_unique_past_the_drawn_ranges() {
+        const COUNT: usize = 30_000;
+        let fleet = Fleet::generate(42, COUNT, anchor());
+        assert_eq!(fleet.machines.len(), COUNT);
+        let ids: HashSet<&str> = fleet.machines.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids.len(), COUNT);
+        let names: Vec<&str> = fleet
+            .machines
+            .iter()
+            .filter_map(|m| m.computer_dns_name.as_deref())
+            .collect();
+        let unique: HashSet<&str> = names.iter().copied().collect();
+        assert_eq!(unique.len(), names.len());
+        // The counted names continue the drawn ones' pattern.
+        for counted in [
+            "srv-sql-100.contoso.local",
+            "lnx-web-100.contoso.local",
+            "kiosk-1000.contoso.local",
+        ] {
+            assert!(unique.contains(counted), "{counted}");
+        }
+        assert!(names
+            .iter()
+            .all(|n| n.ends_with(".contoso.local") || n.starts_with("desktop-")));
+        for m in &fleet.machines {
+            if let Some(name) = &m.computer_dns_name {
+                assert!(fleet
+                    .by_id_or_name(name)
+                    .is_some_and(|found| found.id == m.id));
+            }
+        }
+    }
+
+    #[test]
+    fn fleets_past_the_drawn_ranges_are_deterministic_too() {
+        let a = Fleet::generate(3, 8_000, anchor());
+        let b = Fleet::generate(3, 8_000, anchor());
+        assert_eq!(a.machines, b.machines);
+        assert_ne!(a.machines, Fleet::generate(4, 8_000, anchor()).machines);
     }
 
     #[test]
