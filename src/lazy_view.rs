@@ -38,8 +38,10 @@ enum Stage {
 }
 
 type LoadFn = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<AnyView, ViewUnavailable>>>>>;
-/// The view's loader, kept by the view's owner (closures copy the handle).
-type Load = StoredValue<LoadFn, LocalStorage>;
+/// The view's loader and the owner the view is built under (the `lazy_view`'s own, whoever
+/// starts the fetch: the first render, the retry button or the retry timer), kept by that
+/// owner; closures copy the handle.
+type Load = StoredValue<(LoadFn, Owner), LocalStorage>;
 
 /// Shows `load`'s view once its code is there, "loading" until then, and the reason with a
 /// retry (now, or by itself after [`RETRY_AFTER`]) when the code could not be fetched.
@@ -50,7 +52,8 @@ pub fn lazy_view<F>(loading: &'static str, load: impl Fn() -> F + 'static) -> im
 where
     F: Future<Output = Result<AnyView, ViewUnavailable>> + 'static,
 {
-    let load: Load = StoredValue::new_local(Rc::new(move || Box::pin(load()) as Pin<Box<_>>));
+    let load: LoadFn = Rc::new(move || Box::pin(load()) as Pin<Box<_>>);
+    let load: Load = StoredValue::new_local((load, Owner::current().unwrap_or_default()));
     let stage = RwSignal::new(Stage::Loading);
     let ready = StoredValue::new_local(None::<AnyView>);
     fetch(load, stage, ready);
@@ -79,14 +82,14 @@ where
 /// Fetches the view's code; on failure tries again after [`RETRY_AFTER`] unless the view was
 /// left (or a retry already ran) by then.
 fn fetch(load: Load, stage: RwSignal<Stage>, ready: StoredValue<Option<AnyView>, LocalStorage>) {
-    let Some(loading) = load.try_with_value(|load| load()) else {
-        return;
-    };
     // The view is built when its code has arrived, inside this task: under the view's own
     // owner, so it finds the app's context and is disposed with the view.
-    let loading = InOwner {
-        owner: Owner::current().unwrap_or_default(),
-        inner: loading,
+    let Some(loading) = load.try_with_value(|(load, owner)| InOwner {
+        owner: owner.clone(),
+        alive: stage,
+        inner: load(),
+    }) else {
+        return;
     };
     spawn_local(async move {
         match loading.await {
@@ -111,9 +114,12 @@ fn fetch(load: Load, stage: RwSignal<Stage>, ready: StoredValue<Option<AnyView>,
     });
 }
 
-/// Polls `inner` with `owner` as the reactive owner.
+/// Polls `inner` with `owner` as the reactive owner, while the view it is for still exists:
+/// once that view is gone (the user moved on while the code was on its way), `inner` is
+/// dropped unpolled, so no view is built over disposed signals.
 struct InOwner {
     owner: Owner,
+    alive: RwSignal<Stage>,
     inner: Pin<Box<dyn Future<Output = Result<AnyView, ViewUnavailable>>>>,
 }
 
@@ -122,6 +128,9 @@ impl Future for InOwner {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
+        if this.alive.try_get_untracked().is_none() {
+            return Poll::Ready(Err(ViewUnavailable));
+        }
         this.owner.with(|| this.inner.as_mut().poll(cx))
     }
 }

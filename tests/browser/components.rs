@@ -855,3 +855,56 @@ async fn a_lazy_view_is_built_under_its_owner_and_finds_the_apps_context() {
         .unwrap()
         .is_none());
 }
+
+#[wasm_bindgen_test]
+async fn a_lazy_view_retried_from_its_button_is_built_under_its_owner_too() {
+    let root = container();
+    let attempts = std::rc::Rc::new(std::cell::Cell::new(0));
+    let _mounted = mount_to(root.clone(), move || {
+        provide_context(Provided("from the app"));
+        let attempts = attempts.clone();
+        kbwatch::lazy_view::lazy_view("loading", move || {
+            attempts.set(attempts.get() + 1);
+            let first = attempts.get() == 1;
+            async move {
+                if first {
+                    return Err(kbwatch::lazy_view::ViewUnavailable);
+                }
+                let provided = expect_context::<Provided>();
+                Ok(view! { <p data-testid="lazy">{provided.0}</p> }.into_any())
+            }
+        })
+    });
+    settle().await;
+    assert!(one(&root, "[data-testid=view-unavailable]").is_connected());
+    click(&root, "[data-testid=view-unavailable] button");
+    settle().await;
+    assert_eq!(text(&root, "[data-testid=lazy]"), "from the app");
+}
+
+#[wasm_bindgen_test]
+async fn a_lazy_view_left_before_its_code_arrives_builds_nothing() {
+    let root = container();
+    let built = RwSignal::new(false);
+    let shown = RwSignal::new(true);
+    // As the shell does: leaving the page disposes what the lazy view owned.
+    let _mounted = mount_to(root.clone(), move || {
+        move || {
+            shown.get().then(move || {
+                let owned = RwSignal::new("owned by the view");
+                kbwatch::lazy_view::lazy_view("loading", move || async move {
+                    gloo_timers::future::TimeoutFuture::new(30).await;
+                    built.set(true);
+                    Ok(view! { <p>{owned.get()}</p> }.into_any())
+                })
+            })
+        }
+    });
+    settle().await;
+    shown.set(false);
+    gloo_timers::future::TimeoutFuture::new(80).await;
+    assert!(
+        !built.get_untracked(),
+        "the view was built after it was left"
+    );
+}
