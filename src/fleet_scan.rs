@@ -82,8 +82,6 @@ pub struct FleetScanner {
     pub aggregate: RwSignal<FleetAggregate>,
     pub progress: RwSignal<Option<ScanProgress>>,
     pub failures: RwSignal<Vec<(DeviceId, ScanFailure)>>,
-    /// The scan paused itself: a device still got 401 after a token refresh.
-    pub needs_sign_in: RwSignal<bool>,
     pub running: RwSignal<bool>,
     pub paused: RwSignal<bool>,
     /// Oldest fetch time among the devices shown (for "data age").
@@ -110,7 +108,6 @@ impl FleetScanner {
             aggregate: RwSignal::new(FleetAggregate::new()),
             progress: RwSignal::new(None),
             failures: RwSignal::new(Vec::new()),
-            needs_sign_in: RwSignal::new(false),
             running: RwSignal::new(false),
             paused: RwSignal::new(false),
             oldest_fetch_ms: RwSignal::new(None),
@@ -393,20 +390,11 @@ impl FleetScanner {
     fn publish(&self) {
         let now = now_ms();
         let snapshot = self.scan.with_value(|s| {
-            s.as_ref().map(|s| {
-                (
-                    s.progress(now),
-                    s.failures(),
-                    s.is_paused(),
-                    s.needs_sign_in(),
-                )
-            })
+            s.as_ref()
+                .map(|s| (s.progress(now), s.failures(), s.is_paused()))
         });
-        if let Some((progress, failures, paused, needs_sign_in)) = snapshot {
+        if let Some((progress, failures, paused)) = snapshot {
             self.progress.set(Some(progress));
-            if self.needs_sign_in.get_untracked() != needs_sign_in {
-                self.needs_sign_in.set(needs_sign_in);
-            }
             if self.failures.with_untracked(|f| *f != failures) {
                 self.failures.set(failures);
             }

@@ -14,10 +14,9 @@ use kbwatch_core::device_list::without_duplicate_ids;
 use kbwatch_core::fleet::bulk::MachineVulnerability;
 use kbwatch_core::odata::{next_page, NextPage};
 use kbwatch_core::{
-    ApiError, Device, DeviceId, DeviceRef, Endpoints, MachineQuery, MissingKb, ODataPage,
-    PageRequest,
+    ApiError, Collection, Device, DeviceId, DeviceRef, Endpoints, MachineQuery, MissingKb,
+    ODataPage, PageRequest,
 };
-pub use kbwatch_core::{Collection, DeviceKbs};
 use serde::de::DeserializeOwned;
 use url::Url;
 use web_sys::{AbortController, RequestCache};
@@ -30,22 +29,22 @@ const MAX_PAGES: usize = 1_000;
 /// `config.json`, next to index.html, always fresh from the host (no HTTP cache: an admin's
 /// correction shows on the next reload).
 pub async fn config_json() -> Result<String, StartupProblem> {
-    let unreachable = |status, e: gloo_net::Error| StartupProblem::Unreachable {
-        status,
+    let unreachable = |e: gloo_net::Error| StartupProblem::Unreachable {
+        status: None,
         reason: network_reason(&e),
     };
     let response = Request::get("config.json")
         .cache(RequestCache::NoCache)
         .send()
         .await
-        .map_err(|e| unreachable(None, e))?;
+        .map_err(unreachable)?;
     if !response.ok() {
         return Err(StartupProblem::Unreachable {
             status: Some(response.status()),
             reason: String::new(),
         });
     }
-    response.text().await.map_err(|e| unreachable(None, e))
+    response.text().await.map_err(unreachable)
 }
 
 #[derive(Clone)]

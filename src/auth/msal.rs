@@ -19,28 +19,22 @@ extern "C" {
 }
 
 /// Reads MSAL's error object (`errorCode`, `errorMessage`, `interactionRequired`).
-trait FromJs {
-    fn from_js(value: JsValue) -> Self;
-}
-
-impl FromJs for SignInError {
-    fn from_js(value: JsValue) -> Self {
-        let text = |key: &str| {
-            js_sys::Reflect::get(&value, &JsValue::from_str(key))
-                .ok()
-                .and_then(|v| v.as_string())
-                .unwrap_or_default()
-        };
-        let interaction_required =
-            js_sys::Reflect::get(&value, &JsValue::from_str("interactionRequired"))
-                .ok()
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false);
-        Self {
-            code: text("errorCode"),
-            message: text("errorMessage"),
-            interaction_required,
-        }
+fn sign_in_error(value: JsValue) -> SignInError {
+    let text = |key: &str| {
+        js_sys::Reflect::get(&value, &JsValue::from_str(key))
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    let interaction_required =
+        js_sys::Reflect::get(&value, &JsValue::from_str("interactionRequired"))
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+    SignInError {
+        code: text("errorCode"),
+        message: text("errorMessage"),
+        interaction_required,
     }
 }
 
@@ -93,13 +87,13 @@ pub async fn init(config: &MsalConfig, page: &Url) -> Result<Option<String>, Sig
         message: e.to_string(),
         interaction_required: false,
     })?;
-    let account = msal_init(&json).await.map_err(SignInError::from_js)?;
+    let account = msal_init(&json).await.map_err(sign_in_error)?;
     Ok(account.as_string().filter(|a| !a.is_empty()))
 }
 
 /// Navigates to the sign-in page.
 pub async fn login() -> Result<(), SignInError> {
-    msal_login().await.map(|_| ()).map_err(SignInError::from_js)
+    msal_login().await.map(|_| ()).map_err(sign_in_error)
 }
 
 /// An access token; `force_refresh` bypasses MSAL's cache. With `interactive`, MSAL navigates
@@ -107,7 +101,7 @@ pub async fn login() -> Result<(), SignInError> {
 pub async fn token(force_refresh: bool, interactive: bool) -> Result<String, SignInError> {
     let value = msal_token(force_refresh, interactive)
         .await
-        .map_err(SignInError::from_js)?;
+        .map_err(sign_in_error)?;
     value.as_string().ok_or_else(|| SignInError {
         code: "no_token".into(),
         message: String::new(),
@@ -116,8 +110,5 @@ pub async fn token(force_refresh: bool, interactive: bool) -> Result<String, Sig
 }
 
 pub async fn logout() -> Result<(), SignInError> {
-    msal_logout()
-        .await
-        .map(|_| ())
-        .map_err(SignInError::from_js)
+    msal_logout().await.map(|_| ()).map_err(sign_in_error)
 }

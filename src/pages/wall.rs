@@ -91,7 +91,6 @@ pub fn WallPage(
             Some(ApiError::SignInRequired { .. } | ApiError::Unauthorized(_))
         );
         let needed = signed_out
-            || scanner.needs_sign_in.get()
             || scanner
                 .failures
                 .with(|f| f.iter().any(|(_, why)| why.needs_sign_in()));
