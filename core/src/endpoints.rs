@@ -3,7 +3,9 @@
 use url::Url;
 
 use crate::device::{DeviceId, DeviceRef};
+use crate::kb_id::KbId;
 use crate::odata::PageRequest;
+use crate::software::SoftwareId;
 
 /// Builds request URLs under a resolved API base (`https://api.security.microsoft.com` or a
 /// same-origin proxy prefix such as `https://kbwatch.example/mde`).
@@ -17,6 +19,34 @@ pub struct Endpoints {
 pub struct MachineQuery {
     /// Include discovered devices that are not onboarded (off by default: they pollute the list).
     pub include_unmanaged: bool,
+}
+
+/// A server-side filter of `GET /api/vulnerabilities/machinesVulnerabilities` (the page
+/// documents `$filter` on `machineId` and `fixingKbId`, among others).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum VulnerabilityFilter {
+    /// One device's rows: its missing KBs when `getmissingkbs` is refused
+    /// (`crate::fallback`).
+    Device(DeviceId),
+    /// Every device's rows fixed by one KB: the drill-down of an overview KB
+    /// (`crate::overview`).
+    FixingKb(KbId),
+}
+
+impl VulnerabilityFilter {
+    /// The `$filter` expression (`machineId eq '…'` or `fixingKbId eq '…'`).
+    pub fn expression(&self) -> String {
+        match self {
+            Self::Device(id) => format!("machineId eq {}", odata_string(id.as_str())),
+            Self::FixingKb(kb) => format!("fixingKbId eq {}", odata_string(kb.as_str())),
+        }
+    }
+}
+
+/// `value` as an OData string literal: in single quotes, each single quote doubled
+/// (`O'Brien` becomes `'O''Brien'`), so no value can end the literal and add to the filter.
+pub fn odata_string(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
 }
 
 impl Endpoints {
@@ -48,16 +78,11 @@ impl Endpoints {
 
     pub fn machines(&self, query: MachineQuery, page: PageRequest) -> Url {
         let mut url = self.machines_collection();
-        {
-            let mut pairs = url.query_pairs_mut();
-            if !query.include_unmanaged {
-                pairs.append_pair("$filter", "onboardingStatus eq 'Onboarded'");
-            }
-            pairs.append_pair("$top", &page.top.to_string());
-            if page.skip > 0 {
-                pairs.append_pair("$skip", &page.skip.to_string());
-            }
+        if !query.include_unmanaged {
+            url.query_pairs_mut()
+                .append_pair("$filter", "onboardingStatus eq 'Onboarded'");
         }
+        append_page(&mut url, page);
         url
     }
 
@@ -73,19 +98,59 @@ impl Endpoints {
 
     pub fn machine_vulnerabilities(&self, page: PageRequest) -> Url {
         let mut url = self.machine_vulnerabilities_collection();
-        {
-            let mut pairs = url.query_pairs_mut();
-            pairs.append_pair("$top", &page.top.to_string());
-            if page.skip > 0 {
-                pairs.append_pair("$skip", &page.skip.to_string());
-            }
-        }
+        append_page(&mut url, page);
         url
     }
 
     /// `GET /api/machines/{id}/getmissingkbs`.
     pub fn missing_kbs(&self, id: &DeviceId) -> Url {
         self.with_segments(&["api", "machines", id.as_str(), "getmissingkbs"])
+    }
+
+    /// `GET /api/vulnerabilities/machinesVulnerabilities?$filter=…`, one page: one device's
+    /// rows, or the rows fixed by one KB.
+    pub fn machine_vulnerabilities_where(
+        &self,
+        filter: &VulnerabilityFilter,
+        page: PageRequest,
+    ) -> Url {
+        let mut url = self.machine_vulnerabilities_collection();
+        url.query_pairs_mut()
+            .append_pair("$filter", &filter.expression());
+        append_page(&mut url, page);
+        url
+    }
+
+    /// `GET /api/Software` without query: the collection endpoint, used to rebase nextLinks.
+    pub fn software_collection(&self) -> Url {
+        self.with_segments(&["api", "Software"])
+    }
+
+    /// `GET /api/Software`, one page; with `vendor`, only that vendor's products
+    /// (`$filter=vendor eq 'microsoft'`, the value quoted by [`odata_string`]).
+    pub fn software(&self, vendor: Option<&str>, page: PageRequest) -> Url {
+        let mut url = self.software_collection();
+        if let Some(vendor) = vendor {
+            url.query_pairs_mut()
+                .append_pair("$filter", &format!("vendor eq {}", odata_string(vendor)));
+        }
+        append_page(&mut url, page);
+        url
+    }
+
+    /// `GET /api/Software/{id}/getmissingkbs`: the KBs missing for one product, with the
+    /// number of devices missing each (`machineMissedOn`).
+    pub fn software_missing_kbs(&self, id: &SoftwareId) -> Url {
+        self.with_segments(&["api", "Software", id.as_str(), "getmissingkbs"])
+    }
+}
+
+/// `$top`, and `$skip` when not 0.
+fn append_page(url: &mut Url, page: PageRequest) {
+    let mut pairs = url.query_pairs_mut();
+    pairs.append_pair("$top", &page.top.to_string());
+    if page.skip > 0 {
+        pairs.append_pair("$skip", &page.skip.to_string());
     }
 }
 
@@ -128,5 +193,96 @@ mod tests {
             e.machine(&name).as_str(),
             "https://api.security.microsoft.com/api/machines/pc-1.contoso.local"
         );
+    }
+
+    #[test]
+    fn software_urls() {
+        let e = endpoints("https://api.security.microsoft.com");
+        assert_eq!(
+            e.software_collection().as_str(),
+            "https://api.security.microsoft.com/api/Software"
+        );
+        assert_eq!(
+            e.software(Some("microsoft"), PageRequest::first(10_000)).as_str(),
+            "https://api.security.microsoft.com/api/Software?%24filter=vendor+eq+%27microsoft%27&%24top=10000"
+        );
+        assert_eq!(
+            e.software(
+                None,
+                PageRequest {
+                    top: 100,
+                    skip: 200
+                }
+            )
+            .as_str(),
+            "https://api.security.microsoft.com/api/Software?%24top=100&%24skip=200"
+        );
+        // A quote in the value is doubled, and `&`/`=` stay inside the one parameter.
+        let tricky = e.software(Some("o'brien&$top=1"), PageRequest::first(1));
+        assert_eq!(
+            tricky.as_str(),
+            "https://api.security.microsoft.com/api/Software?%24filter=vendor+eq+%27o%27%27brien%26%24top%3D1%27&%24top=1"
+        );
+        let pairs: Vec<(String, String)> = tricky.query_pairs().into_owned().collect();
+        assert_eq!(
+            pairs,
+            [
+                (
+                    "$filter".to_owned(),
+                    "vendor eq 'o''brien&$top=1'".to_owned()
+                ),
+                ("$top".to_owned(), "1".to_owned())
+            ]
+        );
+        let edge = SoftwareId::parse("microsoft-_-edge").unwrap();
+        assert_eq!(
+            e.software_missing_kbs(&edge).as_str(),
+            "https://api.security.microsoft.com/api/Software/microsoft-_-edge/getmissingkbs"
+        );
+        let odd = SoftwareId::parse("vendor-_-two words").unwrap();
+        assert_eq!(
+            endpoints("https://kbwatch.example/mde/")
+                .software_missing_kbs(&odd)
+                .as_str(),
+            "https://kbwatch.example/mde/api/Software/vendor-_-two%20words/getmissingkbs"
+        );
+    }
+
+    #[test]
+    fn filtered_machine_vulnerabilities_urls() {
+        let e = endpoints("https://api.security.microsoft.com");
+        let device = DeviceId::parse("7A704E17D1C2977C0E7B665FB18AE6E1FE7F3283").unwrap();
+        assert_eq!(
+            e.machine_vulnerabilities_where(
+                &VulnerabilityFilter::Device(device),
+                PageRequest::first(10_000)
+            )
+            .as_str(),
+            "https://api.security.microsoft.com/api/vulnerabilities/machinesVulnerabilities?%24filter=machineId+eq+%277a704e17d1c2977c0e7b665fb18ae6e1fe7f3283%27&%24top=10000"
+        );
+        let kb = KbId::parse("KB3185911").unwrap();
+        assert_eq!(
+            e.machine_vulnerabilities_where(
+                &VulnerabilityFilter::FixingKb(kb),
+                PageRequest {
+                    top: 10_000,
+                    skip: 20_000
+                }
+            )
+            .as_str(),
+            "https://api.security.microsoft.com/api/vulnerabilities/machinesVulnerabilities?%24filter=fixingKbId+eq+%273185911%27&%24top=10000&%24skip=20000"
+        );
+        assert_eq!(
+            e.machine_vulnerabilities(PageRequest::first(10)).as_str(),
+            "https://api.security.microsoft.com/api/vulnerabilities/machinesVulnerabilities?%24top=10"
+        );
+    }
+
+    #[test]
+    fn odata_strings_double_single_quotes() {
+        assert_eq!(odata_string("microsoft"), "'microsoft'");
+        assert_eq!(odata_string("o'brien"), "'o''brien'");
+        assert_eq!(odata_string("''"), "''''''");
+        assert_eq!(odata_string(""), "''");
     }
 }
