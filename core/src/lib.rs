@@ -11,6 +11,7 @@ pub mod config;
 pub mod device;
 pub mod device_list;
 pub mod endpoints;
+pub mod fallback;
 pub mod fleet;
 pub mod kb;
 pub mod kb_id;
