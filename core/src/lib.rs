@@ -19,6 +19,7 @@ pub mod kb_list;
 mod lenient;
 pub mod loadable;
 pub mod odata;
+pub mod overview;
 pub mod quote;
 pub mod row_window;
 pub mod sign_in;
