@@ -142,38 +142,65 @@ impl RateBudget {
     /// budget allows, counting the calls already in both windows and any hold. `now_ms` for
     /// zero calls.
     ///
-    /// Exact up to four hours' worth of calls; beyond that the schedule repeats with a period of
-    /// one hour (each slot of the hour window is reused exactly an hour later), which is how
-    /// the rest is extrapolated, so the cost stays bounded for any fleet size.
+    /// Exact up to four hours' worth of calls; beyond that the schedule is periodic (see
+    /// [`last_start_of_schedule`]), which is how the rest is extrapolated, so the cost stays
+    /// bounded for any fleet size.
     pub fn last_start_for(&self, calls: u64, now_ms: u64) -> u64 {
-        if calls == 0 {
-            return now_ms;
-        }
-        let per_hour = u64::from(self.per_hour);
-        let exact = calls.min(4 * per_hour);
         let mut sim = self.clone();
-        let mut t = now_ms;
-        // The last hour's worth of start times, to extrapolate from.
-        let mut recent: VecDeque<u64> = VecDeque::with_capacity(self.per_hour as usize);
-        for _ in 0..exact {
-            t = sim.available_at(t);
-            sim.record(t);
-            if recent.len() == self.per_hour as usize {
-                recent.pop_front();
-            }
-            recent.push_back(t);
-        }
-        if calls == exact {
-            return t;
-        }
-        // Index of the last call relative to the first of `recent` (which holds `per_hour`
-        // entries here since `exact == 4 * per_hour`).
-        let beyond = calls - exact; // calls after the simulated ones
-        let offset = (per_hour - 1) + beyond; // from the first entry of `recent`
-        let periods = offset / per_hour;
-        let index = (offset % per_hour) as usize;
-        recent[index].saturating_add(periods.saturating_mul(HOUR_MS))
+        last_start_of_schedule(calls, now_ms, self.per_minute, self.per_hour, |t| {
+            let at = sim.available_at(t);
+            sim.record(at);
+            at
+        })
     }
+}
+
+/// When the last of `calls` calls starts, each started by `start_next(t)` (which returns the
+/// earliest allowed start not before `t`, and records it) under limits of `per_minute` and
+/// `per_hour` — the tightest limits among the budgets `start_next` consults.
+///
+/// The first four hours' worth of calls are simulated; by then any earlier calls and holds
+/// have left both windows and the schedule repeats. When the hour window binds
+/// (`60 × per_minute ≥ per_hour`) each slot of the hour is reused exactly an hour later:
+/// `per_hour` calls per hour. Otherwise the hour limit is never reached and the minute window
+/// alone repeats: `per_minute` calls per minute. The rest is extrapolated from the last
+/// period of the simulation.
+pub(crate) fn last_start_of_schedule(
+    calls: u64,
+    now_ms: u64,
+    per_minute: u32,
+    per_hour: u32,
+    mut start_next: impl FnMut(u64) -> u64,
+) -> u64 {
+    if calls == 0 {
+        return now_ms;
+    }
+    let (per_minute, per_hour) = (u64::from(per_minute.max(1)), u64::from(per_hour.max(1)));
+    let (period_ms, per_period) = if 60 * per_minute >= per_hour {
+        (HOUR_MS, per_hour)
+    } else {
+        (MINUTE_MS, per_minute)
+    };
+    let exact = calls.min(4 * per_hour);
+    let mut t = now_ms;
+    // The last period's worth of start times, to extrapolate from.
+    let mut recent: VecDeque<u64> = VecDeque::with_capacity(per_period as usize);
+    for _ in 0..exact {
+        t = start_next(t);
+        if recent.len() as u64 == per_period {
+            recent.pop_front();
+        }
+        recent.push_back(t);
+    }
+    if calls == exact {
+        return t;
+    }
+    // `recent` holds `per_period` entries here (`exact == 4 * per_hour >= per_period`); the
+    // last call's index counted from its first entry:
+    let offset = (per_period - 1) + (calls - exact);
+    let periods = offset / per_period;
+    let index = (offset % per_period) as usize;
+    recent[index].saturating_add(periods.saturating_mul(period_ms))
 }
 
 #[cfg(test)]
@@ -265,6 +292,18 @@ mod tests {
         assert_eq!(budget.last_start_for(1, 20 * MINUTE_MS), HOUR_MS);
     }
 
+    #[test]
+    fn last_start_when_the_minute_limit_binds_all_hour() {
+        // 10 a minute never reaches 1,400 an hour: call k starts at minute k / 10. The
+        // hour-periodic extrapolation used to say minute 519 for the 6,000th call.
+        let budget = RateBudget::new(10, 1_400);
+        assert_eq!(budget.last_start_for(6_000, 0), 599 * MINUTE_MS);
+        assert_eq!(
+            budget.last_start_for(6_000, 0),
+            brute_force_last_start(&budget, 6_000, 0)
+        );
+    }
+
     /// Simulates `calls` calls one by one, the reference for the extrapolation.
     fn brute_force_last_start(budget: &RateBudget, calls: u64, now: u64) -> u64 {
         let mut sim = budget.clone();
@@ -343,6 +382,30 @@ mod tests {
             prior in prop::collection::vec(0u64..HOUR_MS, 0..30),
             hold in 0u64..(2 * HOUR_MS),
             calls in 0u64..400,
+        ) {
+            let mut budget = RateBudget::new(per_minute, per_hour);
+            let mut prior = prior;
+            prior.sort_unstable();
+            for t in prior {
+                budget.record(t);
+            }
+            let now = HOUR_MS;
+            budget.hold_until(now + hold);
+            prop_assert_eq!(
+                budget.last_start_for(calls, now),
+                brute_force_last_start(&budget, calls, now)
+            );
+        }
+
+        /// The same where the minute limit can keep the hour from ever filling
+        /// (`60 × per_minute < per_hour`).
+        #[test]
+        fn extrapolated_schedule_matches_simulation_when_minutes_bind(
+            per_minute in 1u32..4,
+            per_hour in 30u32..260,
+            prior in prop::collection::vec(0u64..HOUR_MS, 0..30),
+            hold in 0u64..(2 * HOUR_MS),
+            calls in 0u64..1_500,
         ) {
             let mut budget = RateBudget::new(per_minute, per_hour);
             let mut prior = prior;
