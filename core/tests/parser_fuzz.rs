@@ -1,6 +1,7 @@
 //! Fuzzing of every parser that reads outside input (issue 6): API bodies (`ODataPage` of
-//! updates and devices, error bodies), `config.json`, the URL query, device references from
-//! links, pasted tokens, and `@odata.nextLink`. Arbitrary bytes and strings, and JSON that is
+//! updates, devices, software and vulnerability rows, error bodies), `config.json`, the URL
+//! query, device and software references that become path segments, values quoted into an
+//! OData `$filter`, pasted tokens, and `@odata.nextLink`. Arbitrary bytes and strings, and JSON that is
 //! well-formed but hostile (wrong types, nulls, markup, huge numbers, 20,000-character strings,
 //! deep nesting), must give errors or safe values — never a panic.
 //!
@@ -14,11 +15,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use kbwatch_core::api_error::ApiError;
 use kbwatch_core::config::ApiBase;
+use kbwatch_core::endpoints::odata_string;
+use kbwatch_core::fallback::kbs_from_vulnerabilities;
+use kbwatch_core::fleet::bulk::MachineVulnerability;
 use kbwatch_core::odata::{next_page, NextPage};
+use kbwatch_core::overview::ProductOverview;
 use kbwatch_core::token_info::TokenInfo;
 use kbwatch_core::{
-    AppConfig, Device, DeviceRef, Endpoints, ErrorDetail, MachineQuery, MissingKb, ODataPage,
-    PageRequest, ViewState,
+    AppConfig, Device, DeviceRef, Endpoints, ErrorDetail, KbId, MachineQuery, MissingKb, ODataPage,
+    PageRequest, Software, SoftwareId, ViewState,
 };
 use proptest::prelude::*;
 use serde_json::{Map, Value};
@@ -75,7 +80,8 @@ fn key() -> impl Strategy<Value = String> {
             "osArchitecture", "healthStatus", "riskScore", "exposureLevel", "deviceValue",
             "onboardingStatus", "rbacGroupName", "machineTags", "lastIpAddress", "value",
             "@odata.nextLink", "@odata.context", "error", "code", "message", "target",
-            "__proto__", "constructor",
+            "__proto__", "constructor", "vendor", "weaknesses", "publicExploit", "activeAlert",
+            "exposedMachines", "impactScore", "cveId", "machineId", "fixingKbId", "productName",
         ])
         .prop_map(str::to_owned),
         1 => "\\PC{0,10}",
@@ -144,6 +150,27 @@ const DEVICE_FIELDS: &[&str] = &[
     "lastIpAddress",
 ];
 
+const SOFTWARE_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "vendor",
+    "weaknesses",
+    "publicExploit",
+    "activeAlert",
+    "exposedMachines",
+    "impactScore",
+];
+const VULNERABILITY_FIELDS: &[&str] = &[
+    "id",
+    "cveId",
+    "machineId",
+    "fixingKbId",
+    "productName",
+    "productVendor",
+    "productVersion",
+    "severity",
+];
+
 /// An OData envelope whose `value` is usually a list of records shaped like `fields`.
 fn envelope(fields: &'static [&'static str]) -> impl Strategy<Value = String> {
     let value = prop_oneof![
@@ -180,6 +207,30 @@ fn any_text() -> impl Strategy<Value = String> {
             .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
         "[\\[\\]{}\",:0-9a-z\\\\ ]{0,64}",
     ]
+}
+
+/// `%XX` escapes decoded (the inverse of a path segment's encoding, for ASCII).
+fn percent_decoded(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A prefix of `s` cut at a char boundary (truncated bodies).
@@ -262,6 +313,50 @@ fn check_next<T>(page: &ODataPage<T>) {
     }
 }
 
+fn check_software(software: &Software) {
+    let id = software.id.as_str();
+    assert!(!id.is_empty() && id.len() <= SoftwareId::MAX_LEN, "{id:?}");
+    assert!(
+        id.bytes()
+            .all(|b| (b == b' ' || b.is_ascii_graphic()) && !b"/\\%?#".contains(&b)),
+        "{id:?}"
+    );
+    assert!(software.impact_score.is_none_or(f64::is_finite));
+    let _ = (software.is_microsoft(), software.product_name());
+}
+
+/// Vulnerability rows, whatever they hold, give KB lists and drill-downs that only name KB
+/// numbers, link to the catalog, and account for every row.
+fn check_rows(rows: &[MachineVulnerability]) {
+    let found = kbs_from_vulnerabilities(rows);
+    assert_eq!(found.rows, rows.len() as u64);
+    assert!(found.rows_without_kb <= found.rows);
+    for kb in &found.kbs {
+        assert!(
+            KbId::parse(&kb.id).is_some_and(|k| k.as_str() == kb.id),
+            "{kb:?}"
+        );
+        check_kb(kb);
+    }
+    let mut overview = ProductOverview::new();
+    let software: Software =
+        serde_json::from_str(r#"{"id": "microsoft-_-windows_10"}"#).expect("software");
+    overview.add_product(&software, &found.kbs);
+    for kb in found.kbs.iter().filter_map(|kb| KbId::parse(&kb.id)) {
+        let drill = overview.apply_drill_down(&kb, rows);
+        assert_eq!(
+            drill.rows,
+            rows.len() as u64,
+            "every row is read, used or counted as left out"
+        );
+        assert!(drill
+            .devices
+            .windows(2)
+            .all(|w| w[0].machine_id < w[1].machine_id));
+    }
+    let _ = (overview.rows(), overview.tiles());
+}
+
 fn parse_both(body: &str) {
     match ODataPage::<MissingKb>::parse(body) {
         Ok(page) => {
@@ -274,6 +369,20 @@ fn parse_both(body: &str) {
         Ok(page) => {
             check_page(&page, check_device);
             check_next(&page);
+        }
+        Err(e) => assert!(matches!(e, ApiError::Malformed(_)), "{e:?}"),
+    }
+    match ODataPage::<Software>::parse(body) {
+        Ok(page) => {
+            check_page(&page, check_software);
+            check_next(&page);
+        }
+        Err(e) => assert!(matches!(e, ApiError::Malformed(_)), "{e:?}"),
+    }
+    match ODataPage::<MachineVulnerability>::parse(body) {
+        Ok(page) => {
+            check_page(&page, |_| ());
+            check_rows(&page.items);
         }
         Err(e) => assert!(matches!(e, ApiError::Malformed(_)), "{e:?}"),
     }
@@ -355,6 +464,49 @@ proptest! {
     fn odata_pages_of_hostile_devices_parse_safely(body in envelope(DEVICE_FIELDS), at in any::<usize>()) {
         parse_both(&body);
         parse_both(cut(&body, at));
+    }
+
+    #[test]
+    fn odata_pages_of_hostile_software_parse_safely(body in envelope(SOFTWARE_FIELDS), at in any::<usize>()) {
+        parse_both(&body);
+        parse_both(cut(&body, at));
+    }
+
+    #[test]
+    fn odata_pages_of_hostile_vulnerabilities_parse_safely(body in envelope(VULNERABILITY_FIELDS), at in any::<usize>()) {
+        parse_both(&body);
+        parse_both(cut(&body, at));
+    }
+
+    #[test]
+    fn software_ids_are_safe_path_segments(input in prop_oneof![hostile_string(), any_text()]) {
+        if let Ok(id) = SoftwareId::parse(&input) {
+            // One path segment under /api/Software, on the API host, decoding to the ID.
+            let base = Url::parse("https://api.security.microsoft.com/").expect("base");
+            let url = Endpoints::new(base).software_missing_kbs(&id);
+            assert_eq!(url.host_str(), Some("api.security.microsoft.com"));
+            assert!(url.query().is_none() && url.fragment().is_none(), "{url}");
+            let segments: Vec<&str> = url.path_segments().map(Iterator::collect).unwrap_or_default();
+            assert_eq!(segments.len(), 4, "{url}");
+            assert_eq!((segments[0], segments[1], segments[3]), ("api", "Software", "getmissingkbs"));
+            assert_eq!(percent_decoded(segments[2]), id.as_str(), "{url}");
+        }
+    }
+
+    #[test]
+    fn filter_values_cannot_leave_their_literal(vendor in prop_oneof![hostile_string(), any_text()]) {
+        let base = Url::parse("https://api.security.microsoft.com/").expect("base");
+        let url = Endpoints::new(base).software(Some(&vendor), PageRequest::first(10));
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        assert_eq!(pairs.len(), 2, "{url}");
+        assert_eq!(pairs[0].0, "$filter");
+        assert_eq!(pairs[1], ("$top".to_owned(), "10".to_owned()));
+        let literal = pairs[0].1.strip_prefix("vendor eq ").expect("the filter's field");
+        assert_eq!(literal, odata_string(&vendor));
+        let inner = literal.strip_prefix('\'').and_then(|l| l.strip_suffix('\'')).expect("quoted");
+        // Every quote inside is doubled, so the literal ends only at its last character.
+        assert!(inner.replace("''", "").find('\'').is_none(), "{literal}");
+        assert_eq!(inner.replace("''", "'"), vendor);
     }
 
     #[test]
