@@ -142,9 +142,9 @@ impl RateBudget {
     /// budget allows, counting the calls already in both windows and any hold. `now_ms` for
     /// zero calls.
     ///
-    /// Exact up to four hours' worth of calls; beyond that the schedule is periodic (see
-    /// [`last_start_of_schedule`]), which is how the rest is extrapolated, so the cost stays
-    /// bounded for any fleet size.
+    /// Exact up to four hours' worth of calls; beyond that the schedule repeats — an hour of
+    /// `per_hour` calls when the hour window binds, else a minute of `per_minute` — which is
+    /// how the rest is extrapolated, so the cost stays bounded for any fleet size.
     pub fn last_start_for(&self, calls: u64, now_ms: u64) -> u64 {
         let mut sim = self.clone();
         last_start_of_schedule(calls, now_ms, self.per_minute, self.per_hour, |t| {
