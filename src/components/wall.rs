@@ -1,7 +1,7 @@
 //! The wall display's panels, at five-metre size: ranked lists, "sign-in needed", the stale
 //! banner and the footer.
 
-use kbwatch_core::fleet::aggregate::{FleetAggregate, FleetDeviceFilter, FleetKbFilter};
+use kbwatch_core::fleet::aggregate::{Coverage, FleetAggregate, FleetDeviceFilter, FleetKbFilter};
 use kbwatch_core::sort::{sort_by_cached_key, Sort};
 use kbwatch_core::wall::{rows_that_fit, WallPanel};
 use kbwatch_core::{DeviceKbs, Loadable};
@@ -97,6 +97,9 @@ pub fn WallStage(
     #[prop(into)] panel: Signal<Option<WallPanel>>,
     #[prop(into)] sign_in_needed: Signal<bool>,
     #[prop(into)] aggregate: Signal<FleetAggregate>,
+    /// Devices in scope: until all are read, lists say how many they cover.
+    #[prop(into)]
+    in_scope: Signal<usize>,
     /// The wall's one device (`device=` in its link).
     #[prop(into)]
     device: Signal<Loadable<DeviceKbs>>,
@@ -105,6 +108,10 @@ pub fn WallStage(
     rows: Signal<usize>,
 ) -> impl IntoView {
     let summary = Memo::new(move |_| aggregate.with(|a| a.summary()));
+    let fleet_title = move |title: &str| match summary.get().coverage(in_scope.get()) {
+        Coverage::Complete => title.to_owned(),
+        Coverage::Partial { scanned, of } => messages::partial_title(title, scanned, of),
+    };
     let list = move |title: String, all: Vec<WallRow>, row_test_id: &'static str| {
         let (shown, more) = rows_that_fit(all.len(), rows.get());
         let rows = all.into_iter().take(shown).collect();
@@ -121,7 +128,7 @@ pub fn WallStage(
                 })
                 .collect()
         });
-        list(messages::WALL_TOP_KBS.to_owned(), all, "wall-kb")
+        list(fleet_title(messages::WALL_TOP_KBS), all, "wall-kb")
     };
     let top_devices = move || {
         let all = aggregate.with(|a| {
@@ -135,7 +142,7 @@ pub fn WallStage(
                 })
                 .collect()
         });
-        list(messages::WALL_TOP_DEVICES.to_owned(), all, "wall-device")
+        list(fleet_title(messages::WALL_TOP_DEVICES), all, "wall-device")
     };
     let one_device = move || match device.get().value {
         None => view! { <WallEmpty text=messages::WALL_DEVICE_SELECT/> }.into_any(),
@@ -159,7 +166,7 @@ pub fn WallStage(
         _ if aggregate.with(FleetAggregate::is_empty) => {
             view! { <WallEmpty text=messages::WALL_NO_DATA/> }.into_any()
         }
-        Some(WallPanel::Tiles) | None => view! { <SummaryTiles summary/> }.into_any(),
+        Some(WallPanel::Tiles) | None => view! { <SummaryTiles summary in_scope/> }.into_any(),
         Some(WallPanel::TopKbs) => top_kbs(),
         Some(WallPanel::TopDevices) => top_devices(),
     }

@@ -112,7 +112,7 @@ pub fn WallPage(
                 <WallStale since=clock(last_success.get()) reason=messages::api_error(&e).title/>
             })}
             <main class="wall-stage" data-testid="wall-panel" data-panel=move || panel.get().map(|p| p.url_name()).unwrap_or_default()>
-                <WallStage panel sign_in_needed aggregate=scanner.aggregate device=data.kbs.state() rows/>
+                <WallStage panel sign_in_needed aggregate=scanner.aggregate in_scope=scanner.in_scope device=data.kbs.state() rows/>
             </main>
             <WallFooter last_update=Signal::derive(move || clock(last_success.get()))
                 next_refresh=Signal::derive(move || messages::clock_time(next_refresh.get()))

@@ -156,6 +156,8 @@ struct FleetHarness {
     filter: RwSignal<FleetKbFilter>,
     selected: RwSignal<Option<String>>,
     chart_clicks: RwSignal<Vec<String>>,
+    /// Devices in scope (the four of `fleet()` unless a test says otherwise).
+    in_scope: RwSignal<usize>,
     _mounted: Mounted,
 }
 
@@ -166,6 +168,7 @@ fn mount_fleet(initial: FleetAggregate, chart_bars: usize) -> FleetHarness {
     let filter = RwSignal::new(FleetKbFilter::default());
     let selected = RwSignal::new(None::<String>);
     let chart_clicks = RwSignal::new(Vec::<String>::new());
+    let in_scope = RwSignal::new(4_usize);
     let mounted = mount_to(root.clone(), move || {
         let summary = Memo::new(move |_| aggregate.with(|a| a.summary()));
         let top = Memo::new(move |_| {
@@ -197,7 +200,7 @@ fn mount_fleet(initial: FleetAggregate, chart_bars: usize) -> FleetHarness {
             })
         });
         view! {
-            <SummaryTiles summary/>
+            <SummaryTiles summary in_scope/>
             <TopKbChart rows=top on_select=Callback::new(move |id: String| chart_clicks.update(|c| c.push(id)))/>
             <FleetKbFilters filter products on_change=Callback::new(move |f| filter.set(f))/>
             <FleetKbTable
@@ -217,6 +220,7 @@ fn mount_fleet(initial: FleetAggregate, chart_bars: usize) -> FleetHarness {
         filter,
         selected,
         chart_clicks,
+        in_scope,
         _mounted: mounted,
     }
 }
@@ -387,6 +391,7 @@ async fn summary_tiles_show_the_four_numbers() {
 
     // An empty fleet: zeros, no division by zero.
     h.aggregate.set(FleetAggregate::new());
+    h.in_scope.set(0);
     settle().await;
     assert_eq!(tile(&h.root, "tile-devices"), "0");
     assert_eq!(tile(&h.root, "tile-patched"), "0 %");
@@ -473,7 +478,7 @@ async fn tables_and_tiles_update_as_each_device_arrives() {
     let h = mount_fleet(FleetAggregate::new(), 10);
     settle().await;
     assert!(kb_row_ids(&h.root).is_empty());
-    assert_eq!(tile(&h.root, "tile-devices"), "0");
+    assert_eq!(tile(&h.root, "tile-devices"), "0 of 4");
 
     // Arrival order: charlie (A only) first, so the rows grow from one KB.
     let arrivals = {
@@ -483,9 +488,13 @@ async fn tables_and_tiles_update_as_each_device_arrives() {
     // After each arrival: KB rows, their device counts, and the four tiles (devices,
     // patched, distinct KBs, CVEs).
     let after_each: [AfterArrival; 4] = [
-        (&[A], &[1], ["1", "0 %", "1", "3"]),
-        (&[A, B], &[2, 1], ["2", "0 %", "2", "100"]),
-        (&[A, B, C], &[3, 2, 1], ["3", "0 %", "3", "112"]),
+        (&[A], &[1], ["1 of 4", "after the scan", "1", "3"]),
+        (&[A, B], &[2, 1], ["2 of 4", "after the scan", "2", "100"]),
+        (
+            &[A, B, C],
+            &[3, 2, 1],
+            ["3 of 4", "after the scan", "3", "112"],
+        ),
         (&[A, B, C], &[3, 2, 1], ["4", "25 %", "3", "112"]),
     ];
     for ((d, kbs), (ids, counts, tiles)) in arrivals.iter().zip(after_each) {
@@ -834,4 +843,49 @@ async fn scan_controls_survive_progress_updates() {
     );
     assert!(pause.is_connected(), "the pause button was replaced");
     assert!(cancel.is_connected(), "the cancel button was replaced");
+}
+
+/// A per-device fleet table of 5,000 devices renders the rows in view only, says its whole size,
+/// and keeps (moves) the rows that stay when it is sorted again: a large tenant's table costs
+/// what a small one's does.
+#[wasm_bindgen_test]
+async fn a_long_device_table_is_windowed_and_keyed() {
+    let many: Vec<(Device, Vec<MissingKb>)> = (1..=5_000)
+        .map(|n| {
+            let kbs = if n % 2 == 0 {
+                vec![kb_a()]
+            } else {
+                vec![kb_a(), kb_b()]
+            };
+            (device(n, &format!("ws-{n:05}.contoso.local")), kbs)
+        })
+        .collect();
+    let h = mount_device_table(aggregate_of(&many));
+    settle().await;
+    let table = one(&h.root, "[data-testid=fleet-device-table]");
+    assert_eq!(
+        table.get_attribute("aria-rowcount").as_deref(),
+        Some("5001")
+    );
+    let rendered = device_row_ids(&h.root);
+    assert!(
+        rendered.len() > 10 && rendered.len() < 120,
+        "{} of 5000 device rows rendered",
+        rendered.len()
+    );
+    let first = one(&h.root, "tr[data-testid=fleet-device-row]");
+    js_sys::Reflect::set(&first, &"kept".into(), &true.into()).unwrap();
+    let first_id = first.get_attribute("data-device-id").unwrap();
+    // Most CVEs first, ties by name; most missing first puts the same devices on top: a
+    // resort keeps their elements.
+    click(&h.root, "th[data-sort-key=missing] button");
+    settle().await;
+    let top = one(&h.root, "tr[data-testid=fleet-device-row]");
+    assert_eq!(top.get_attribute("data-device-id").unwrap(), first_id);
+    assert!(
+        js_sys::Reflect::get(&top, &"kept".into())
+            .unwrap()
+            .is_truthy(),
+        "the row was kept, not rebuilt"
+    );
 }

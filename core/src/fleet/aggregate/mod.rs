@@ -29,6 +29,6 @@ mod table;
 #[cfg(test)]
 pub(crate) mod fixtures;
 
-pub use model::{FleetAggregate, FleetDevice, FleetKb, FleetSummary};
+pub use model::{Coverage, FleetAggregate, FleetDevice, FleetKb, FleetSummary};
 pub use month::UpdateMonth;
 pub use table::{FleetDeviceFilter, FleetDeviceSortKey, FleetKbFilter, FleetKbSortKey};

@@ -33,9 +33,31 @@ pub struct FleetKb {
     devices: DeviceSet,
 }
 
+/// A table row's key: the record's identity plus a digest of what its row shows, so a keyed
+/// table keeps a row while it is unchanged and rebuilds exactly the rows whose figures changed
+/// (a scan's arrivals change the counts of KBs already on screen).
+pub type RowKey = (String, u64);
+
+fn digest(fields: impl std::hash::Hash) -> u64 {
+    use std::hash::BuildHasher;
+    FastBuild::default().hash_one(fields)
+}
+
 impl FleetKb {
     pub fn device_count(&self) -> usize {
         self.devices.len()
+    }
+
+    /// See [`RowKey`].
+    pub fn row_key(&self) -> RowKey {
+        let shown = (
+            &self.name,
+            &self.products,
+            self.cves,
+            &self.catalog_url,
+            self.device_count(),
+        );
+        (self.id.clone(), digest(shown))
     }
 
     /// Whether `device` misses this KB.
@@ -154,6 +176,14 @@ pub struct FleetDevice {
     pub kb_ids: Vec<Arc<str>>,
 }
 
+impl FleetDevice {
+    /// See [`RowKey`].
+    pub fn row_key(&self) -> RowKey {
+        let shown = (&self.name, self.missing, self.cves, self.oldest_update);
+        (self.id.to_string(), digest(shown))
+    }
+}
+
 /// Where a KB id sorts among a device's `kb_ids` before its text is looked at: KB numbers
 /// by value, other ids after them. Comparing two integers keeps the per-device sort cheap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -181,6 +211,30 @@ pub struct FleetSummary {
     pub total_cves_addressable: u64,
     /// Number of (device, missing KB) pairs.
     pub device_kb_pairs: usize,
+}
+
+/// How much of the fleet in scope a summary covers: a figure over part of the fleet is never
+/// a fleet figure (4 scanned devices, all patched, are not "100 % fully patched" of 289).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// Every device in scope has been read: the tiles are fleet figures.
+    Complete,
+    /// `scanned` of the `of` devices in scope have been read so far.
+    Partial { scanned: usize, of: usize },
+}
+
+impl FleetSummary {
+    /// The coverage of this summary over `in_scope` devices.
+    pub fn coverage(&self, in_scope: usize) -> Coverage {
+        if self.devices_scanned >= in_scope {
+            Coverage::Complete
+        } else {
+            Coverage::Partial {
+                scanned: self.devices_scanned,
+                of: in_scope,
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -407,6 +461,40 @@ mod tests {
     use crate::fleet::aggregate::FleetKbFilter;
     use crate::sort::Sort;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_row_key_changes_with_what_the_row_shows_only() {
+        let mut f = fleet();
+        let before = f.kb("KB4540673").expect("present").row_key();
+        assert_eq!(f.kb("KB4540673").expect("present").row_key(), before);
+        let third = f.kb("KB4540673").expect("present").device_count() + 1;
+        f.add_device_named(id(9), "new-pc", &[march()]);
+        let after = f.kb("KB4540673").expect("present");
+        assert_eq!(after.device_count(), third);
+        assert_eq!(after.row_key().0, before.0, "same identity");
+        assert_ne!(after.row_key(), before, "a new count is a new row");
+        let device = f.devices().find(|d| d.id == id(9)).expect("added").clone();
+        assert_eq!(device.row_key(), device.clone().row_key());
+    }
+
+    #[test]
+    fn a_summary_over_part_of_the_scope_is_partial() {
+        let s = fleet().summary();
+        assert_eq!(s.devices_scanned, 4);
+        assert_eq!(s.coverage(4), Coverage::Complete);
+        assert_eq!(s.coverage(3), Coverage::Complete);
+        assert_eq!(
+            s.coverage(289),
+            Coverage::Partial {
+                scanned: 4,
+                of: 289
+            }
+        );
+        assert_eq!(
+            FleetSummary::default().coverage(1),
+            Coverage::Partial { scanned: 0, of: 1 }
+        );
+    }
 
     #[test]
     fn per_kb_rows_merge_devices() {
