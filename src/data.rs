@@ -141,20 +141,30 @@ async fn load_device_kbs(
 ) -> Result<DeviceKbs, ApiError> {
     match (known, device) {
         (Some(device), _) => {
-            let kbs = client.missing_kbs(&device.id).await?;
-            Ok(DeviceKbs { device, kbs })
+            let (kbs, source) = client.device_kbs(&device.id).await?;
+            Ok(DeviceKbs {
+                device,
+                kbs,
+                source,
+            })
         }
         (None, DeviceRef::Id(id)) => {
-            let (device, kbs) = futures::join!(client.device(device), client.missing_kbs(id));
+            let (device, kbs) = futures::join!(client.device(device), client.device_kbs(id));
+            let (kbs, source) = kbs?;
             Ok(DeviceKbs {
                 device: device?,
-                kbs: kbs?,
+                kbs,
+                source,
             })
         }
         (None, DeviceRef::ComputerName(_)) => {
             let device = client.device(device).await?;
-            let kbs = client.missing_kbs(&device.id).await?;
-            Ok(DeviceKbs { device, kbs })
+            let (kbs, source) = client.device_kbs(&device.id).await?;
+            Ok(DeviceKbs {
+                device,
+                kbs,
+                source,
+            })
         }
     }
 }

@@ -7,9 +7,12 @@ use std::collections::HashMap;
 
 use gloo_timers::future::TimeoutFuture;
 use kbwatch_core::config::FleetSettings;
+use kbwatch_core::fallback::KbSource;
 use kbwatch_core::fleet::aggregate::FleetAggregate;
+use kbwatch_core::fleet::budgets::BudgetSet;
 use kbwatch_core::fleet::bulk::{BulkAccumulator, BulkStats};
 use kbwatch_core::fleet::cache::ScanCache;
+use kbwatch_core::fleet::plan::{plan, Plan, PlanInput, Question};
 use kbwatch_core::fleet::rate::{RateBudget, HOUR_MS};
 use kbwatch_core::fleet::scan::{
     CallOutcome, FleetScan, ScanFailure, ScanPlan, ScanPolicy, ScanProgress, ScanStep,
@@ -20,6 +23,7 @@ use leptos::task::spawn_local;
 
 use crate::api::ApiClient;
 use crate::clock::now_ms;
+use crate::product_overview::ProductScan;
 
 /// sessionStorage key of the per-device results (data only, never tokens).
 const CACHE_KEY: &str = "kbwatch.fleet.v1";
@@ -44,6 +48,7 @@ pub enum DataSource {
 #[derive(Clone, Copy)]
 pub struct ScannerSlot {
     scanner: StoredValue<Option<FleetScanner>>,
+    products: StoredValue<Option<ProductScan>>,
     recipe: StoredValue<(ApiClient, FleetSettings, Owner)>,
 }
 
@@ -52,6 +57,7 @@ impl ScannerSlot {
         let owner = Owner::current().unwrap_or_default();
         Self {
             scanner: StoredValue::new(None),
+            products: StoredValue::new(None),
             recipe: StoredValue::new((client, settings, owner)),
         }
     }
@@ -66,9 +72,24 @@ impl ScannerSlot {
         scanner
     }
 
+    /// The per-product overview and drill-down, spending the scanner's budget.
+    pub fn product_scan(&self) -> ProductScan {
+        if let Some(products) = self.products.get_value() {
+            return products;
+        }
+        let scanner = self.scanner();
+        let (client, _, owner) = self.recipe.get_value();
+        let products = owner.with(|| ProductScan::new(client, scanner));
+        self.products.set_value(Some(products));
+        products
+    }
+
     /// Forgets every fleet result of this session, in memory and in sessionStorage: on
     /// sign-out and when a token is replaced, so the next person does not see them.
     pub fn forget_data(&self) {
+        if let Some(products) = self.products.get_value() {
+            products.forget();
+        }
         match self.scanner.get_value() {
             Some(scanner) => scanner.clear_cache(),
             None => remove_stored_cache(),
@@ -86,6 +107,11 @@ pub struct FleetScanner {
     pub paused: RwSignal<bool>,
     /// Oldest fetch time among the devices shown (for "data age").
     pub oldest_fetch_ms: RwSignal<Option<u64>>,
+    /// Devices in the current scope: the figures cover the fleet only once all are read.
+    pub in_scope: RwSignal<usize>,
+    /// Devices of this session's scan whose KBs came from `machinesVulnerabilities` because
+    /// the per-device call was refused (no update names for those).
+    pub from_vulnerabilities: RwSignal<usize>,
     /// The cache could not be written to sessionStorage (quota): kept in memory only.
     pub storage_full: RwSignal<bool>,
     pub source: RwSignal<DataSource>,
@@ -111,6 +137,8 @@ impl FleetScanner {
             running: RwSignal::new(false),
             paused: RwSignal::new(false),
             oldest_fetch_ms: RwSignal::new(None),
+            in_scope: RwSignal::new(0),
+            from_vulnerabilities: RwSignal::new(0),
             storage_full: RwSignal::new(false),
             source: RwSignal::new(DataSource::PerDevice),
             bulk_pages: RwSignal::new(None),
@@ -171,7 +199,62 @@ impl FleetScanner {
             .set_value(devices.iter().map(|d| (d.id.clone(), d.clone())).collect());
         self.aggregate.set(aggregate);
         self.oldest_fetch_ms.set(oldest);
+        if self.in_scope.get_untracked() != devices.len() {
+            self.in_scope.set(devices.len());
+        }
         stale
+    }
+
+    /// Waits until the session's budget allows one more call and records it: every call
+    /// beside the per-device scan (overview, drill-down, bulk pages) spends the budget the
+    /// scan does, in this tab and (through localStorage) in the next one.
+    pub async fn spend_one(&self) {
+        loop {
+            let now = now_ms();
+            let Some(at) = self.with_budget(|b| {
+                let at = b.available_at(now);
+                if at <= now {
+                    b.record(now);
+                    save_budget(b);
+                }
+                at
+            }) else {
+                return; // disposed: the page is gone
+            };
+            if at <= now {
+                return;
+            }
+            TimeoutFuture::new(at.saturating_sub(now).clamp(1, 500) as u32).await;
+        }
+    }
+
+    /// Holds every call until `until_ms` (a 429's `Retry-After` seen beside the scan).
+    pub fn hold_until(&self, until_ms: u64) {
+        self.with_budget(|b| {
+            b.hold_until(until_ms);
+            save_budget(b);
+        });
+    }
+
+    /// Applies `f` to the running scan's budget when a scan holds it, else to the scanner's.
+    fn with_budget<R>(&self, f: impl Fn(&mut RateBudget) -> R) -> Option<R> {
+        if let Some(Some(r)) = self
+            .scan
+            .try_update_value(|s| s.as_mut().map(|s| f(s.budget_mut())))
+        {
+            return Some(r);
+        }
+        self.budget.try_update_value(|b| f(b))
+    }
+
+    /// Each fleet path's cost under the session's budget as it stands, and the cheapest
+    /// that answers `question`.
+    pub fn plan_paths(&self, input: &PlanInput, question: Question) -> Plan {
+        let now = now_ms();
+        let budget = self
+            .with_budget(|b| b.clone())
+            .unwrap_or_else(|| RateBudget::new(self.settings.per_minute, self.settings.per_hour));
+        plan(input, question, &BudgetSet::new(budget), now)
     }
 
     /// How long scanning `devices` calls would take within the budget.
@@ -196,8 +279,11 @@ impl FleetScanner {
             let scope: Vec<Device> = this.scope.with_value(|s| s.values().cloned().collect());
             let mut accumulator = BulkAccumulator::with_devices(&scope).only_listed();
             let client = this.client.get_value();
+            let gate = move || -> futures::future::LocalBoxFuture<'static, ()> {
+                Box::pin(async move { this.spend_one().await })
+            };
             let result = client
-                .machine_vulnerabilities(|page| {
+                .machine_vulnerabilities(&gate, |page| {
                     accumulator.add_page(&page);
                     this.bulk_pages.set(Some(accumulator.stats().pages));
                 })
@@ -345,13 +431,16 @@ impl FleetScanner {
 
     async fn call(self, generation: u64, id: DeviceId) {
         let client = self.client.get_value();
-        let result = client.missing_kbs(&id).await;
+        let result = client.device_kbs(&id).await;
         if !self.current(generation) {
             return;
         }
         let now = now_ms();
         let outcome = match result {
-            Ok(collection) => {
+            Ok((collection, source)) => {
+                if source == KbSource::MachineVulnerabilities {
+                    self.from_vulnerabilities.update(|n| *n += 1);
+                }
                 let kbs = collection.items;
                 let device = self.scope.with_value(|scope| scope.get(&id).cloned());
                 if let Some(device) = device {

@@ -18,6 +18,7 @@ pub mod fleet_scan;
 pub mod lazy_view;
 pub mod messages;
 pub mod pages;
+pub mod product_overview;
 pub mod remote;
 pub mod view_state;
 pub mod wall_display;

@@ -3,7 +3,9 @@
 
 use kbwatch_core::api_error::MalformedBody;
 use kbwatch_core::config::ConfigError;
+use kbwatch_core::fleet::plan::FleetPath;
 use kbwatch_core::fleet::scan::ScanFailure;
+use kbwatch_core::overview::Count;
 use kbwatch_core::token_info::TokenRejected;
 use kbwatch_core::url_state::IgnoredParam;
 use kbwatch_core::{ApiError, DeviceRefError, KbTotals};
@@ -505,6 +507,34 @@ pub fn selected_kb_devices(label: &str, n: usize) -> String {
 
 /// `value` rounded to a whole percent ("97 %"); integer formatting keeps Rust's float
 /// printer out of the wasm.
+/// The device view's table when the per-device call was refused.
+pub const KB_SOURCE_VULNERABILITIES: &str = "Defender refused the per-device update list \
+(403: its documentation grants it to application permissions only), so this table comes from \
+the device's vulnerabilities (machinesVulnerabilities), grouped by the update that fixes them. \
+Update names are not known from that source; KB numbers, products, CVE counts and Catalog \
+links are. The connection check tells more.";
+
+/// The fleet's source note when some devices' KBs came from their vulnerabilities.
+pub fn fleet_from_vulnerabilities(devices: usize) -> String {
+    format!(
+        "{devices} device(s) read from machinesVulnerabilities: the per-device update list was \
+         refused (403), so their updates have no names."
+    )
+}
+
+/// The devices tile while a scan covers part of the scope.
+pub fn scanned_of(scanned: usize, of: usize) -> String {
+    format!("{scanned} of {of}")
+}
+
+/// A fleet list's title while a scan covers part of the scope.
+pub fn partial_title(title: &str, scanned: usize, of: usize) -> String {
+    format!("{title} ({scanned} of {of} scanned)")
+}
+
+/// A fleet figure that waits for the whole scope to be read.
+pub const NOT_YET: &str = "after the scan";
+
 pub fn percent(value: f64) -> String {
     format!("{} %", value.round() as i64)
 }
@@ -576,4 +606,63 @@ pub fn bulk_path(rows: u64, pages: u64, without_kb: u64) -> String {
 
 pub fn bulk_loading(pages: u64) -> String {
     format!("Reading machinesVulnerabilities… {pages} pages so far")
+}
+
+pub const PLANNER_TITLE: &str = "How to answer this view";
+pub const PLANNER_PATH: &str = "Path";
+pub const PLANNER_CALLS: &str = "API calls";
+pub const PLANNER_TIME: &str = "API time (within the rate budget)";
+pub const PLANNER_ANSWERS: &str = "Answers this view";
+pub const PLANNER_RUN: &str = "Run";
+pub const PLANNER_CHOSEN: &str = "cheapest";
+pub const PLANNER_YES: &str = "yes";
+
+/// A stable identifier of a path, for tests and styles.
+pub fn path_id(path: FleetPath) -> &'static str {
+    match path {
+        FleetPath::PerProduct => "per-product",
+        FleetPath::PerDevice => "per-device",
+        FleetPath::Bulk => "bulk",
+    }
+}
+
+pub fn path_name(path: FleetPath) -> &'static str {
+    match path {
+        FleetPath::PerProduct => "Per product (Software → getmissingkbs)",
+        FleetPath::PerDevice => "Per device (getmissingkbs each)",
+        FleetPath::Bulk => "Bulk (machinesVulnerabilities, all pages)",
+    }
+}
+
+/// Why a path does not answer the view on screen.
+pub fn planner_no(path: FleetPath) -> &'static str {
+    match path {
+        FleetPath::PerProduct => {
+            "no: its counts are tenant-wide and cannot honour a device filter or fill per-device tables"
+        }
+        FleetPath::PerDevice | FleetPath::Bulk => "no",
+    }
+}
+
+pub const OVERVIEW_TITLE: &str = "Missing updates across the tenant";
+pub const OVERVIEW_SOURCE: &str = "Tenant-wide counts (within your device-group scope) from \
+Defender's per-product lists (GET /api/Software, then getmissingkbs per product). They ignore the \
+device filter. An update listed under several products shows \"≥\": at least that many devices \
+and CVEs, until its devices are listed.";
+pub const DRILL_DOWN_TITLE: &str = "List the devices missing this update";
+
+pub fn overview_progress(done: usize, of: usize) -> String {
+    format!("Reading products: {done} of {of}")
+}
+
+/// An exact figure, or "≥ n" for a lower bound.
+pub fn count(count: Count) -> String {
+    match count {
+        Count::Exact(n) => n.to_string(),
+        Count::AtLeast(n) => format!("≥ {n}"),
+    }
+}
+
+pub fn drill_loading(kb: &str) -> String {
+    format!("Listing the devices missing {kb}…")
 }

@@ -58,6 +58,12 @@ impl<T: Clone + Send + Sync + 'static> Remote<T> {
         self.run();
     }
 
+    /// Changes the value on screen in place (nothing when none is loaded); returns what `f`
+    /// returned.
+    pub fn update_value<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        self.state.try_update(|s| s.value.as_mut().map(f)).flatten()
+    }
+
     /// Forgets value and job; a running job's answer is ignored.
     pub fn clear(&self) {
         self.generation.update_value(|g| *g += 1);

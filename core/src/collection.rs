@@ -2,6 +2,7 @@
 //! and a device together with its missing KBs.
 
 use crate::device::Device;
+use crate::fallback::KbSource;
 use crate::kb::MissingKb;
 
 /// Everything read from one paged collection.
@@ -28,4 +29,6 @@ impl<T> Default for Collection<T> {
 pub struct DeviceKbs {
     pub device: Device,
     pub kbs: Collection<MissingKb>,
+    /// Where the list came from (and so what it lacks).
+    pub source: KbSource,
 }

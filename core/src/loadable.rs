@@ -50,6 +50,11 @@ impl<T> Loadable<T> {
         self.status = LoadStatus::RetryingIn { seconds, error };
     }
 
+    /// A load is running (not waiting out a 429).
+    pub fn is_loading(&self) -> bool {
+        self.status == LoadStatus::Loading
+    }
+
     pub fn error(&self) -> Option<&ApiError> {
         match &self.status {
             LoadStatus::Failed(e) | LoadStatus::RetryingIn { error: e, .. } => Some(e),

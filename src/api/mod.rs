@@ -5,14 +5,21 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
+use futures::future::LocalBoxFuture;
 use gloo_net::http::Request;
 use gloo_timers::callback::Timeout;
 use kbwatch_core::api_error::{MalformedBody, MAX_THROTTLE_WAITS};
 use kbwatch_core::config::StartupProblem;
 use kbwatch_core::device_list::without_duplicate_ids;
+use kbwatch_core::endpoints::VulnerabilityFilter;
+use kbwatch_core::fallback::{kbs_for_device, KbSource};
 use kbwatch_core::fleet::bulk::MachineVulnerability;
 use kbwatch_core::odata::{next_page, NextPage};
+use kbwatch_core::overview::{DrillDown, DrillDownBuilder};
+use kbwatch_core::software::{Software, SoftwareId};
+use kbwatch_core::KbId;
 use kbwatch_core::{
     ApiError, Collection, Device, DeviceId, DeviceRef, Endpoints, MachineQuery, MissingKb,
     ODataPage, PageRequest,
@@ -47,12 +54,41 @@ pub async fn config_json() -> Result<String, StartupProblem> {
     response.text().await.map_err(unreachable)
 }
 
+/// Waited on before each page of a long read: the caller's rate budget.
+pub type Gate = dyn Fn() -> LocalBoxFuture<'static, ()>;
+
+/// What a paging loop waits for: up to `throttle` 429s in a row (exactly `Retry-After` each),
+/// and the caller's budget before each page.
+#[derive(Clone, Copy)]
+struct Waits<'a> {
+    throttle: u32,
+    gate: Option<&'a Gate>,
+}
+
+impl<'a> Waits<'a> {
+    /// Callers with their own scheduler: no waiting at all.
+    const NONE: Self = Self {
+        throttle: 0,
+        gate: None,
+    };
+
+    /// A long read on its own: 429s waited out, each page within the budget.
+    fn gated(gate: &'a Gate) -> Self {
+        Self {
+            throttle: MAX_THROTTLE_WAITS,
+            gate: Some(gate),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct ApiClient {
     endpoints: Endpoints,
     tokens: TokenSource,
     timeout_secs: u32,
     device_page_size: u32,
+    /// The per-device `getmissingkbs` answered this 403 in this session.
+    per_device_refused: Arc<Mutex<Option<ApiError>>>,
 }
 
 impl ApiClient {
@@ -67,6 +103,7 @@ impl ApiClient {
             tokens,
             timeout_secs,
             device_page_size,
+            per_device_refused: Arc::default(),
         }
     }
 
@@ -119,10 +156,136 @@ impl ApiClient {
             .await
     }
 
+    /// One device's missing KBs: the per-device call, or, once the API has refused it (403:
+    /// its page documents an application permission only, so a user's token may never get
+    /// it), the device's `machinesVulnerabilities` rows grouped by KB. After one refusal the
+    /// client asks the fallback straight away for the rest of the session: one call a device
+    /// either way.
+    pub async fn device_kbs(
+        &self,
+        id: &DeviceId,
+    ) -> Result<(Collection<MissingKb>, KbSource), ApiError> {
+        let refused = self.per_device_refused.lock().ok().and_then(|r| r.clone());
+        let refusal = match refused {
+            Some(refusal) => refusal,
+            None => match self.missing_kbs(id).await {
+                Ok(kbs) => return Ok((kbs, KbSource::MissingKbs)),
+                Err(refusal @ ApiError::Forbidden { .. }) => {
+                    if let Ok(mut r) = self.per_device_refused.lock() {
+                        *r = Some(refusal.clone());
+                    }
+                    refusal
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        match self.kbs_from_vulnerabilities(id).await {
+            Ok(kbs) => Ok((kbs, KbSource::MachineVulnerabilities)),
+            // Refused too: the first refusal names the permission the admin looks for.
+            Err(ApiError::Forbidden { .. }) => Err(refusal),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The device's `machinesVulnerabilities` rows (`$filter=machineId eq '…'`), grouped by
+    /// the KB that fixes them.
+    async fn kbs_from_vulnerabilities(
+        &self,
+        id: &DeviceId,
+    ) -> Result<Collection<MissingKb>, ApiError> {
+        let first = PageRequest::first(kbwatch_core::odata::MAX_TOP);
+        let filter = || VulnerabilityFilter::Device(id.clone());
+        let collection = self.endpoints.machine_vulnerabilities_collection();
+        let mut rows: Vec<MachineVulnerability> = Vec::new();
+        let mut skipped = Vec::new();
+        let pages = self
+            .pages(
+                self.endpoints
+                    .machine_vulnerabilities_where(&filter(), first),
+                &collection,
+                Some(first),
+                |request| {
+                    self.endpoints
+                        .machine_vulnerabilities_where(&filter(), request)
+                },
+                &mut |page: ODataPage<MachineVulnerability>| {
+                    rows.extend(page.items);
+                    skipped.extend(page.skipped);
+                },
+                Waits::NONE,
+            )
+            .await?;
+        let grouped = kbs_for_device(id, &rows);
+        Ok(Collection {
+            items: grouped.kbs,
+            skipped,
+            pages,
+        })
+    }
+
+    /// The tenant's software of `vendor` (every page; each waits on `gate`).
+    pub async fn software(
+        &self,
+        vendor: Option<&str>,
+        gate: &Gate,
+    ) -> Result<Collection<Software>, ApiError> {
+        let first = PageRequest::first(kbwatch_core::odata::MAX_TOP);
+        let collection = self.endpoints.software_collection();
+        let mut result = Collection::default();
+        result.pages = self
+            .pages(
+                self.endpoints.software(vendor, first),
+                &collection,
+                Some(first),
+                |request| self.endpoints.software(vendor, request),
+                &mut |page: ODataPage<Software>| {
+                    result.items.extend(page.items);
+                    result.skipped.extend(page.skipped);
+                },
+                Waits::gated(gate),
+            )
+            .await?;
+        Ok(result)
+    }
+
+    /// One product's missing KBs, `machineMissedOn` being the devices missing each.
+    pub async fn software_missing_kbs(
+        &self,
+        id: &SoftwareId,
+    ) -> Result<Collection<MissingKb>, ApiError> {
+        let url = self.endpoints.software_missing_kbs(id);
+        self.collection(url.clone(), &url, None, |_| url.clone())
+            .await
+    }
+
+    /// The devices missing `kb`, from every page of its `machinesVulnerabilities` rows
+    /// (folded page by page: memory grows with devices, not rows; each page waits on `gate`).
+    pub async fn kb_drill_down(&self, kb: &KbId, gate: &Gate) -> Result<DrillDown, ApiError> {
+        let first = PageRequest::first(kbwatch_core::odata::MAX_TOP);
+        let filter = || VulnerabilityFilter::FixingKb(kb.clone());
+        let collection = self.endpoints.machine_vulnerabilities_collection();
+        let mut builder = DrillDownBuilder::new(kb.clone());
+        self.pages(
+            self.endpoints
+                .machine_vulnerabilities_where(&filter(), first),
+            &collection,
+            Some(first),
+            |request| {
+                self.endpoints
+                    .machine_vulnerabilities_where(&filter(), request)
+            },
+            &mut |page: ODataPage<MachineVulnerability>| builder.add_rows(&page.items),
+            Waits::gated(gate),
+        )
+        .await?;
+        Ok(builder.finish())
+    }
+
     /// The bulk path: every page of `machinesVulnerabilities`, each handed to `on_page` as it
     /// arrives so memory stays bounded by what the caller keeps.
     pub async fn machine_vulnerabilities(
         &self,
+        gate: &Gate,
         mut on_page: impl FnMut(ODataPage<MachineVulnerability>),
     ) -> Result<usize, ApiError> {
         let first = PageRequest::first(kbwatch_core::odata::MAX_TOP);
@@ -133,7 +296,7 @@ impl ApiClient {
             Some(first),
             |request| self.endpoints.machine_vulnerabilities(request),
             &mut on_page,
-            MAX_THROTTLE_WAITS,
+            Waits::gated(gate),
         )
         .await
     }
@@ -156,7 +319,7 @@ impl ApiClient {
                     result.items.extend(page.items);
                     result.skipped.extend(page.skipped);
                 },
-                0,
+                Waits::NONE,
             )
             .await?;
         result.pages = pages;
@@ -173,12 +336,19 @@ impl ApiClient {
         mut request: Option<PageRequest>,
         url_for: impl Fn(PageRequest) -> Url,
         on_page: &mut dyn FnMut(ODataPage<T>),
-        max_throttle_waits: u32,
+        waits: Waits<'_>,
     ) -> Result<usize, ApiError> {
+        let Waits {
+            throttle: max_throttle_waits,
+            gate,
+        } = waits;
         let mut pages = 0;
         let mut throttle_waits = max_throttle_waits;
         let mut url = first_url;
         loop {
+            if let Some(gate) = gate {
+                gate().await;
+            }
             let body = match self.get(&url).await {
                 Ok(body) => body,
                 Err(error @ ApiError::Throttled { .. }) if throttle_waits > 0 => {

@@ -1,3 +1,4 @@
+use kbwatch_core::fallback::KbSource;
 use kbwatch_core::kb_list::{products, KbIndex};
 use kbwatch_core::sort::Sort;
 use kbwatch_core::{
@@ -84,6 +85,9 @@ pub fn KbPanel(
                 (None, _) => None,
                 (Some(loaded), _) => Some(view! {
                     <DeviceHeader device=loaded.device.clone() cloud/>
+                    {(loaded.source == KbSource::MachineVulnerabilities).then(|| view! {
+                        <p class="banner banner-info" data-testid="kb-source" data-source="machinesVulnerabilities">{messages::KB_SOURCE_VULNERABILITIES}</p>
+                    })}
                     {(!loaded.kbs.skipped.is_empty()).then(|| view! {
                         <p class="banner banner-warning" data-testid="skipped-records">{messages::skipped_records(loaded.kbs.skipped.len())}</p>
                     })}

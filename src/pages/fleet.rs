@@ -17,6 +17,7 @@ use crate::fleet_model::{FleetModel, ScopeScan};
 use crate::fleet_scan::{DataSource, ScannerSlot};
 use crate::lazy_view::{lazy_page, lazy_view};
 use crate::messages;
+use crate::pages::fleet_overview::FleetOverview;
 use crate::view_state::ViewHandle;
 
 lazy_page! {
@@ -31,8 +32,10 @@ pub fn FleetRoute(view: ViewHandle, data: DashboardData) -> impl IntoView {
     let fleet = Signal::from(view.part(|s| s.fleet.clone()));
     let on_change =
         Callback::new(move |(f, push): (FleetView, bool)| view.change(push, |s| s.fleet = f));
+    let filtered = Signal::from(view.part(|s| !s.device_filter.is_empty()));
     let props = move || FleetPageProps {
         scope,
+        filtered,
         view: fleet,
         on_change,
         link_for,
@@ -50,6 +53,9 @@ pub fn FleetPage(
     /// The devices in the current device filter; `None` until the device list has loaded.
     #[prop(into)]
     scope: Signal<Option<Vec<Device>>>,
+    /// A device filter narrows the scope (per-product counts cannot honour it).
+    #[prop(into)]
+    filtered: Signal<bool>,
     #[prop(into)] view: Signal<FleetView>,
     /// The new fleet view, and whether it is a step Back should return from.
     on_change: Callback<(FleetView, bool)>,
@@ -57,6 +63,7 @@ pub fn FleetPage(
     /// Where the session's scanner lives (made here the first time a view needs it).
     scanner: ScannerSlot,
 ) -> impl IntoView {
+    let products = scanner.product_scan();
     let scanner = scanner.scanner();
     let scan = ScopeScan::follow(scanner, scope);
     let model = FleetModel::new(scanner, view);
@@ -97,13 +104,16 @@ pub fn FleetPage(
             <ScanSource bulk=Signal::derive(move || match scanner.source.get() { DataSource::Bulk(s) => Some(s), DataSource::PerDevice => None })
                 bulk_pages=scanner.bulk_pages bulk_error=scanner.bulk_error running=scanner.running
                 scope=Signal::derive(move || scope.with(|s| s.as_ref().map(|s| (s.len(), scan.to_fetch.with(Vec::len)))))
-                oldest_fetch_ms=scanner.oldest_fetch_ms now=use_now(std::time::Duration::from_secs(10)) storage_full=scanner.storage_full/>
+                oldest_fetch_ms=scanner.oldest_fetch_ms now=use_now(std::time::Duration::from_secs(10)) storage_full=scanner.storage_full
+                from_vulnerabilities=scanner.from_vulnerabilities/>
+            <FleetOverview products scanner scan scope filtered link_for
+                device_tables=Signal::derive(move || tab.get() == FleetTab::Devices)/>
             <OverBudget plan=scan.over_budget on_bulk=bulk on_scan_anyway=start/>
             <ScanStatus progress=scanner.progress running=scanner.running paused=scanner.paused now=Signal::derive(now_ms)
                 on_pause=Callback::new(move |()| scanner.pause()) on_resume=Callback::new(move |()| scanner.resume())
                 on_cancel=Callback::new(move |()| scanner.cancel())/>
             <ScanFailures failures=scanner.failures link_for on_retry=Callback::new(move |()| scanner.retry_failed())/>
-            <SummaryTiles summary=model.summary/>
+            <SummaryTiles summary=model.summary in_scope=scanner.in_scope/>
             <TopKbChart rows=model.top on_select=select_kb/>
             <SelectedKbDevices selected=model.selected link_for on_close=Callback::new(move |()| edit(true, &|v| v.selected_kb = None))/>
             <FleetTabs tab on_select=Callback::new(move |t: FleetTab| edit(true, &|v| v.tab = t))/>
@@ -115,23 +125,21 @@ pub fn FleetPage(
                     {move || if model.is_empty.get() || model.kb_rows.with(Vec::is_empty) {
                         view! { <FleetEmpty no_data=model.is_empty.get()/> }.into_any()
                     } else {
-                        view! { <div class="table-scroll">
+                        view! {
                             <FleetKbTable rows=model.kb_rows sort=Signal::derive(move || view.get().kb_sort)
                                 selected=Signal::derive(move || view.get().selected_kb)
                                 on_sort=Callback::new(move |k| edit(false, &|v| v.kb_sort = v.kb_sort.toggled(k)))
                                 on_select=select_kb/>
-                        </div> }.into_any()
+                        }.into_any()
                     }}
                 }.into_any(),
                 FleetTab::Devices => view! {
                     <FleetDeviceSearch text=Signal::derive(move || view.get().device_filter.text)
                         on_change=Callback::new(move |t: String| edit(false, &|v| v.device_filter.text = t.clone()))/>
                     <ExportRow buttons=vec![("export-devices", messages::EXPORT_DEVICES, export_devices)]/>
-                    <div class="table-scroll">
-                        <FleetDeviceTable rows=model.device_rows sort=Signal::derive(move || view.get().device_sort)
-                            on_sort=Callback::new(move |k| edit(false, &|v| v.device_sort = v.device_sort.toggled(k)))
-                            link_for/>
-                    </div>
+                    <FleetDeviceTable rows=model.device_rows sort=Signal::derive(move || view.get().device_sort)
+                        on_sort=Callback::new(move |k| edit(false, &|v| v.device_sort = v.device_sort.toggled(k)))
+                        link_for/>
                 }.into_any(),
             }}
         </section>

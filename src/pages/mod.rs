@@ -2,6 +2,7 @@
 
 pub mod devices;
 pub mod fleet;
+pub mod fleet_overview;
 pub mod frame;
 pub mod sign_in;
 pub mod wall;

@@ -6,6 +6,7 @@ use kbwatch::components::device_panel::DevicePanel;
 use kbwatch::components::kb_panel::KbPanel;
 use kbwatch::components::session::{TokenEntry, TokenStatus};
 use kbwatch_core::config::StartupProblem;
+use kbwatch_core::fallback::KbSource;
 use kbwatch_core::sort::Sort;
 use kbwatch_core::token_info::{PastedToken, TokenInfo};
 use kbwatch_core::{
@@ -89,6 +90,7 @@ fn loaded(kbs: Vec<MissingKb>) -> Loadable<DeviceKbs> {
             skipped: vec![],
             pages: 1,
         },
+        source: KbSource::MissingKbs,
     });
     state
 }
@@ -906,5 +908,30 @@ async fn a_lazy_view_left_before_its_code_arrives_builds_nothing() {
     assert!(
         !built.get_untracked(),
         "the view was built after it was left"
+    );
+}
+
+/// A table read from machinesVulnerabilities (the per-device call refused) says so above the
+/// table, and which facts it lacks; the documented answer carries no such note.
+#[wasm_bindgen_test]
+async fn the_kb_panel_says_when_its_table_comes_from_the_fallback() {
+    let h = mount_kb_panel(loaded(sample_kbs()));
+    settle().await;
+    assert!(all(&h.root, "[data-testid=kb-source]").is_empty());
+    let mut fallback = loaded(sample_kbs());
+    if let Some(d) = fallback.value.as_mut() {
+        d.source = KbSource::MachineVulnerabilities;
+    }
+    h.data.set(fallback);
+    settle().await;
+    let note = one(&h.root, "[data-testid=kb-source]")
+        .text_content()
+        .unwrap_or_default();
+    assert!(note.contains("machinesVulnerabilities"), "{note}");
+    assert!(note.contains("names are not known"), "{note}");
+    assert_eq!(
+        all(&h.root, "tr[data-testid=kb-row]").len(),
+        3,
+        "the table is still there"
     );
 }

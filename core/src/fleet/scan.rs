@@ -328,6 +328,12 @@ impl FleetScan {
         &self.budget
     }
 
+    /// The budget, to record calls made beside the scan (overview, drill-down, bulk pages,
+    /// probes): the tenant's limit is one, whoever spends it.
+    pub fn budget_mut(&mut self) -> &mut RateBudget {
+        &mut self.budget
+    }
+
     /// What to do at `now_ms`. Call again after every `Start` (several calls may start at
     /// once), after every [`FleetScan::report`], and when a `WaitUntil` time is reached.
     pub fn next(&mut self, now_ms: u64) -> ScanStep {

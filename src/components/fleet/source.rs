@@ -24,6 +24,9 @@ pub fn ScanSource(
     oldest_fetch_ms: Signal<Option<u64>>,
     #[prop(into)] now: Signal<u64>,
     #[prop(into)] storage_full: Signal<bool>,
+    /// Devices whose KBs came from `machinesVulnerabilities` (the per-device call refused).
+    #[prop(into)]
+    from_vulnerabilities: Signal<usize>,
 ) -> impl IntoView {
     view! {
         <p class="muted" data-testid="scan-path">
@@ -44,6 +47,9 @@ pub fn ScanSource(
         }}
         {move || oldest_fetch_ms.get().map(|t| view! {
             <p class="muted" data-testid="data-age">{messages::data_age(now.get().saturating_sub(t))}</p>
+        })}
+        {move || (from_vulnerabilities.get() > 0).then(|| view! {
+            <p class="banner banner-info" data-testid="scan-fallback">{messages::fleet_from_vulnerabilities(from_vulnerabilities.get())}</p>
         })}
         {move || storage_full.get().then(|| view! { <p class="banner banner-warning">{messages::FLEET_STORAGE_FULL}</p> })}
     }
