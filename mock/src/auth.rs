@@ -83,7 +83,10 @@ pub fn required_permission(path: &str) -> Option<Permission> {
         ["machines", "SoftwareVulnerabilitiesByMachine"]
         | ["vulnerabilities", "machinesVulnerabilities"] => Some(VULNERABILITY_READ),
         ["machines"] | ["machines", _] => Some(MACHINE_READ),
-        ["machines", _, "getmissingkbs"] => Some(SOFTWARE_READ),
+        ["machines", _, "getmissingkbs"]
+        | ["Software"]
+        | ["Software", _]
+        | ["Software", _, "getmissingkbs"] => Some(SOFTWARE_READ),
         _ => None,
     }
 }

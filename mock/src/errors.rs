@@ -57,6 +57,16 @@ impl ApiError {
         Self::not_found(format!("Machine {id} was not found"))
     }
 
+    /// An unknown software id: the code and wording of the `common-errors.md` example
+    /// (`ResourceNotFound`, "Machine 123123123 was not found"), for software.
+    pub fn software_not_found(id: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            format!("Software {id} was not found"),
+        )
+    }
+
     /// What `/api/machines` answers when the (filtered) page is empty.
     pub fn no_recent_machines() -> Self {
         Self::not_found("No recent machines found")

@@ -46,6 +46,11 @@ pub struct Machine {
     /// Indices into [`Fleet::catalog`]; not part of the machine entity.
     #[serde(skip)]
     pub missing_kbs: Vec<usize>,
+    /// The catalog products installed (see [`crate::catalog::product`]): the Windows line and
+    /// what rides with it, Office on most workstations; empty off Windows. Not part of the
+    /// machine entity.
+    #[serde(skip)]
+    pub products: Vec<&'static str>,
 }
 
 /// One entry of `ipAddresses`.
@@ -400,6 +405,7 @@ impl Generator<'_> {
             ip_addresses,
             defender_av_status,
             missing_kbs,
+            products,
         }
     }
 

@@ -28,6 +28,7 @@ pub mod odata;
 mod query;
 pub mod rate_limit;
 mod routes;
+pub mod software;
 pub mod stats;
 pub mod vulns;
 
@@ -124,6 +125,7 @@ pub(crate) struct MockState {
     /// The separate budget of `SoftwareVulnerabilitiesByMachine`.
     pub(crate) export_limiter: rate_limit::RateLimiter,
     pub(crate) vulns: vulns::Vulnerabilities,
+    pub(crate) software: software::Inventory,
     pub(crate) idp: Option<Arc<Idp>>,
 }
 
@@ -166,9 +168,11 @@ pub fn router_with_idp(opts: &MockOptions, idp: Arc<Idp>) -> Router {
 /// `/api` and `/_mock` (plus `/_mock/idp` when there is an IdP).
 fn api_router(opts: &MockOptions, idp: Option<Arc<Idp>>) -> Router {
     let fleet = Fleet::generate(opts.seed, opts.devices, fleet::default_anchor());
+    let vulns = vulns::Vulnerabilities::new(&fleet);
     let state = Arc::new(MockState {
         options: opts.clone(),
-        vulns: vulns::Vulnerabilities::new(&fleet),
+        software: software::Inventory::new(&fleet, &vulns),
+        vulns,
         fleet,
         faults: faults::FaultStore::new(opts.faults.clone()),
         stats: stats::StatsStore::default(),
@@ -196,6 +200,12 @@ fn api_router(opts: &MockOptions, idp: Option<Arc<Idp>>) -> Router {
         .route(
             "/vulnerabilities/machinesVulnerabilities",
             get(routes::machines_vulnerabilities),
+        )
+        .route("/Software", get(routes::list_software))
+        .route("/Software/{id}", get(routes::get_software))
+        .route(
+            "/Software/{id}/getmissingkbs",
+            get(routes::software_missing_kbs),
         )
         .fallback(routes::api_fallback)
         .layer(from_fn_with_state(state.clone(), faults::inject_faults))

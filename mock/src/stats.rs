@@ -19,7 +19,8 @@ pub struct Stats {
     /// Per exact path, e.g. `/api/machines/3a…/getmissingkbs`.
     pub paths: BTreeMap<String, u64>,
     /// Per route template: `/api/machines`, `/api/machines/{id}`, `/api/machines/{id}/getmissingkbs`,
-    /// `/api/vulnerabilities/machinesVulnerabilities`, `/api/machines/SoftwareVulnerabilitiesByMachine`.
+    /// `/api/vulnerabilities/machinesVulnerabilities`, `/api/machines/SoftwareVulnerabilitiesByMachine`,
+    /// `/api/Software`, `/api/Software/{id}`, `/api/Software/{id}/getmissingkbs`; `other` for the rest.
     pub routes: BTreeMap<String, u64>,
     /// Per response status.
     pub statuses: BTreeMap<u16, u64>,
@@ -43,6 +44,9 @@ fn route_of(path: &str) -> String {
         ["api", "machines"] => "/api/machines".to_owned(),
         ["api", "machines", _] => "/api/machines/{id}".to_owned(),
         ["api", "machines", _, "getmissingkbs"] => "/api/machines/{id}/getmissingkbs".to_owned(),
+        ["api", "Software"] => "/api/Software".to_owned(),
+        ["api", "Software", _] => "/api/Software/{id}".to_owned(),
+        ["api", "Software", _, "getmissingkbs"] => "/api/Software/{id}/getmissingkbs".to_owned(),
         _ => "other".to_owned(),
     }
 }

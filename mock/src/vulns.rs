@@ -232,6 +232,73 @@ pub const THIRD_PARTY: &[ThirdParty] = &[
         mac: true,
         linux: true,
     },
+    ThirdParty {
+        vendor: "oracle",
+        name: "jre",
+        version: "8.0.4210.9",
+        cves: &["CVE-2024-21138", "CVE-2024-21144", "CVE-2024-21145"],
+        fix: OtherFix::Null,
+        chance: 12,
+        windows: true,
+        mac: false,
+        linux: true,
+    },
+    ThirdParty {
+        vendor: "videolan",
+        name: "vlc_media_player",
+        version: "3.0.20.0",
+        cves: &["CVE-2024-46461"],
+        fix: OtherFix::Null,
+        chance: 10,
+        windows: true,
+        mac: true,
+        linux: false,
+    },
+    ThirdParty {
+        vendor: "notepad-plus-plus",
+        name: "notepad++",
+        version: "8.6.2.0",
+        cves: &["CVE-2023-6401"],
+        fix: OtherFix::Empty,
+        chance: 10,
+        windows: true,
+        mac: false,
+        linux: false,
+    },
+    // Microsoft software with neither a CVE nor a KB: in the inventory, never missing an update.
+    ThirdParty {
+        vendor: MICROSOFT,
+        name: "teams",
+        version: "24215.1007.3082.1590",
+        cves: &[],
+        fix: OtherFix::Null,
+        chance: 70,
+        windows: true,
+        mac: true,
+        linux: false,
+    },
+    ThirdParty {
+        vendor: MICROSOFT,
+        name: "visual_studio_code",
+        version: "1.94.2.0",
+        cves: &[],
+        fix: OtherFix::Null,
+        chance: 20,
+        windows: true,
+        mac: true,
+        linux: true,
+    },
+    ThirdParty {
+        vendor: MICROSOFT,
+        name: "powershell",
+        version: "7.4.5.0",
+        cves: &[],
+        fix: OtherFix::Null,
+        chance: 25,
+        windows: true,
+        mac: false,
+        linux: true,
+    },
 ];
 
 impl ThirdParty {
@@ -374,6 +441,14 @@ impl Vulnerabilities {
             })
             .collect();
         Self { devices }
+    }
+
+    /// Software outside the catalog installed on device `index`: indices into [`THIRD_PARTY`]
+    /// (none for devices that are not onboarded).
+    pub fn software_of(&self, index: usize) -> &[usize] {
+        self.devices
+            .get(index)
+            .map_or(&[], |d| d.software.as_slice())
     }
 
     /// Rows with a CVE of device `index` (what machinesVulnerabilities lists for it).

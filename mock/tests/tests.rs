@@ -6,4 +6,5 @@ mod common;
 mod api;
 mod idp;
 mod serve;
+mod software;
 mod vulns;
