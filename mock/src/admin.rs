@@ -68,9 +68,47 @@ pub(crate) async fn stats(State(state): State<Arc<MockState>>) -> Json<Value> {
     Json(body)
 }
 
-/// `POST /_mock/reset`: no faults, no counts (the IdP's too), fresh rate windows. Issued tokens
-/// stay valid.
+fn settings_json(state: &MockState) -> Value {
+    json!({ "missing_kbs_app_only": state.access_policy().missing_kbs_app_only })
+}
+
+/// `GET /_mock/settings`: `{"missing_kbs_app_only": bool}`.
+pub(crate) async fn settings(State(state): State<Arc<MockState>>) -> Json<Value> {
+    Json(settings_json(&state))
+}
+
+/// Body of `POST /_mock/settings`: the switches to change; absent ones stay.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsBody {
+    missing_kbs_app_only: Option<bool>,
+}
+
+/// `POST /_mock/settings` with `{"missing_kbs_app_only": true}`: flip the switches at run time
+/// (see [`crate::MockOptions::missing_kbs_app_only`]); answers the settings now. Unknown keys
+/// are 400 `InvalidRequestBody`.
+pub(crate) async fn update_settings(State(state): State<Arc<MockState>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<SettingsBody>(&body) {
+        Ok(update) => {
+            if let Some(on) = update.missing_kbs_app_only {
+                state
+                    .missing_kbs_app_only
+                    .store(on, std::sync::atomic::Ordering::SeqCst);
+            }
+            Json(settings_json(&state)).into_response()
+        }
+        Err(e) => ApiError::invalid_request_body(format!("Settings body is not valid: {e}"))
+            .into_response(),
+    }
+}
+
+/// `POST /_mock/reset`: no faults, no counts (the IdP's too), fresh rate windows, the settings
+/// as started. Issued tokens stay valid.
 pub(crate) async fn reset(State(state): State<Arc<MockState>>) -> Json<Value> {
+    state.missing_kbs_app_only.store(
+        state.options.missing_kbs_app_only,
+        std::sync::atomic::Ordering::SeqCst,
+    );
     state.faults.clear();
     state.stats.reset();
     state.limiter.reset();

@@ -35,6 +35,7 @@ pub mod vulns;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,6 +92,12 @@ pub struct MockOptions {
     /// Also run the Entra ID stand-in (HTTPS, its own port); the API then validates its tokens.
     /// `None`: any non-empty bearer token is accepted.
     pub idp: Option<IdpOptions>,
+    /// Start with `GET /api/machines/{id}/getmissingkbs` application-only, as its page
+    /// documents: users' (delegated) tokens get 403 "Missing application roles", app-only
+    /// tokens with `Software.Read.All` pass (see [`auth::AccessPolicy`]). Flip it at run time
+    /// with `POST /_mock/settings` `{"missing_kbs_app_only": true}`; `POST /_mock/reset` puts
+    /// this start value back. Off by default: `Software.Read` suffices.
+    pub missing_kbs_app_only: bool,
 }
 
 impl Default for MockOptions {
@@ -110,6 +117,7 @@ impl Default for MockOptions {
             app_dir: None,
             app_port: 8080,
             idp: None,
+            missing_kbs_app_only: false,
         }
     }
 }
@@ -127,9 +135,18 @@ pub(crate) struct MockState {
     pub(crate) vulns: vulns::Vulnerabilities,
     pub(crate) software: software::Inventory,
     pub(crate) idp: Option<Arc<Idp>>,
+    /// [`auth::AccessPolicy::missing_kbs_app_only`] now (`/_mock/settings` flips it).
+    pub(crate) missing_kbs_app_only: AtomicBool,
 }
 
 impl MockState {
+    /// The permission switches as they stand.
+    pub(crate) fn access_policy(&self) -> auth::AccessPolicy {
+        auth::AccessPolicy {
+            missing_kbs_app_only: self.missing_kbs_app_only.load(Ordering::SeqCst),
+        }
+    }
+
     pub(crate) fn limiter(&self, budget: rate_limit::Budget) -> &rate_limit::RateLimiter {
         match budget {
             rate_limit::Budget::Default => &self.limiter,
@@ -187,6 +204,7 @@ fn api_router(opts: &MockOptions, idp: Option<Arc<Idp>>) -> Router {
             opts.time_scale,
         ),
         idp: idp.clone(),
+        missing_kbs_app_only: AtomicBool::new(opts.missing_kbs_app_only),
     });
     // Layers run outermost-last: auth, then rate limit, then faults, then the handler.
     let api = Router::new()
@@ -219,6 +237,10 @@ fn api_router(opts: &MockOptions, idp: Option<Arc<Idp>>) -> Router {
                 .delete(admin::clear_faults),
         )
         .route("/_mock/stats", get(admin::stats))
+        .route(
+            "/_mock/settings",
+            get(admin::settings).post(admin::update_settings),
+        )
         .route("/_mock/reset", axum::routing::post(admin::reset))
         .route("/_mock/fleet", get(admin::fleet));
     let mut app = Router::new()

@@ -36,9 +36,18 @@ ENTRA ID STAND-IN (--idp-port):
   The API then accepts only its tokens: 401 expired/invalid, 403 without the permission
   (Machine.Read for /api/machines, Software.Read for getmissingkbs, Vulnerability.Read for
   machinesVulnerabilities and SoftwareVulnerabilitiesByMachine).
+  App-only tokens (roles, no user): GET /_mock/idp/token?roles=Software.Read.All,Machine.Read.All
   Example:
     kbwatch-mock --cors --idp-port 8443 --token-lifetime 20 --scopes Machine.Read
-  A token for curl: curl http://127.0.0.1:8787/_mock/idp/token";
+  A token for curl: curl http://127.0.0.1:8787/_mock/idp/token
+
+PERMISSIONS:
+  --missing-kbs-app-only makes GET /api/machines/{id}/getmissingkbs application-only, as its
+  page documents (only Software.Read.All): users' tokens (scp) get 403 \"Missing application
+  roles. API required roles: Software.Read.All. Application roles: .\"; app-only tokens with
+  that role pass. Without --idp-port the claims of a JWT bearer are read unverified and any
+  other token counts as a user's. At run time: GET /_mock/settings,
+  POST /_mock/settings '{\"missing_kbs_app_only\": true}'; POST /_mock/reset restores the flag.";
 
 /// Local stand-in for the Microsoft Defender for Endpoint API.
 #[derive(Debug, Parser)]
@@ -120,6 +129,10 @@ struct Cli {
         help_heading = "Entra ID stand-in"
     )]
     redirect_uris: Vec<String>,
+    /// Make GET /api/machines/{id}/getmissingkbs application-only, as documented: users' tokens
+    /// get 403 "Missing application roles" (flip at run time: POST /_mock/settings).
+    #[arg(long)]
+    missing_kbs_app_only: bool,
     /// The `aud` of access tokens for '.default' requests.
     #[arg(long, default_value = DEFAULT_AUDIENCE, requires = "idp_port", help_heading = "Entra ID stand-in")]
     audience: String,
@@ -174,6 +187,7 @@ async fn main() -> ExitCode {
         app_dir: cli.app_dir,
         app_port: cli.app_port,
         idp,
+        missing_kbs_app_only: cli.missing_kbs_app_only,
     };
     let running = match spawn(options.clone(), cli.port).await {
         Ok(running) => running,
@@ -252,5 +266,18 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_kbs_app_only_flag() {
+        let off = Cli::try_parse_from(["kbwatch-mock"]).expect("defaults");
+        assert!(!off.missing_kbs_app_only);
+        let on = Cli::try_parse_from(["kbwatch-mock", "--missing-kbs-app-only"]).expect("flag");
+        assert!(on.missing_kbs_app_only);
     }
 }
