@@ -233,6 +233,11 @@ impl Fleet {
             .map(|&i| &self.machines[i])
     }
 
+    /// Position in [`Fleet::machines`] of the device with this 40-hex id (case ignored).
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.by_id.get(&id.to_ascii_lowercase()).copied()
+    }
+
     /// Look a device up by id or computer name, case-insensitively (what `/machines/{x}` accepts).
     pub fn by_id_or_name(&self, key: &str) -> Option<&Machine> {
         let key = key.to_ascii_lowercase();

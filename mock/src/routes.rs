@@ -16,7 +16,7 @@ use crate::odata::{count_param, Filter, Paging, MACHINES, MAX_TOP};
 use crate::query::{param, param_ignoring_case, query_pairs};
 use crate::software::{ProductFix, Software, SOFTWARE_FILTER};
 use crate::vulns::{
-    AssetVulnerabilityDto, MachineVulnerabilityDto, RowRef, MACHINE_VULNERABILITY_FILTER,
+    AssetVulnerabilityDto, MachineVulnerabilityDto, RowPins, RowRef, MACHINE_VULNERABILITY_FILTER,
 };
 use crate::MockState;
 
@@ -260,49 +260,40 @@ pub(crate) async fn machines_vulnerabilities(
             (page, more)
         }
         Some(filter) => {
-            // Narrow by the pinned machine and KB before rendering every row.
-            let devices: Vec<usize> = match filter.pinned("machineId") {
-                Some(Some(id)) => fleet
-                    .machines
-                    .iter()
-                    .position(|m| m.id.eq_ignore_ascii_case(id))
-                    .into_iter()
-                    .collect(),
-                Some(None) => Vec::new(),
-                None => (0..fleet.machines.len()).collect(),
-            };
-            let kb_pin = filter.pinned("fixingKbId");
-            let may_match = |row: &RowRef| match (kb_pin, row) {
-                (None, _) => true,
-                (Some(Some(id)), RowRef::Kb { kb, .. }) => {
-                    fleet.catalog.kbs[*kb].id.eq_ignore_ascii_case(id)
+            // Narrow by the pinned machine and KB, counting rows per device without rendering:
+            // a KB drill-down visits only the devices missing that KB.
+            let rows = vulns.pinned(
+                fleet,
+                RowPins {
+                    machine: filter.pinned("machineId"),
+                    kb: filter.pinned("fixingKbId"),
+                },
+            );
+            // Pins alone decide: skip by counts, render one page. (Two different pins of one
+            // property match nothing; the rendered rows then fail the filter, and the general
+            // path below answers.)
+            let fast = filter.only_pins(&["machineId", "fixingKbId"]).then(|| {
+                let page: Vec<MachineVulnerabilityDto> = rows
+                    .from(paging.skip)
+                    .take(page_limit)
+                    .filter_map(render)
+                    .collect();
+                let more = paging.skip + page.len() < rows.total();
+                (page, more)
+            });
+            match fast {
+                Some((page, more)) if page.iter().all(|dto| filter.matches(dto)) => (page, more),
+                _ => {
+                    let mut matching = rows
+                        .from(0)
+                        .filter_map(render)
+                        .filter(|dto| filter.matches(dto))
+                        .skip(paging.skip);
+                    let page: Vec<_> = matching.by_ref().take(page_limit).collect();
+                    let more = matching.next().is_some();
+                    (page, more)
                 }
-                (Some(Some(_)), RowRef::Other { .. }) => false,
-                (Some(None), row) => matches!(row, RowRef::Other { .. }),
-            };
-            let candidates = devices
-                .into_iter()
-                .flat_map(|index| {
-                    vulns
-                        .device_rows(fleet, index, false)
-                        .map(move |row| (index, row))
-                })
-                .filter(|(_, row)| may_match(row));
-            // Pins alone decide: skip without rendering. Else render, then filter.
-            let mut matching: Box<dyn Iterator<Item = MachineVulnerabilityDto>> =
-                if filter.only_pins(&["machineId", "fixingKbId"]) {
-                    Box::new(candidates.skip(paging.skip).filter_map(render))
-                } else {
-                    Box::new(
-                        candidates
-                            .filter_map(render)
-                            .filter(|dto| filter.matches(dto))
-                            .skip(paging.skip),
-                    )
-                };
-            let page: Vec<_> = matching.by_ref().take(page_limit).collect();
-            let more = matching.next().is_some();
-            (page, more)
+            }
         }
     };
     let next = (more && state.options.next_link).then(|| {

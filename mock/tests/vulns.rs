@@ -421,6 +421,40 @@ async fn machines_vulnerabilities_filter_on_machine_and_kb() {
     assert!(link.contains("$filter=fixingKbId%20eq%20'"), "{link}");
     let (walked, _) = walk(&app, &local(&link)).await;
     assert_eq!(walked.len() + 3, by_kb.len());
+    assert_eq!(
+        walked.as_slice(),
+        &all.iter()
+            .filter(|r| text(r, "fixingKbId") == kb)
+            .skip(3)
+            .cloned()
+            .collect::<Vec<_>>()[..]
+    );
+
+    // Two pins of one property, or a pin and another clause: still exactly the matching rows.
+    let other = all
+        .iter()
+        .map(|r| text(r, "machineId"))
+        .find(|m| *m != machine)
+        .expect("a second device");
+    let (none, _) = walk(
+        &app,
+        &filtered(&format!(
+            "machineId eq '{machine}' and machineId eq '{other}'"
+        )),
+    )
+    .await;
+    assert!(none.is_empty());
+    let (mixed, _) = walk(
+        &app,
+        &filtered(&format!("fixingKbId eq '{kb}' and severity eq 'Critical'")),
+    )
+    .await;
+    assert_eq!(
+        mixed.len(),
+        by_kb.iter().filter(|r| r["severity"] == "Critical").count()
+    );
+    let (unknown, _) = walk(&app, &filtered("fixingKbId eq '1'")).await;
+    assert!(unknown.is_empty());
 
     for bad in [
         "osPlatform eq 'Windows10'",
