@@ -11,7 +11,6 @@ use serde_json::{json, Value};
 
 use crate::errors::ApiError;
 use crate::faults::{FaultRule, FaultRuleBody};
-use crate::rate_limit::{sanitize_time_scale, Budget};
 use crate::MockState;
 
 fn fault_list(state: &MockState) -> Value {
@@ -49,22 +48,14 @@ pub(crate) async fn clear_faults(State(state): State<Arc<MockState>>) -> Json<Va
     Json(json!({ "cleared": state.faults.clear() }))
 }
 
-/// `GET /_mock/stats`: request counters plus, per rate-limit budget, the limits, the (scaled)
-/// windows and per token the most calls seen in any window and the calls over the limit.
+/// `GET /_mock/stats`: request counters (in all, per exact path, per route template, per
+/// status, and per endpoint `{calls, statuses, throttled}`) plus `rate_limits`: the global
+/// budget (`budgets.default`), the export's (`budgets.export`) and every endpoint's
+/// (`endpoints`, by route template) with their limits, (scaled) windows and, per token, the
+/// most calls seen in any window and the calls over the limit.
 pub(crate) async fn stats(State(state): State<Arc<MockState>>) -> Json<Value> {
     let mut body = json!(state.stats.snapshot());
-    let mut budgets = serde_json::Map::new();
-    let mut over_limit = 0;
-    for budget in [Budget::Default, Budget::Export] {
-        let stats = state.limiter(budget).stats();
-        over_limit += stats.over_limit;
-        budgets.insert(budget.name().to_owned(), json!(stats));
-    }
-    body["rate_limits"] = json!({
-        "time_scale": sanitize_time_scale(state.options.time_scale),
-        "over_limit": over_limit,
-        "budgets": budgets,
-    });
+    body["rate_limits"] = json!(state.limits.stats());
     Json(body)
 }
 
@@ -111,8 +102,7 @@ pub(crate) async fn reset(State(state): State<Arc<MockState>>) -> Json<Value> {
     );
     state.faults.clear();
     state.stats.reset();
-    state.limiter.reset();
-    state.export_limiter.reset();
+    state.limits.reset();
     if let Some(idp) = &state.idp {
         idp.reset_stats();
     }

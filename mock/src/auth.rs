@@ -14,6 +14,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::endpoint::Endpoint;
 use crate::errors::ApiError;
 use crate::idp::{Grants, Idp, TokenRejection};
 use crate::MockState;
@@ -89,34 +90,26 @@ pub const VULNERABILITY_READ: Permission = Permission {
     roles: &["Vulnerability.Read.All"],
 };
 
-/// Path segments of an `/api` path (with or without the `/api` prefix).
-fn segments(path: &str) -> Vec<&str> {
-    let path = path.strip_prefix("/api").unwrap_or(path);
-    path.trim_matches('/').split('/').collect()
-}
-
 /// The permission an `/api` path needs (with or without the `/api` prefix); `None` for paths
 /// that only answer 404.
 pub fn required_permission(path: &str) -> Option<Permission> {
-    match segments(path).as_slice() {
-        ["machines", "SoftwareVulnerabilitiesByMachine"]
-        | ["vulnerabilities", "machinesVulnerabilities"] => Some(VULNERABILITY_READ),
-        ["machines"] | ["machines", _] => Some(MACHINE_READ),
-        ["machines", _, "getmissingkbs"]
-        | ["Software"]
-        | ["Software", _]
-        | ["Software", _, "getmissingkbs"] => Some(SOFTWARE_READ),
-        _ => None,
+    match Endpoint::of_path(path) {
+        Endpoint::SoftwareVulnerabilitiesByMachine | Endpoint::MachinesVulnerabilities => {
+            Some(VULNERABILITY_READ)
+        }
+        Endpoint::Machines | Endpoint::Machine => Some(MACHINE_READ),
+        Endpoint::MachineMissingKbs
+        | Endpoint::Software
+        | Endpoint::SoftwareById
+        | Endpoint::SoftwareMissingKbs => Some(SOFTWARE_READ),
+        Endpoint::Other => None,
     }
 }
 
 /// `GET /api/machines/{id}/getmissingkbs`, the one path [`AccessPolicy::missing_kbs_app_only`]
 /// changes.
 pub fn is_device_missing_kbs(path: &str) -> bool {
-    matches!(
-        segments(path).as_slice(),
-        ["machines", id, "getmissingkbs"] if *id != "SoftwareVulnerabilitiesByMachine"
-    )
+    Endpoint::of_path(path) == Endpoint::MachineMissingKbs
 }
 
 /// Switches of the permission check that tests and the e2e harness flip.

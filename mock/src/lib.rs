@@ -20,6 +20,7 @@
 pub mod admin;
 pub mod auth;
 pub mod catalog;
+pub mod endpoint;
 pub mod errors;
 pub mod faults;
 pub mod fleet;
@@ -69,16 +70,24 @@ pub struct MockOptions {
     pub page_size: usize,
     /// Send `@odata.nextLink` when more rows remain; `false` forces paging by `$skip` alone.
     pub next_link: bool,
-    /// Calls per minute per bearer token; 0 = unlimited.
+    /// Calls per minute per bearer token to all of `/api`, the global (per-application) budget
+    /// every endpoint's own budget nests in; 0 = unlimited.
     pub rate_per_minute: u32,
-    /// Calls per hour per bearer token; 0 = unlimited.
+    /// Calls per hour per bearer token to all of `/api`; 0 = unlimited.
     pub rate_per_hour: u32,
-    /// Calls per minute per bearer token to `SoftwareVulnerabilitiesByMachine`, a budget of its
-    /// own (documented: 30); 0 = unlimited.
+    /// Calls per minute per bearer token to `SoftwareVulnerabilitiesByMachine`, its own budget
+    /// inside the global one (documented: 30); 0 = unlimited.
     pub export_rate_per_minute: u32,
     /// Calls per hour per bearer token to `SoftwareVulnerabilitiesByMachine` (documented:
     /// 1,000); 0 = unlimited.
     pub export_rate_per_hour: u32,
+    /// Calls per minute per bearer token to each other endpoint, each its own budget inside the
+    /// global one (`/api/machines` and `/api/machines/{id}` document 100); `None` = the same as
+    /// [`Self::rate_per_minute`], 0 = unlimited.
+    pub endpoint_rate_per_minute: Option<u32>,
+    /// Calls per hour per bearer token to each other endpoint (documented for the machine
+    /// endpoints: 1,500); `None` = the same as [`Self::rate_per_hour`], 0 = unlimited.
+    pub endpoint_rate_per_hour: Option<u32>,
     /// Divides the rate-limit windows (60 s, 3600 s) and so the `Retry-After` values: at 60 a
     /// "minute" lasts 1 s and an "hour" 60 s. `Retry-After` stays whole seconds, rounded up,
     /// at least 1. Not finite or ≤ 0 counts as 1. Injected `throttle` faults are not scaled.
@@ -112,6 +121,8 @@ impl Default for MockOptions {
             rate_per_hour: 1500,
             export_rate_per_minute: 30,
             export_rate_per_hour: 1000,
+            endpoint_rate_per_minute: None,
+            endpoint_rate_per_hour: None,
             time_scale: 1.0,
             faults: Vec::new(),
             app_dir: None,
@@ -129,9 +140,8 @@ pub(crate) struct MockState {
     pub(crate) fleet: Fleet,
     pub(crate) faults: faults::FaultStore,
     pub(crate) stats: stats::StatsStore,
-    pub(crate) limiter: rate_limit::RateLimiter,
-    /// The separate budget of `SoftwareVulnerabilitiesByMachine`.
-    pub(crate) export_limiter: rate_limit::RateLimiter,
+    /// The global budget and each endpoint's.
+    pub(crate) limits: rate_limit::Limits,
     pub(crate) vulns: vulns::Vulnerabilities,
     pub(crate) software: software::Inventory,
     pub(crate) idp: Option<Arc<Idp>>,
@@ -144,13 +154,6 @@ impl MockState {
     pub(crate) fn access_policy(&self) -> auth::AccessPolicy {
         auth::AccessPolicy {
             missing_kbs_app_only: self.missing_kbs_app_only.load(Ordering::SeqCst),
-        }
-    }
-
-    pub(crate) fn limiter(&self, budget: rate_limit::Budget) -> &rate_limit::RateLimiter {
-        match budget {
-            rate_limit::Budget::Default => &self.limiter,
-            rate_limit::Budget::Export => &self.export_limiter,
         }
     }
 }
@@ -193,16 +196,7 @@ fn api_router(opts: &MockOptions, idp: Option<Arc<Idp>>) -> Router {
         fleet,
         faults: faults::FaultStore::new(opts.faults.clone()),
         stats: stats::StatsStore::default(),
-        limiter: rate_limit::RateLimiter::scaled(
-            opts.rate_per_minute,
-            opts.rate_per_hour,
-            opts.time_scale,
-        ),
-        export_limiter: rate_limit::RateLimiter::scaled(
-            opts.export_rate_per_minute,
-            opts.export_rate_per_hour,
-            opts.time_scale,
-        ),
+        limits: rate_limit::Limits::new(opts),
         idp: idp.clone(),
         missing_kbs_app_only: AtomicBool::new(opts.missing_kbs_app_only),
     });

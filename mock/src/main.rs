@@ -24,11 +24,14 @@ FAULTS (--fault, repeatable):
   At run time: POST/GET/DELETE /_mock/faults, GET /_mock/stats, POST /_mock/reset.
 
 RATE LIMITS:
-  Per bearer token, sliding windows: --rate-per-minute/--rate-per-hour for every /api path
-  except SoftwareVulnerabilitiesByMachine, which has its own --export-rate-per-minute/-hour.
+  Per bearer token, sliding windows, nested: every /api call counts against the global
+  --rate-per-minute/--rate-per-hour and against its endpoint's own budget:
+  SoftwareVulnerabilitiesByMachine --export-rate-per-minute/-hour (documented 30/1000), each
+  other endpoint --endpoint-rate-per-minute/-hour (default: the global values).
   --time-scale 60 makes a minute last 1 s and an hour 60 s (Retry-After: whole seconds,
-  rounded up, at least 1). GET /_mock/stats reports, per budget and token, the most calls
-  seen in any window and the calls over the limit (answered 429).
+  rounded up, at least 1). GET /_mock/stats reports, per budget (global, each endpoint) and
+  token, the most calls seen in any window and the calls over the limit (answered 429), and
+  per endpoint the calls and statuses.
 
 ENTRA ID STAND-IN (--idp-port):
   HTTPS on 127.0.0.1 with a certificate made at start (Chrome: --ignore-certificate-errors,
@@ -83,6 +86,13 @@ struct Cli {
     /// Calls per hour per token to SoftwareVulnerabilitiesByMachine (0 = unlimited).
     #[arg(long, default_value_t = 1000)]
     export_rate_per_hour: u32,
+    /// Calls per minute per token to each other endpoint, inside the global budget (default:
+    /// --rate-per-minute; 0 = unlimited).
+    #[arg(long)]
+    endpoint_rate_per_minute: Option<u32>,
+    /// Calls per hour per token to each other endpoint (default: --rate-per-hour; 0 = unlimited).
+    #[arg(long)]
+    endpoint_rate_per_hour: Option<u32>,
     /// Divide the rate-limit windows and Retry-After by this (60: a "minute" lasts 1 s).
     #[arg(long, default_value_t = 1.0, value_parser = parse_time_scale)]
     time_scale: f64,
@@ -182,6 +192,8 @@ async fn main() -> ExitCode {
         rate_per_hour: cli.rate_per_hour,
         export_rate_per_minute: cli.export_rate_per_minute,
         export_rate_per_hour: cli.export_rate_per_hour,
+        endpoint_rate_per_minute: cli.endpoint_rate_per_minute,
+        endpoint_rate_per_hour: cli.endpoint_rate_per_hour,
         time_scale: cli.time_scale,
         faults: cli.faults,
         app_dir: cli.app_dir,

@@ -891,6 +891,44 @@ async fn rate_limit_per_token_with_retry_after() {
     );
 }
 
+/// Each endpoint's budget nests in the global one: a call must fit both.
+#[tokio::test]
+async fn endpoint_budgets_nest_inside_the_global_budget() {
+    let app = router(&MockOptions {
+        rate_per_minute: 3,
+        endpoint_rate_per_minute: Some(2),
+        ..MockOptions::default()
+    });
+    let refused = refused_after(&app, "/api/Software", 2).await;
+    assert!((1..=60).contains(&refused.retry_after()));
+    // The endpoint's budget is spent, the global one has room for one more call elsewhere.
+    assert_eq!(
+        get(&app, "/api/machines?$top=1").await.status,
+        StatusCode::OK
+    );
+    let over = get(&app, "/api/machines?$top=1").await;
+    over.assert_error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "global");
+    let stats = admin(&app, Method::GET, "/_mock/stats").await.into_json();
+    let limits = &stats["rate_limits"];
+    assert_eq!(limits["over_limit"], 2);
+    assert_eq!(limits["budgets"]["default"]["calls"], 3);
+    assert_eq!(limits["budgets"]["default"]["over_limit"], 1);
+    assert_eq!(limits["budgets"]["default"]["max_per_minute"], 5);
+    let software = &limits["endpoints"]["/api/Software"];
+    assert_eq!(
+        (software["calls"].as_u64(), software["over_limit"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(software["per_minute"], 2);
+    let machines = &limits["endpoints"]["/api/machines"];
+    assert_eq!(
+        (machines["calls"].as_u64(), machines["over_limit"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(stats["endpoints"]["/api/Software"]["throttled"], 1);
+    assert_eq!(stats["endpoints"]["/api/machines"]["statuses"]["429"], 1);
+}
+
 #[tokio::test]
 async fn hourly_limit_applies_too() {
     let app = router(&MockOptions {
@@ -1001,6 +1039,19 @@ async fn stats_count_calls_per_path_and_reset() {
     assert_eq!(stats["routes"]["/api/machines"], 2);
     assert_eq!(stats["statuses"]["200"], 4);
     assert_eq!(stats["statuses"]["401"], 1);
+    assert_eq!(
+        stats["endpoints"]["/api/machines/{id}/getmissingkbs"],
+        json!({"calls": 3, "statuses": {"200": 3}, "throttled": 0})
+    );
+    assert_eq!(
+        stats["endpoints"]["/api/machines"],
+        json!({"calls": 2, "statuses": {"200": 1, "401": 1}, "throttled": 0})
+    );
+    get(&app, "/api/Software/microsoft-_-edge/getmissingkbs").await;
+    get(&app, "/api/nothing").await;
+    let stats = admin(&app, Method::GET, "/_mock/stats").await.into_json();
+    assert_eq!(stats["routes"]["/api/Software/{id}/getmissingkbs"], 1);
+    assert_eq!(stats["endpoints"]["other"]["statuses"]["404"], 1);
 
     admin(&app, Method::POST, "/_mock/reset").await;
     let stats = admin(&app, Method::GET, "/_mock/stats").await.into_json();
