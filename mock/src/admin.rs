@@ -11,7 +11,6 @@ use serde_json::{json, Value};
 
 use crate::errors::ApiError;
 use crate::faults::{FaultRule, FaultRuleBody};
-use crate::rate_limit::{sanitize_time_scale, Budget};
 use crate::MockState;
 
 fn fault_list(state: &MockState) -> Value {
@@ -49,32 +48,61 @@ pub(crate) async fn clear_faults(State(state): State<Arc<MockState>>) -> Json<Va
     Json(json!({ "cleared": state.faults.clear() }))
 }
 
-/// `GET /_mock/stats`: request counters plus, per rate-limit budget, the limits, the (scaled)
-/// windows and per token the most calls seen in any window and the calls over the limit.
+/// `GET /_mock/stats`: request counters (in all, per exact path, per route template, per
+/// status, and per endpoint `{calls, statuses, throttled}`) plus `rate_limits`: the global
+/// budget (`budgets.default`), the export's (`budgets.export`) and every endpoint's
+/// (`endpoints`, by route template) with their limits, (scaled) windows and, per token, the
+/// most calls seen in any window and the calls over the limit.
 pub(crate) async fn stats(State(state): State<Arc<MockState>>) -> Json<Value> {
     let mut body = json!(state.stats.snapshot());
-    let mut budgets = serde_json::Map::new();
-    let mut over_limit = 0;
-    for budget in [Budget::Default, Budget::Export] {
-        let stats = state.limiter(budget).stats();
-        over_limit += stats.over_limit;
-        budgets.insert(budget.name().to_owned(), json!(stats));
-    }
-    body["rate_limits"] = json!({
-        "time_scale": sanitize_time_scale(state.options.time_scale),
-        "over_limit": over_limit,
-        "budgets": budgets,
-    });
+    body["rate_limits"] = json!(state.limits.stats());
     Json(body)
 }
 
-/// `POST /_mock/reset`: no faults, no counts (the IdP's too), fresh rate windows. Issued tokens
-/// stay valid.
+fn settings_json(state: &MockState) -> Value {
+    json!({ "missing_kbs_app_only": state.access_policy().missing_kbs_app_only })
+}
+
+/// `GET /_mock/settings`: `{"missing_kbs_app_only": bool}`.
+pub(crate) async fn settings(State(state): State<Arc<MockState>>) -> Json<Value> {
+    Json(settings_json(&state))
+}
+
+/// Body of `POST /_mock/settings`: the switches to change; absent ones stay.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsBody {
+    missing_kbs_app_only: Option<bool>,
+}
+
+/// `POST /_mock/settings` with `{"missing_kbs_app_only": true}`: flip the switches at run time
+/// (see [`crate::MockOptions::missing_kbs_app_only`]); answers the settings now. Unknown keys
+/// are 400 `InvalidRequestBody`.
+pub(crate) async fn update_settings(State(state): State<Arc<MockState>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<SettingsBody>(&body) {
+        Ok(update) => {
+            if let Some(on) = update.missing_kbs_app_only {
+                state
+                    .missing_kbs_app_only
+                    .store(on, std::sync::atomic::Ordering::SeqCst);
+            }
+            Json(settings_json(&state)).into_response()
+        }
+        Err(e) => ApiError::invalid_request_body(format!("Settings body is not valid: {e}"))
+            .into_response(),
+    }
+}
+
+/// `POST /_mock/reset`: no faults, no counts (the IdP's too), fresh rate windows, the settings
+/// as started. Issued tokens stay valid.
 pub(crate) async fn reset(State(state): State<Arc<MockState>>) -> Json<Value> {
+    state.missing_kbs_app_only.store(
+        state.options.missing_kbs_app_only,
+        std::sync::atomic::Ordering::SeqCst,
+    );
     state.faults.clear();
     state.stats.reset();
-    state.limiter.reset();
-    state.export_limiter.reset();
+    state.limits.reset();
     if let Some(idp) = &state.idp {
         idp.reset_stats();
     }

@@ -40,12 +40,21 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", message)
     }
 
-    /// The exact wording the real API uses when the app registration lacks a role.
+    /// The wording the real API uses when the app registration lacks a role.
     pub fn forbidden_missing_role() -> Self {
+        Self::missing_application_roles("Software.Read.All", &[])
+    }
+
+    /// 403 `Forbidden` "Missing application roles. API required roles: {required}. Application
+    /// roles: {held, comma-separated}.".
+    pub fn missing_application_roles(required: &str, held: &[String]) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
             "Forbidden",
-            "Missing application roles. API required roles: Software.Read.All. Application roles: .",
+            format!(
+                "Missing application roles. API required roles: {required}. Application roles: {}.",
+                held.join(",")
+            ),
         )
     }
 
@@ -55,6 +64,16 @@ impl ApiError {
 
     pub fn machine_not_found(id: &str) -> Self {
         Self::not_found(format!("Machine {id} was not found"))
+    }
+
+    /// An unknown software id: the code and wording of the `common-errors.md` example
+    /// (`ResourceNotFound`, "Machine 123123123 was not found"), for software.
+    pub fn software_not_found(id: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            format!("Software {id} was not found"),
+        )
     }
 
     /// What `/api/machines` answers when the (filtered) page is empty.

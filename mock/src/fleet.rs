@@ -46,6 +46,11 @@ pub struct Machine {
     /// Indices into [`Fleet::catalog`]; not part of the machine entity.
     #[serde(skip)]
     pub missing_kbs: Vec<usize>,
+    /// The catalog products installed (see [`crate::catalog::product`]): the Windows line and
+    /// what rides with it, Office on most workstations; empty off Windows. Not part of the
+    /// machine entity.
+    #[serde(skip)]
+    pub products: Vec<&'static str>,
 }
 
 /// One entry of `ipAddresses`.
@@ -228,6 +233,11 @@ impl Fleet {
             .map(|&i| &self.machines[i])
     }
 
+    /// Position in [`Fleet::machines`] of the device with this 40-hex id (case ignored).
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.by_id.get(&id.to_ascii_lowercase()).copied()
+    }
+
     /// Look a device up by id or computer name, case-insensitively (what `/machines/{x}` accepts).
     pub fn by_id_or_name(&self, key: &str) -> Option<&Machine> {
         let key = key.to_ascii_lowercase();
@@ -400,6 +410,7 @@ impl Generator<'_> {
             ip_addresses,
             defender_av_status,
             missing_kbs,
+            products,
         }
     }
 

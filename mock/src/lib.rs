@@ -20,6 +20,7 @@
 pub mod admin;
 pub mod auth;
 pub mod catalog;
+pub mod endpoint;
 pub mod errors;
 pub mod faults;
 pub mod fleet;
@@ -28,12 +29,14 @@ pub mod odata;
 mod query;
 pub mod rate_limit;
 mod routes;
+pub mod software;
 pub mod stats;
 pub mod vulns;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,16 +70,24 @@ pub struct MockOptions {
     pub page_size: usize,
     /// Send `@odata.nextLink` when more rows remain; `false` forces paging by `$skip` alone.
     pub next_link: bool,
-    /// Calls per minute per bearer token; 0 = unlimited.
+    /// Calls per minute per bearer token to all of `/api`, the global (per-application) budget
+    /// every endpoint's own budget nests in; 0 = unlimited.
     pub rate_per_minute: u32,
-    /// Calls per hour per bearer token; 0 = unlimited.
+    /// Calls per hour per bearer token to all of `/api`; 0 = unlimited.
     pub rate_per_hour: u32,
-    /// Calls per minute per bearer token to `SoftwareVulnerabilitiesByMachine`, a budget of its
-    /// own (documented: 30); 0 = unlimited.
+    /// Calls per minute per bearer token to `SoftwareVulnerabilitiesByMachine`, its own budget
+    /// inside the global one (documented: 30); 0 = unlimited.
     pub export_rate_per_minute: u32,
     /// Calls per hour per bearer token to `SoftwareVulnerabilitiesByMachine` (documented:
     /// 1,000); 0 = unlimited.
     pub export_rate_per_hour: u32,
+    /// Calls per minute per bearer token to each other endpoint, each its own budget inside the
+    /// global one (`/api/machines` and `/api/machines/{id}` document 100); `None` = the same as
+    /// [`Self::rate_per_minute`], 0 = unlimited.
+    pub endpoint_rate_per_minute: Option<u32>,
+    /// Calls per hour per bearer token to each other endpoint (documented for the machine
+    /// endpoints: 1,500); `None` = the same as [`Self::rate_per_hour`], 0 = unlimited.
+    pub endpoint_rate_per_hour: Option<u32>,
     /// Divides the rate-limit windows (60 s, 3600 s) and so the `Retry-After` values: at 60 a
     /// "minute" lasts 1 s and an "hour" 60 s. `Retry-After` stays whole seconds, rounded up,
     /// at least 1. Not finite or ≤ 0 counts as 1. Injected `throttle` faults are not scaled.
@@ -90,6 +101,12 @@ pub struct MockOptions {
     /// Also run the Entra ID stand-in (HTTPS, its own port); the API then validates its tokens.
     /// `None`: any non-empty bearer token is accepted.
     pub idp: Option<IdpOptions>,
+    /// Start with `GET /api/machines/{id}/getmissingkbs` application-only, as its page
+    /// documents: users' (delegated) tokens get 403 "Missing application roles", app-only
+    /// tokens with `Software.Read.All` pass (see [`auth::AccessPolicy`]). Flip it at run time
+    /// with `POST /_mock/settings` `{"missing_kbs_app_only": true}`; `POST /_mock/reset` puts
+    /// this start value back. Off by default: `Software.Read` suffices.
+    pub missing_kbs_app_only: bool,
 }
 
 impl Default for MockOptions {
@@ -104,11 +121,14 @@ impl Default for MockOptions {
             rate_per_hour: 1500,
             export_rate_per_minute: 30,
             export_rate_per_hour: 1000,
+            endpoint_rate_per_minute: None,
+            endpoint_rate_per_hour: None,
             time_scale: 1.0,
             faults: Vec::new(),
             app_dir: None,
             app_port: 8080,
             idp: None,
+            missing_kbs_app_only: false,
         }
     }
 }
@@ -120,18 +140,20 @@ pub(crate) struct MockState {
     pub(crate) fleet: Fleet,
     pub(crate) faults: faults::FaultStore,
     pub(crate) stats: stats::StatsStore,
-    pub(crate) limiter: rate_limit::RateLimiter,
-    /// The separate budget of `SoftwareVulnerabilitiesByMachine`.
-    pub(crate) export_limiter: rate_limit::RateLimiter,
+    /// The global budget and each endpoint's.
+    pub(crate) limits: rate_limit::Limits,
     pub(crate) vulns: vulns::Vulnerabilities,
+    pub(crate) software: software::Inventory,
     pub(crate) idp: Option<Arc<Idp>>,
+    /// [`auth::AccessPolicy::missing_kbs_app_only`] now (`/_mock/settings` flips it).
+    pub(crate) missing_kbs_app_only: AtomicBool,
 }
 
 impl MockState {
-    pub(crate) fn limiter(&self, budget: rate_limit::Budget) -> &rate_limit::RateLimiter {
-        match budget {
-            rate_limit::Budget::Default => &self.limiter,
-            rate_limit::Budget::Export => &self.export_limiter,
+    /// The permission switches as they stand.
+    pub(crate) fn access_policy(&self) -> auth::AccessPolicy {
+        auth::AccessPolicy {
+            missing_kbs_app_only: self.missing_kbs_app_only.load(Ordering::SeqCst),
         }
     }
 }
@@ -166,23 +188,17 @@ pub fn router_with_idp(opts: &MockOptions, idp: Arc<Idp>) -> Router {
 /// `/api` and `/_mock` (plus `/_mock/idp` when there is an IdP).
 fn api_router(opts: &MockOptions, idp: Option<Arc<Idp>>) -> Router {
     let fleet = Fleet::generate(opts.seed, opts.devices, fleet::default_anchor());
+    let vulns = vulns::Vulnerabilities::new(&fleet);
     let state = Arc::new(MockState {
         options: opts.clone(),
-        vulns: vulns::Vulnerabilities::new(&fleet),
+        software: software::Inventory::new(&fleet, &vulns),
+        vulns,
         fleet,
         faults: faults::FaultStore::new(opts.faults.clone()),
         stats: stats::StatsStore::default(),
-        limiter: rate_limit::RateLimiter::scaled(
-            opts.rate_per_minute,
-            opts.rate_per_hour,
-            opts.time_scale,
-        ),
-        export_limiter: rate_limit::RateLimiter::scaled(
-            opts.export_rate_per_minute,
-            opts.export_rate_per_hour,
-            opts.time_scale,
-        ),
+        limits: rate_limit::Limits::new(opts),
         idp: idp.clone(),
+        missing_kbs_app_only: AtomicBool::new(opts.missing_kbs_app_only),
     });
     // Layers run outermost-last: auth, then rate limit, then faults, then the handler.
     let api = Router::new()
@@ -197,6 +213,12 @@ fn api_router(opts: &MockOptions, idp: Option<Arc<Idp>>) -> Router {
             "/vulnerabilities/machinesVulnerabilities",
             get(routes::machines_vulnerabilities),
         )
+        .route("/Software", get(routes::list_software))
+        .route("/Software/{id}", get(routes::get_software))
+        .route(
+            "/Software/{id}/getmissingkbs",
+            get(routes::software_missing_kbs),
+        )
         .fallback(routes::api_fallback)
         .layer(from_fn_with_state(state.clone(), faults::inject_faults))
         .layer(from_fn_with_state(state.clone(), rate_limit::enforce))
@@ -209,6 +231,10 @@ fn api_router(opts: &MockOptions, idp: Option<Arc<Idp>>) -> Router {
                 .delete(admin::clear_faults),
         )
         .route("/_mock/stats", get(admin::stats))
+        .route(
+            "/_mock/settings",
+            get(admin::settings).post(admin::update_settings),
+        )
         .route("/_mock/reset", axum::routing::post(admin::reset))
         .route("/_mock/fleet", get(admin::fleet));
     let mut app = Router::new()

@@ -24,11 +24,14 @@ FAULTS (--fault, repeatable):
   At run time: POST/GET/DELETE /_mock/faults, GET /_mock/stats, POST /_mock/reset.
 
 RATE LIMITS:
-  Per bearer token, sliding windows: --rate-per-minute/--rate-per-hour for every /api path
-  except SoftwareVulnerabilitiesByMachine, which has its own --export-rate-per-minute/-hour.
+  Per bearer token, sliding windows, nested: every /api call counts against the global
+  --rate-per-minute/--rate-per-hour and against its endpoint's own budget:
+  SoftwareVulnerabilitiesByMachine --export-rate-per-minute/-hour (documented 30/1000), each
+  other endpoint --endpoint-rate-per-minute/-hour (default: the global values).
   --time-scale 60 makes a minute last 1 s and an hour 60 s (Retry-After: whole seconds,
-  rounded up, at least 1). GET /_mock/stats reports, per budget and token, the most calls
-  seen in any window and the calls over the limit (answered 429).
+  rounded up, at least 1). GET /_mock/stats reports, per budget (global, each endpoint) and
+  token, the most calls seen in any window and the calls over the limit (answered 429), and
+  per endpoint the calls and statuses.
 
 ENTRA ID STAND-IN (--idp-port):
   HTTPS on 127.0.0.1 with a certificate made at start (Chrome: --ignore-certificate-errors,
@@ -36,9 +39,18 @@ ENTRA ID STAND-IN (--idp-port):
   The API then accepts only its tokens: 401 expired/invalid, 403 without the permission
   (Machine.Read for /api/machines, Software.Read for getmissingkbs, Vulnerability.Read for
   machinesVulnerabilities and SoftwareVulnerabilitiesByMachine).
+  App-only tokens (roles, no user): GET /_mock/idp/token?roles=Software.Read.All,Machine.Read.All
   Example:
     kbwatch-mock --cors --idp-port 8443 --token-lifetime 20 --scopes Machine.Read
-  A token for curl: curl http://127.0.0.1:8787/_mock/idp/token";
+  A token for curl: curl http://127.0.0.1:8787/_mock/idp/token
+
+PERMISSIONS:
+  --missing-kbs-app-only makes GET /api/machines/{id}/getmissingkbs application-only, as its
+  page documents (only Software.Read.All): users' tokens (scp) get 403 \"Missing application
+  roles. API required roles: Software.Read.All. Application roles: .\"; app-only tokens with
+  that role pass. Without --idp-port the claims of a JWT bearer are read unverified and any
+  other token counts as a user's. At run time: GET /_mock/settings,
+  POST /_mock/settings '{\"missing_kbs_app_only\": true}'; POST /_mock/reset restores the flag.";
 
 /// Local stand-in for the Microsoft Defender for Endpoint API.
 #[derive(Debug, Parser)]
@@ -74,6 +86,13 @@ struct Cli {
     /// Calls per hour per token to SoftwareVulnerabilitiesByMachine (0 = unlimited).
     #[arg(long, default_value_t = 1000)]
     export_rate_per_hour: u32,
+    /// Calls per minute per token to each other endpoint, inside the global budget (default:
+    /// --rate-per-minute; 0 = unlimited).
+    #[arg(long)]
+    endpoint_rate_per_minute: Option<u32>,
+    /// Calls per hour per token to each other endpoint (default: --rate-per-hour; 0 = unlimited).
+    #[arg(long)]
+    endpoint_rate_per_hour: Option<u32>,
     /// Divide the rate-limit windows and Retry-After by this (60: a "minute" lasts 1 s).
     #[arg(long, default_value_t = 1.0, value_parser = parse_time_scale)]
     time_scale: f64,
@@ -120,6 +139,10 @@ struct Cli {
         help_heading = "Entra ID stand-in"
     )]
     redirect_uris: Vec<String>,
+    /// Make GET /api/machines/{id}/getmissingkbs application-only, as documented: users' tokens
+    /// get 403 "Missing application roles" (flip at run time: POST /_mock/settings).
+    #[arg(long)]
+    missing_kbs_app_only: bool,
     /// The `aud` of access tokens for '.default' requests.
     #[arg(long, default_value = DEFAULT_AUDIENCE, requires = "idp_port", help_heading = "Entra ID stand-in")]
     audience: String,
@@ -169,11 +192,14 @@ async fn main() -> ExitCode {
         rate_per_hour: cli.rate_per_hour,
         export_rate_per_minute: cli.export_rate_per_minute,
         export_rate_per_hour: cli.export_rate_per_hour,
+        endpoint_rate_per_minute: cli.endpoint_rate_per_minute,
+        endpoint_rate_per_hour: cli.endpoint_rate_per_hour,
         time_scale: cli.time_scale,
         faults: cli.faults,
         app_dir: cli.app_dir,
         app_port: cli.app_port,
         idp,
+        missing_kbs_app_only: cli.missing_kbs_app_only,
     };
     let running = match spawn(options.clone(), cli.port).await {
         Ok(running) => running,
@@ -252,5 +278,18 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_kbs_app_only_flag() {
+        let off = Cli::try_parse_from(["kbwatch-mock"]).expect("defaults");
+        assert!(!off.missing_kbs_app_only);
+        let on = Cli::try_parse_from(["kbwatch-mock", "--missing-kbs-app-only"]).expect("flag");
+        assert!(on.missing_kbs_app_only);
     }
 }

@@ -4,7 +4,8 @@
 //! read every endpoint's `$filter`; a [`Schema`] says which properties the endpoint documents and
 //! which [`Grammar`] it speaks. A clause is type-checked against the schema before any row is
 //! looked at, so a bad clause always yields the 400 the real service sends instead of silently
-//! matching nothing. String comparisons ignore case.
+//! matching nothing. String comparisons ignore case, and so do property names (see
+//! [`Schema::property`]).
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -161,8 +162,23 @@ pub const MACHINES: Schema<Field> = Schema {
 };
 
 impl<P: Property> Schema<P> {
-    fn property(&self, name: &str) -> Option<P> {
-        self.properties.iter().copied().find(|p| p.name() == name)
+    /// The property `name` stands for, its case ignored.
+    ///
+    /// Why ignore case: the documentation spells the same properties in three casings and means
+    /// all of them. `get-machines.md` lists camelCase (`riskScore`, `healthStatus`,
+    /// `lastSeen`); the list of filterable properties in `exposed-apis-odata-samples.md` writes
+    /// `ComputerDnsName`, `LastSeen`, `HealthStatus`, `OsPlatform`, `RiskScore`, `RbacGroupId`
+    /// next to camelCase `exposureLevel` and `onboardingStatus` (and `InvestigationId` for
+    /// alerts); `machine.md` writes `onboardingstatus`. The requests that page sends spell
+    /// camelCase (`riskScore+eq+'High'` under the heading "'High' 'RiskScore'",
+    /// `healthStatus+ne+'Active'` under "'HealthStatus'"). Every spelling the docs use can
+    /// only be right if the service matches names ignoring case, so the mock does; a name that
+    /// matches no property in any case is still the 400 it always was.
+    pub fn property(&self, name: &str) -> Option<P> {
+        self.properties
+            .iter()
+            .copied()
+            .find(|p| p.name().eq_ignore_ascii_case(name))
     }
 
     fn unknown(&self, name: String) -> FilterError {
@@ -414,11 +430,23 @@ fn parse_number_or_date(word: &str) -> Option<Value<'static>> {
     None
 }
 
+/// `2024-01-01T00:00:00Z` (any RFC 3339 offset), `2024-01-01T00:00Z` (OData's ABNF lets the
+/// seconds go), `2024-01-01`, or `2024-01-01Z`: midnight UTC of that day.
+///
+/// The last form is not in OData's ABNF, but `exposed-apis-odata-samples.md` Example 5 sends
+/// it literally (`$filter=lastSeen gt 2018-08-01Z`) and shows a 200 answer, so the mock takes
+/// it as the documented service does.
 fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+    if let Some(minutes) = text.strip_suffix(['Z', 'z']) {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(minutes, "%Y-%m-%dT%H:%M") {
+            return Some(t.and_utc());
+        }
+    }
+    let day = text.strip_suffix(['Z', 'z']).unwrap_or(text);
+    NaiveDate::parse_from_str(day, "%Y-%m-%d")
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc())
@@ -984,6 +1012,34 @@ mod tests {
         assert!(check("computerDnsName ne 'it''s'"));
     }
 
+    /// The casings the docs use all name the same property; dates may end in a bare `Z`.
+    #[test]
+    fn property_names_ignore_case_and_documented_date_forms_parse() {
+        for (filter, expected) in [
+            ("RiskScore eq 'High'", Field::RiskScore),
+            ("riskscore eq 'High'", Field::RiskScore),
+            ("HealthStatus ne 'Active'", Field::HealthStatus),
+            ("onboardingstatus eq 'Onboarded'", Field::OnboardingStatus),
+            ("RbacGroupId eq 102", Field::RbacGroupId),
+        ] {
+            let parsed = Filter::parse(filter, &MACHINES).expect(filter);
+            assert!(
+                matches!(parsed, Filter::Compare(Operand::Field(f), _, _) if f == expected),
+                "{filter}: {parsed:?}"
+            );
+        }
+        assert!(check("LastSeen gt 2018-08-01Z"));
+        assert!(check("lastSeen lt 2024-06-01T10:01Z"));
+        assert!(!check("lastSeen gt 2024-06-02Z"));
+        assert!(check("startswith(ComputerDnsName,'FIN-')"));
+        assert!(check("MachineTags/any(t: t eq 'VIP')"));
+        assert_eq!(
+            parse_datetime("2018-08-01Z"),
+            parse_datetime("2018-08-01T00:00:00Z")
+        );
+        assert!(parse_datetime("2018-08-01ZZ").is_none());
+    }
+
     #[test]
     fn quotes_are_escaped_by_doubling() {
         let filter = Filter::parse("computerDnsName eq 'o''brien'", &MACHINES).expect("parses");
@@ -997,7 +1053,7 @@ mod tests {
             "",
             "computerDnsName eq",
             "computerDnsName eq 'x",
-            "computerdnsname eq 'x'",
+            "computerDnsNames eq 'x'",
             "osBuild eq 1",
             "computerDnsName eq 'x' and",
             "(computerDnsName eq 'x'",

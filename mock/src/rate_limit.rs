@@ -1,5 +1,16 @@
-//! Per-token sliding-window rate limits (default 100/minute and 1,500/hour, as documented), in
-//! separate budgets: `SoftwareVulnerabilitiesByMachine` has its own (30/minute, 1,000/hour).
+//! Per-token sliding-window rate limits, nested: every `/api` call counts against the global
+//! (per-application) budget, [`crate::MockOptions::rate_per_minute`] /
+//! [`crate::MockOptions::rate_per_hour`] (default 100/minute, 1,500/hour), and against its
+//! endpoint's own budget ([`Endpoint`]), and must fit both:
+//!
+//! - `SoftwareVulnerabilitiesByMachine`: 30/minute, 1,000/hour, as its page documents
+//!   ([`crate::MockOptions::export_rate_per_minute`] / `_per_hour`);
+//! - every other endpoint: [`crate::MockOptions::endpoint_rate_per_minute`] / `_per_hour`,
+//!   by default the global limits (`get-machines.md` and `get-machine-by-id.md` document
+//!   100/minute and 1,500/hour "for this API"; the other pages state none).
+//!
+//! The file export's 5/minute and 20/hour (`SoftwareVulnerabilitiesExport`) and the delta
+//! export's 30/1,000 belong to endpoints the mock does not serve.
 //!
 //! Only accepted calls are recorded, so a client that retries exactly after `Retry-After`
 //! gets through, while one that retries sooner is refused again — like the real service.
@@ -13,7 +24,8 @@
 //! the limit (each answered 429).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -24,42 +36,12 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use crate::auth::BearerToken;
+use crate::endpoint::Endpoint;
 use crate::errors::ApiError;
 use crate::MockState;
 
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
-
-/// Which budget a call counts against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Budget {
-    /// Every `/api` path except the export below: [`crate::MockOptions::rate_per_minute`] /
-    /// [`crate::MockOptions::rate_per_hour`].
-    Default,
-    /// `/api/machines/SoftwareVulnerabilitiesByMachine`:
-    /// [`crate::MockOptions::export_rate_per_minute`] / [`crate::MockOptions::export_rate_per_hour`].
-    Export,
-}
-
-impl Budget {
-    /// The budget of an `/api` path (with or without the `/api` prefix).
-    pub fn of_path(path: &str) -> Self {
-        let path = path.strip_prefix("/api").unwrap_or(path);
-        if path.trim_end_matches('/') == "/machines/SoftwareVulnerabilitiesByMachine" {
-            Self::Export
-        } else {
-            Self::Default
-        }
-    }
-
-    /// Key in `GET /_mock/stats` → `rate_limits.budgets`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Default => "default",
-            Self::Export => "export",
-        }
-    }
-}
 
 /// A usable time scale: finite and positive, else 1.
 pub fn sanitize_time_scale(time_scale: f64) -> f64 {
@@ -82,6 +64,197 @@ struct TokenState {
     over_limit: u64,
     max_per_minute: u64,
     max_per_hour: u64,
+}
+
+impl TokenState {
+    /// Note a call at `now` in the seen windows; how long until it fits `limiter`'s limits, if
+    /// it does not fit now.
+    fn assess(&mut self, limiter: &RateLimiter, now: Instant) -> Option<Duration> {
+        for (seen, span, max) in [
+            (
+                &mut self.seen_minute,
+                limiter.minute,
+                &mut self.max_per_minute,
+            ),
+            (&mut self.seen_hour, limiter.hour, &mut self.max_per_hour),
+        ] {
+            seen.push_back(now);
+            while seen.front().is_some_and(|t| now.duration_since(*t) >= span) {
+                seen.pop_front();
+            }
+            *max = (*max).max(seen.len() as u64);
+        }
+        if limiter.per_minute == 0 && limiter.per_hour == 0 {
+            return None;
+        }
+        let window = &mut self.accepted;
+        let keep = if limiter.per_hour > 0 {
+            limiter.hour
+        } else {
+            limiter.minute
+        };
+        while window
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= keep)
+        {
+            window.pop_front();
+        }
+        [
+            (limiter.per_minute, limiter.minute),
+            (limiter.per_hour, limiter.hour),
+        ]
+        .into_iter()
+        .filter(|(limit, _)| *limit > 0)
+        .filter_map(|(limit, span)| {
+            let in_span: Vec<&Instant> = window
+                .iter()
+                .filter(|t| now.duration_since(**t) < span)
+                .collect();
+            let over = in_span.len().checked_sub(limit as usize)?;
+            // The call that must leave the window before another one fits.
+            let oldest = in_span[over];
+            Some(span.saturating_sub(now.duration_since(*oldest)))
+        })
+        .max()
+    }
+
+    /// Record an accepted call.
+    fn admit(&mut self, limiter: &RateLimiter, now: Instant) {
+        if limiter.per_minute > 0 || limiter.per_hour > 0 {
+            self.accepted.push_back(now);
+        }
+        self.calls += 1;
+    }
+}
+
+/// A call by `key` at `now` against several budgets at once (an endpoint's and the global one):
+/// accepted only if it fits all, and then recorded in all; refused otherwise with the longest
+/// wait (seconds, rounded up, ≥ 1), counted over the limit in each budget it did not fit. Every
+/// budget sees the call either way. The budgets are locked together, in the order given, so
+/// concurrent calls cannot both take the last slot.
+pub fn check_nested(limiters: &[&RateLimiter], key: &str, now: Instant) -> Result<(), u64> {
+    let mut guards: Vec<_> = limiters.iter().map(|l| l.lock()).collect();
+    let mut waits = Vec::with_capacity(limiters.len());
+    for (limiter, calls) in limiters.iter().zip(guards.iter_mut()) {
+        let state = calls.entry(key.to_owned()).or_default();
+        waits.push(state.assess(limiter, now));
+    }
+    let wait = waits.iter().flatten().max().copied();
+    for ((limiter, calls), refused) in limiters.iter().zip(guards.iter_mut()).zip(&waits) {
+        let state = calls.entry(key.to_owned()).or_default();
+        match (wait, refused) {
+            (None, _) => state.admit(limiter, now),
+            (Some(_), Some(_)) => state.over_limit += 1,
+            (Some(_), None) => {}
+        }
+    }
+    match wait {
+        None => Ok(()),
+        Some(wait) => Err(wait.as_secs_f64().ceil().max(1.0) as u64),
+    }
+}
+
+/// The global budget and one per endpoint, as [`crate::MockOptions`] sets them.
+#[derive(Debug)]
+pub struct Limits {
+    global: RateLimiter,
+    endpoints: BTreeMap<Endpoint, RateLimiter>,
+    time_scale: f64,
+    /// Calls answered 429 for being over a limit.
+    refused: AtomicU64,
+}
+
+impl Limits {
+    pub fn new(opts: &crate::MockOptions) -> Self {
+        let scale = opts.time_scale;
+        let endpoints = Endpoint::ALL
+            .into_iter()
+            .map(|endpoint| {
+                let (per_minute, per_hour) = match endpoint {
+                    Endpoint::SoftwareVulnerabilitiesByMachine => {
+                        (opts.export_rate_per_minute, opts.export_rate_per_hour)
+                    }
+                    _ => (
+                        opts.endpoint_rate_per_minute
+                            .unwrap_or(opts.rate_per_minute),
+                        opts.endpoint_rate_per_hour.unwrap_or(opts.rate_per_hour),
+                    ),
+                };
+                (endpoint, RateLimiter::scaled(per_minute, per_hour, scale))
+            })
+            .collect();
+        Self {
+            global: RateLimiter::scaled(opts.rate_per_minute, opts.rate_per_hour, scale),
+            endpoints,
+            time_scale: sanitize_time_scale(scale),
+            refused: AtomicU64::new(0),
+        }
+    }
+
+    /// The global (per-application) budget.
+    pub fn global(&self) -> &RateLimiter {
+        &self.global
+    }
+
+    /// The budget of `endpoint`.
+    pub fn endpoint(&self, endpoint: Endpoint) -> &RateLimiter {
+        // Every endpoint has one (built from `Endpoint::ALL`); `Other`'s would do otherwise.
+        self.endpoints
+            .get(&endpoint)
+            .or_else(|| self.endpoints.get(&Endpoint::Other))
+            .unwrap_or(&self.global)
+    }
+
+    /// A call to `endpoint` by `key` at `now`: inside its endpoint's budget and the global one
+    /// (see [`check_nested`]).
+    pub fn check(&self, endpoint: Endpoint, key: &str, now: Instant) -> Result<(), u64> {
+        let checked = check_nested(&[self.endpoint(endpoint), &self.global], key, now);
+        if checked.is_err() {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        checked
+    }
+
+    /// Forget all calls and counters.
+    pub fn reset(&self) {
+        self.global.reset();
+        self.endpoints.values().for_each(RateLimiter::reset);
+        self.refused.store(0, Ordering::Relaxed);
+    }
+
+    /// `rate_limits` of `GET /_mock/stats`: `time_scale`, `over_limit` (calls answered 429 for
+    /// being over a limit), `budgets.default` (the global budget), `budgets.export`
+    /// (`SoftwareVulnerabilitiesByMachine`'s) and `endpoints` (every endpoint's budget by route
+    /// template, the export's included).
+    pub fn stats(&self) -> LimitsStats {
+        let endpoints = self
+            .endpoints
+            .iter()
+            .map(|(endpoint, limiter)| (endpoint.template().to_owned(), limiter.stats()))
+            .collect();
+        let mut budgets = BTreeMap::new();
+        budgets.insert("default".to_owned(), self.global.stats());
+        budgets.insert(
+            "export".to_owned(),
+            self.endpoint(Endpoint::SoftwareVulnerabilitiesByMachine)
+                .stats(),
+        );
+        LimitsStats {
+            time_scale: self.time_scale,
+            over_limit: self.refused.load(Ordering::Relaxed),
+            budgets,
+            endpoints,
+        }
+    }
+}
+
+/// `rate_limits` in `GET /_mock/stats` (see [`Limits::stats`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LimitsStats {
+    pub time_scale: f64,
+    pub over_limit: u64,
+    pub budgets: BTreeMap<String, BudgetStats>,
+    pub endpoints: BTreeMap<String, BudgetStats>,
 }
 
 /// Counters of one token in [`BudgetStats::tokens`].
@@ -150,63 +323,11 @@ impl RateLimiter {
 
     /// Record a call by `key` at `now`, or refuse it with the seconds to wait (rounded up, ≥ 1).
     pub fn check(&self, key: &str, now: Instant) -> Result<(), u64> {
-        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
-        let state = calls.entry(key.to_owned()).or_default();
-        for (seen, span, max) in [
-            (
-                &mut state.seen_minute,
-                self.minute,
-                &mut state.max_per_minute,
-            ),
-            (&mut state.seen_hour, self.hour, &mut state.max_per_hour),
-        ] {
-            seen.push_back(now);
-            while seen.front().is_some_and(|t| now.duration_since(*t) >= span) {
-                seen.pop_front();
-            }
-            *max = (*max).max(seen.len() as u64);
-        }
-        if self.per_minute == 0 && self.per_hour == 0 {
-            state.calls += 1;
-            return Ok(());
-        }
-        let window = &mut state.accepted;
-        let keep = if self.per_hour > 0 {
-            self.hour
-        } else {
-            self.minute
-        };
-        while window
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= keep)
-        {
-            window.pop_front();
-        }
-        let wait = [(self.per_minute, self.minute), (self.per_hour, self.hour)]
-            .into_iter()
-            .filter(|(limit, _)| *limit > 0)
-            .filter_map(|(limit, span)| {
-                let in_span: Vec<&Instant> = window
-                    .iter()
-                    .filter(|t| now.duration_since(**t) < span)
-                    .collect();
-                let over = in_span.len().checked_sub(limit as usize)?;
-                // The call that must leave the window before another one fits.
-                let oldest = in_span[over];
-                Some(span.saturating_sub(now.duration_since(*oldest)))
-            })
-            .max();
-        match wait {
-            Some(wait) => {
-                state.over_limit += 1;
-                Err(wait.as_secs_f64().ceil().max(1.0) as u64)
-            }
-            None => {
-                window.push_back(now);
-                state.calls += 1;
-                Ok(())
-            }
-        }
+        check_nested(&[self], key, now)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, TokenState>> {
+        self.calls.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Limits, windows and counters since start or the last reset.
@@ -253,7 +374,8 @@ pub fn token_label(token: &str) -> String {
     format!("token-{hex}")
 }
 
-/// Middleware refusing calls over the limit of their [`Budget`] with 429 and `Retry-After`.
+/// Middleware refusing calls over a limit (their endpoint's or the global one) with 429 and
+/// `Retry-After`.
 pub(crate) async fn enforce(
     State(state): State<Arc<MockState>>,
     request: Request,
@@ -264,8 +386,8 @@ pub(crate) async fn enforce(
         .get::<BearerToken>()
         .map(|t| t.0.clone())
         .unwrap_or_default();
-    let limiter = state.limiter(Budget::of_path(request.uri().path()));
-    match limiter.check(&key, Instant::now()) {
+    let endpoint = Endpoint::of_path(request.uri().path());
+    match state.limits.check(endpoint, &key, Instant::now()) {
         Ok(()) => next.run(request).await,
         Err(retry_after) => ApiError::too_many_requests(retry_after).into_response(),
     }
@@ -342,23 +464,68 @@ mod tests {
     }
 
     #[test]
-    fn bad_time_scales_mean_one_and_budgets_follow_paths() {
+    fn bad_time_scales_mean_one() {
         for bad in [0.0, -2.0, f64::NAN, f64::INFINITY] {
             assert_eq!(sanitize_time_scale(bad), 1.0);
         }
+    }
+
+    #[test]
+    fn endpoint_budgets_nest_inside_the_global_one() {
+        let limits = Limits::new(&crate::MockOptions {
+            rate_per_minute: 5,
+            rate_per_hour: 0,
+            export_rate_per_minute: 2,
+            export_rate_per_hour: 0,
+            endpoint_rate_per_minute: Some(3),
+            ..crate::MockOptions::default()
+        });
+        let now = Instant::now();
+        let export = Endpoint::SoftwareVulnerabilitiesByMachine;
+        assert_eq!(limits.check(export, "a", now), Ok(()));
+        assert_eq!(limits.check(export, "a", now), Ok(()));
         assert_eq!(
-            Budget::of_path("/api/machines/SoftwareVulnerabilitiesByMachine"),
-            Budget::Export
+            limits.check(export, "a", now),
+            Err(60),
+            "the export's own 2"
         );
+        for _ in 0..3 {
+            assert_eq!(limits.check(Endpoint::Machines, "a", now), Ok(()));
+        }
+        // Five accepted in all: the global budget is full, though Software's is empty.
+        assert_eq!(limits.check(Endpoint::Software, "a", now), Err(60));
         assert_eq!(
-            Budget::of_path("/machines/SoftwareVulnerabilitiesByMachine"),
-            Budget::Export
+            limits.check(Endpoint::Software, "b", now),
+            Ok(()),
+            "per token"
         );
+        let stats = limits.stats();
+        assert_eq!(stats.over_limit, 2);
+        let global = &stats.budgets["default"];
         assert_eq!(
-            Budget::of_path("/api/vulnerabilities/machinesVulnerabilities"),
-            Budget::Default
+            (global.calls, global.over_limit, global.max_per_minute),
+            (6, 1, 7)
         );
-        assert_eq!(Budget::of_path("/machines"), Budget::Default);
+        let exported = &stats.endpoints["/api/machines/SoftwareVulnerabilitiesByMachine"];
+        assert_eq!(
+            (exported.calls, exported.over_limit, exported.per_minute),
+            (2, 1, 2)
+        );
+        assert_eq!(stats.budgets["export"], *exported);
+        let software = &stats.endpoints["/api/Software"];
+        assert_eq!(
+            (software.calls, software.over_limit, software.per_minute),
+            (1, 0, 3)
+        );
+        assert_eq!(stats.endpoints.len(), Endpoint::ALL.len());
+        limits.reset();
+        assert_eq!(limits.check(Endpoint::Software, "a", now), Ok(()));
+        assert_eq!(limits.stats().over_limit, 0);
+        // Without endpoint limits of their own, endpoints take the global ones.
+        let inherited = Limits::new(&crate::MockOptions::default()).stats();
+        assert_eq!(inherited.endpoints["/api/machines"].per_minute, 100);
+        assert_eq!(inherited.endpoints["/api/Software/{id}"].per_hour, 1500);
+        assert_eq!(inherited.budgets["export"].per_minute, 30);
     }
 
     #[test]

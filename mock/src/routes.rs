@@ -14,8 +14,9 @@ use crate::faults::FAULT_QUERY;
 use crate::fleet::Machine;
 use crate::odata::{count_param, Filter, Paging, MACHINES, MAX_TOP};
 use crate::query::{param, param_ignoring_case, query_pairs};
+use crate::software::{ProductFix, Software, SOFTWARE_FILTER};
 use crate::vulns::{
-    AssetVulnerabilityDto, MachineVulnerabilityDto, RowRef, MACHINE_VULNERABILITY_FILTER,
+    AssetVulnerabilityDto, MachineVulnerabilityDto, RowPins, RowRef, MACHINE_VULNERABILITY_FILTER,
 };
 use crate::MockState;
 
@@ -26,6 +27,9 @@ const MACHINES_VULNERABILITIES_CONTEXT: &str = "https://api.securitycenter.micro
 const SOFTWARE_VULNERABILITIES_CONTEXT: &str = "https://api.securitycenter.microsoft.com/api/$metadata#Collection(microsoft.windowsDefenderATP.api.AssetVulnerability)";
 const MACHINES_VULNERABILITIES_PATH: &str = "/api/vulnerabilities/machinesVulnerabilities";
 const SOFTWARE_VULNERABILITIES_PATH: &str = "/api/machines/SoftwareVulnerabilitiesByMachine";
+const SOFTWARE_CONTEXT: &str = "https://api.securitycenter.microsoft.com/api/$metadata#Software";
+const SOFTWARE_ENTITY_CONTEXT: &str =
+    "https://api.securitycenter.microsoft.com/api/$metadata#Software/$entity";
 const MISSING_KBS_CONTEXT: &str = "https://api.securitycenter.microsoft.com/api/$metadata#Collection(microsoft.windowsDefenderATP.api.PublicProductFixDto)";
 
 /// An OData collection envelope.
@@ -68,6 +72,21 @@ impl<'a> From<&'a CatalogKb> for MissingKbDto<'a> {
             url: kb.url(),
             machine_missed_on: 1,
             cve_addressed: kb.cve_addressed,
+        }
+    }
+}
+
+impl<'a> MissingKbDto<'a> {
+    /// A KB one product misses: `productsNames` is that product alone, as in the documented
+    /// example of `GET /api/Software/{id}/getmissingkbs`.
+    fn for_product(kb: &'a CatalogKb, product: &'a &'static str, fix: &ProductFix) -> Self {
+        Self {
+            id: &kb.id,
+            name: &kb.name,
+            products_names: std::slice::from_ref(product),
+            url: kb.url(),
+            machine_missed_on: fix.machines,
+            cve_addressed: fix.cves,
         }
     }
 }
@@ -241,49 +260,40 @@ pub(crate) async fn machines_vulnerabilities(
             (page, more)
         }
         Some(filter) => {
-            // Narrow by the pinned machine and KB before rendering every row.
-            let devices: Vec<usize> = match filter.pinned("machineId") {
-                Some(Some(id)) => fleet
-                    .machines
-                    .iter()
-                    .position(|m| m.id.eq_ignore_ascii_case(id))
-                    .into_iter()
-                    .collect(),
-                Some(None) => Vec::new(),
-                None => (0..fleet.machines.len()).collect(),
-            };
-            let kb_pin = filter.pinned("fixingKbId");
-            let may_match = |row: &RowRef| match (kb_pin, row) {
-                (None, _) => true,
-                (Some(Some(id)), RowRef::Kb { kb, .. }) => {
-                    fleet.catalog.kbs[*kb].id.eq_ignore_ascii_case(id)
+            // Narrow by the pinned machine and KB, counting rows per device without rendering:
+            // a KB drill-down visits only the devices missing that KB.
+            let rows = vulns.pinned(
+                fleet,
+                RowPins {
+                    machine: filter.pinned("machineId"),
+                    kb: filter.pinned("fixingKbId"),
+                },
+            );
+            // Pins alone decide: skip by counts, render one page. (Two different pins of one
+            // property match nothing; the rendered rows then fail the filter, and the general
+            // path below answers.)
+            let fast = filter.only_pins(&["machineId", "fixingKbId"]).then(|| {
+                let page: Vec<MachineVulnerabilityDto> = rows
+                    .from(paging.skip)
+                    .take(page_limit)
+                    .filter_map(render)
+                    .collect();
+                let more = paging.skip + page.len() < rows.total();
+                (page, more)
+            });
+            match fast {
+                Some((page, more)) if page.iter().all(|dto| filter.matches(dto)) => (page, more),
+                _ => {
+                    let mut matching = rows
+                        .from(0)
+                        .filter_map(render)
+                        .filter(|dto| filter.matches(dto))
+                        .skip(paging.skip);
+                    let page: Vec<_> = matching.by_ref().take(page_limit).collect();
+                    let more = matching.next().is_some();
+                    (page, more)
                 }
-                (Some(Some(_)), RowRef::Other { .. }) => false,
-                (Some(None), row) => matches!(row, RowRef::Other { .. }),
-            };
-            let candidates = devices
-                .into_iter()
-                .flat_map(|index| {
-                    vulns
-                        .device_rows(fleet, index, false)
-                        .map(move |row| (index, row))
-                })
-                .filter(|(_, row)| may_match(row));
-            // Pins alone decide: skip without rendering. Else render, then filter.
-            let mut matching: Box<dyn Iterator<Item = MachineVulnerabilityDto>> =
-                if filter.only_pins(&["machineId", "fixingKbId"]) {
-                    Box::new(candidates.skip(paging.skip).filter_map(render))
-                } else {
-                    Box::new(
-                        candidates
-                            .filter_map(render)
-                            .filter(|dto| filter.matches(dto))
-                            .skip(paging.skip),
-                    )
-                };
-            let page: Vec<_> = matching.by_ref().take(page_limit).collect();
-            let more = matching.next().is_some();
-            (page, more)
+            }
         }
     };
     let next = (more && state.options.next_link).then(|| {
@@ -381,6 +391,81 @@ pub(crate) async fn software_vulnerabilities_by_machine(
         context: SOFTWARE_VULNERABILITIES_CONTEXT,
         value: &page,
         next_link: next,
+    }))
+}
+
+/// `GET /api/Software` — `$filter` (eq/ne on `id`, `name`, `vendor`), `$top` (≤ 10,000, also
+/// capped by `page_size`), `$skip`. An empty page is `200` with no rows: the docs give this
+/// endpoint no 404.
+pub(crate) async fn list_software(
+    State(state): State<Arc<MockState>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(query.as_deref());
+    let filter = param(&pairs, "$filter")
+        .map(|f| Filter::parse(f, &SOFTWARE_FILTER))
+        .transpose()?;
+    let paging = Paging::parse(param(&pairs, "$top"), param(&pairs, "$skip"))?;
+    let matching: Vec<&Software> = state
+        .software
+        .entries()
+        .iter()
+        .filter(|s| filter.as_ref().is_none_or(|f| f.matches(*s)))
+        .collect();
+    let page_limit = paging
+        .top
+        .unwrap_or(MAX_TOP)
+        .min(state.options.page_size.max(1));
+    let page: Vec<&Software> = matching
+        .iter()
+        .skip(paging.skip)
+        .take(page_limit)
+        .copied()
+        .collect();
+    let served = paging.skip + page.len();
+    let next = (served < matching.len() && state.options.next_link)
+        .then(|| next_link(&headers, "/api/Software", &pairs, served, paging.top));
+    Ok(odata_json(&Collection {
+        context: SOFTWARE_CONTEXT,
+        value: &page,
+        next_link: next,
+    }))
+}
+
+/// `GET /api/Software/{id}` (the id's case ignored).
+pub(crate) async fn get_software(
+    State(state): State<Arc<MockState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (software, _) = state
+        .software
+        .get(&id)
+        .ok_or_else(|| ApiError::software_not_found(&id))?;
+    Ok(odata_json(&Entity {
+        context: SOFTWARE_ENTITY_CONTEXT,
+        entity: software,
+    }))
+}
+
+/// `GET /api/Software/{id}/getmissingkbs` — the KBs that product misses, in catalog order; an
+/// empty list for software no catalog KB fixes.
+pub(crate) async fn software_missing_kbs(
+    State(state): State<Arc<MockState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (software, fixes) = state
+        .software
+        .get(&id)
+        .ok_or_else(|| ApiError::software_not_found(&id))?;
+    let kbs: Vec<MissingKbDto> = fixes
+        .iter()
+        .map(|fix| MissingKbDto::for_product(&state.fleet.catalog.kbs[fix.kb], &software.name, fix))
+        .collect();
+    Ok(odata_json(&Collection {
+        context: MISSING_KBS_CONTEXT,
+        value: &kbs,
+        next_link: None,
     }))
 }
 

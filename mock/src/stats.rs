@@ -9,6 +9,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde::Serialize;
 
+use crate::endpoint::Endpoint;
 use crate::MockState;
 
 /// Counts of `/api` requests since start or the last reset.
@@ -19,7 +20,8 @@ pub struct Stats {
     /// Per exact path, e.g. `/api/machines/3a…/getmissingkbs`.
     pub paths: BTreeMap<String, u64>,
     /// Per route template: `/api/machines`, `/api/machines/{id}`, `/api/machines/{id}/getmissingkbs`,
-    /// `/api/vulnerabilities/machinesVulnerabilities`, `/api/machines/SoftwareVulnerabilitiesByMachine`.
+    /// `/api/vulnerabilities/machinesVulnerabilities`, `/api/machines/SoftwareVulnerabilitiesByMachine`,
+    /// `/api/Software`, `/api/Software/{id}`, `/api/Software/{id}/getmissingkbs`; `other` for the rest.
     pub routes: BTreeMap<String, u64>,
     /// Per response status.
     pub statuses: BTreeMap<u16, u64>,
@@ -28,23 +30,24 @@ pub struct Stats {
     pub throttled: u64,
     /// `OPTIONS` requests to `/api` (browser preflights).
     pub preflights: u64,
+    /// Per route template (the keys of [`Self::routes`]): calls, answers by status, 429s.
+    pub endpoints: BTreeMap<String, EndpointStats>,
+}
+
+/// The counters of one endpoint in [`Stats::endpoints`].
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct EndpointStats {
+    /// Requests (CORS preflights aside).
+    pub calls: u64,
+    /// Per response status.
+    pub statuses: BTreeMap<u16, u64>,
+    /// 429 answers (over a rate limit, or an injected `throttle` fault).
+    pub throttled: u64,
 }
 
 /// Route template of an `/api` path.
-fn route_of(path: &str) -> String {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["api", "machines", "SoftwareVulnerabilitiesByMachine"] => {
-            "/api/machines/SoftwareVulnerabilitiesByMachine".to_owned()
-        }
-        ["api", "vulnerabilities", "machinesVulnerabilities"] => {
-            "/api/vulnerabilities/machinesVulnerabilities".to_owned()
-        }
-        ["api", "machines"] => "/api/machines".to_owned(),
-        ["api", "machines", _] => "/api/machines/{id}".to_owned(),
-        ["api", "machines", _, "getmissingkbs"] => "/api/machines/{id}/getmissingkbs".to_owned(),
-        _ => "other".to_owned(),
-    }
+fn route_of(path: &str) -> &'static str {
+    Endpoint::of_path(path).template()
 }
 
 /// Shared, lock-protected counters.
@@ -82,17 +85,22 @@ pub(crate) async fn record(
         state.stats.with(|s| s.preflights += 1);
         return next.run(request).await;
     }
+    let route = route_of(&path);
     state.stats.with(|s| {
         s.total += 1;
         *s.paths.entry(path.clone()).or_default() += 1;
-        *s.routes.entry(route_of(&path)).or_default() += 1;
+        *s.routes.entry(route.to_owned()).or_default() += 1;
+        s.endpoints.entry(route.to_owned()).or_default().calls += 1;
     });
     let response = next.run(request).await;
     let status = response.status().as_u16();
     state.stats.with(|s| {
         *s.statuses.entry(status).or_default() += 1;
+        let endpoint = s.endpoints.entry(route.to_owned()).or_default();
+        *endpoint.statuses.entry(status).or_default() += 1;
         if status == 429 {
             s.throttled += 1;
+            endpoint.throttled += 1;
         }
     });
     response

@@ -13,6 +13,7 @@
 //! fleet stays byte-identical and rows can be generated lazily, page by page.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -232,6 +233,73 @@ pub const THIRD_PARTY: &[ThirdParty] = &[
         mac: true,
         linux: true,
     },
+    ThirdParty {
+        vendor: "oracle",
+        name: "jre",
+        version: "8.0.4210.9",
+        cves: &["CVE-2024-21138", "CVE-2024-21144", "CVE-2024-21145"],
+        fix: OtherFix::Null,
+        chance: 12,
+        windows: true,
+        mac: false,
+        linux: true,
+    },
+    ThirdParty {
+        vendor: "videolan",
+        name: "vlc_media_player",
+        version: "3.0.20.0",
+        cves: &["CVE-2024-46461"],
+        fix: OtherFix::Null,
+        chance: 10,
+        windows: true,
+        mac: true,
+        linux: false,
+    },
+    ThirdParty {
+        vendor: "notepad-plus-plus",
+        name: "notepad++",
+        version: "8.6.2.0",
+        cves: &["CVE-2023-6401"],
+        fix: OtherFix::Empty,
+        chance: 10,
+        windows: true,
+        mac: false,
+        linux: false,
+    },
+    // Microsoft software with neither a CVE nor a KB: in the inventory, never missing an update.
+    ThirdParty {
+        vendor: MICROSOFT,
+        name: "teams",
+        version: "24215.1007.3082.1590",
+        cves: &[],
+        fix: OtherFix::Null,
+        chance: 70,
+        windows: true,
+        mac: true,
+        linux: false,
+    },
+    ThirdParty {
+        vendor: MICROSOFT,
+        name: "visual_studio_code",
+        version: "1.94.2.0",
+        cves: &[],
+        fix: OtherFix::Null,
+        chance: 20,
+        windows: true,
+        mac: true,
+        linux: true,
+    },
+    ThirdParty {
+        vendor: MICROSOFT,
+        name: "powershell",
+        version: "7.4.5.0",
+        cves: &[],
+        fix: OtherFix::Null,
+        chance: 25,
+        windows: true,
+        mac: false,
+        linux: true,
+    },
 ];
 
 impl ThirdParty {
@@ -311,6 +379,8 @@ struct DeviceRows {
     software: Vec<usize>,
     /// Rows with a CVE (machinesVulnerabilities).
     with_cve: usize,
+    /// Of those, the rows of catalog KBs.
+    kb_cve: usize,
     /// All rows (the export).
     all: usize,
 }
@@ -319,6 +389,136 @@ struct DeviceRows {
 #[derive(Debug, Clone, Default)]
 pub struct Vulnerabilities {
     devices: Vec<DeviceRows>,
+    /// Per catalog KB, the onboarded devices missing it, in fleet order: a `fixingKbId` pin
+    /// visits only those.
+    kb_devices: Vec<Vec<u32>>,
+    /// KB id → index into the catalog.
+    kb_index: HashMap<String, usize>,
+}
+
+/// What a `$filter`'s top-level `eq` pins on `machineId` and `fixingKbId` say (`Some(None)`:
+/// must be null), from [`crate::odata::Filter::pinned`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowPins<'q> {
+    pub machine: Option<Option<&'q str>>,
+    pub kb: Option<Option<&'q str>>,
+}
+
+/// The devices pinned rows can be on.
+#[derive(Debug, Clone, Copy)]
+enum Devices<'a> {
+    All(usize),
+    /// Devices missing the pinned KB (so each has all its rows).
+    Missing(&'a [u32]),
+    One(Option<usize>),
+}
+
+/// Which of a device's rows the `fixingKbId` pin keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KbPin {
+    Any,
+    Kb(usize),
+    /// `fixingKbId eq null`: software no catalog KB fixes.
+    NoKb,
+    /// A KB id no catalog update has.
+    Unknown,
+}
+
+/// The machinesVulnerabilities rows (those with a CVE) that pins on `machineId` and
+/// `fixingKbId` leave, counted per device without rendering, so `$skip` jumps whole devices and
+/// a KB drill-down visits only the devices missing that KB.
+#[derive(Debug, Clone, Copy)]
+pub struct PinnedRows<'a> {
+    vulns: &'a Vulnerabilities,
+    fleet: &'a Fleet,
+    devices: Devices<'a>,
+    kb: KbPin,
+}
+
+impl<'a> PinnedRows<'a> {
+    fn devices(self) -> Box<dyn Iterator<Item = usize> + 'a> {
+        match self.devices {
+            Devices::All(count) => Box::new(0..count),
+            Devices::Missing(list) => Box::new(list.iter().map(|&d| d as usize)),
+            Devices::One(one) => Box::new(one.into_iter()),
+        }
+    }
+
+    /// Rows of device `index` these pins keep.
+    fn count_of(self, index: usize) -> usize {
+        let rows = &self.vulns.devices[index];
+        match self.kb {
+            KbPin::Any => rows.with_cve,
+            KbPin::NoKb => rows.with_cve - rows.kb_cve,
+            KbPin::Unknown => 0,
+            KbPin::Kb(kb) => {
+                let misses = matches!(self.devices, Devices::Missing(_))
+                    || (self.fleet.machines[index].is_onboarded()
+                        && self.fleet.machines[index].missing_kbs.contains(&kb));
+                if misses {
+                    self.fleet.catalog.kbs[kb].cve_addressed as usize
+                } else {
+                    0
+                }
+            }
+        }
+    }
+
+    /// How many rows the pins keep.
+    pub fn total(self) -> usize {
+        match (self.devices, self.kb) {
+            (Devices::All(_), KbPin::Any) => self.vulns.totals().0,
+            (Devices::Missing(list), KbPin::Kb(kb)) => {
+                list.len() * self.fleet.catalog.kbs[kb].cve_addressed as usize
+            }
+            _ => self.devices().map(|d| self.count_of(d)).sum(),
+        }
+    }
+
+    /// The kept rows of device `index`, in [`Vulnerabilities::device_rows`] order.
+    fn rows_of(self, index: usize) -> Box<dyn Iterator<Item = (usize, RowRef)> + 'a> {
+        let with_index = move |row| (index, row);
+        match self.kb {
+            KbPin::Any => Box::new(
+                self.vulns
+                    .device_rows(self.fleet, index, false)
+                    .map(with_index),
+            ),
+            KbPin::Unknown => Box::new(std::iter::empty()),
+            KbPin::NoKb => Box::new(
+                self.vulns
+                    .device_rows(self.fleet, index, false)
+                    .filter(|row| matches!(row, RowRef::Other { .. }))
+                    .map(with_index),
+            ),
+            KbPin::Kb(kb) => {
+                let cves = if self.count_of(index) > 0 {
+                    self.fleet.catalog.kbs[kb].cve_addressed
+                } else {
+                    0
+                };
+                Box::new((0..cves).map(move |cve| (index, RowRef::Kb { kb, cve })))
+            }
+        }
+    }
+
+    /// The kept rows from the `skip`-th on, jumping over whole devices by their counts.
+    pub fn from(self, skip: usize) -> impl Iterator<Item = (usize, RowRef)> + 'a {
+        let mut remaining = skip;
+        let mut start = usize::MAX;
+        for (position, index) in self.devices().enumerate() {
+            let count = self.count_of(index);
+            if remaining < count {
+                start = position;
+                break;
+            }
+            remaining -= count;
+        }
+        self.devices()
+            .skip(start)
+            .flat_map(move |index| self.rows_of(index))
+            .skip(remaining)
+    }
 }
 
 /// One rendered row: everything both endpoints show.
@@ -369,11 +569,63 @@ impl Vulnerabilities {
                 DeviceRows {
                     software,
                     with_cve,
+                    kb_cve: kb_rows,
                     all,
                 }
             })
             .collect();
-        Self { devices }
+        let mut kb_devices = vec![Vec::new(); fleet.catalog.kbs.len()];
+        for (index, machine) in fleet.machines.iter().enumerate() {
+            if machine.is_onboarded() {
+                for &kb in &machine.missing_kbs {
+                    kb_devices[kb].push(index as u32);
+                }
+            }
+        }
+        let kb_index = fleet
+            .catalog
+            .kbs
+            .iter()
+            .enumerate()
+            .map(|(i, kb)| (kb.id.to_ascii_lowercase(), i))
+            .collect();
+        Self {
+            devices,
+            kb_devices,
+            kb_index,
+        }
+    }
+
+    /// The rows `pins` leave (see [`PinnedRows`]).
+    pub fn pinned<'a>(&'a self, fleet: &'a Fleet, pins: RowPins<'_>) -> PinnedRows<'a> {
+        let kb = match pins.kb {
+            None => KbPin::Any,
+            Some(None) => KbPin::NoKb,
+            Some(Some(id)) => self
+                .kb_index
+                .get(&id.to_ascii_lowercase())
+                .map_or(KbPin::Unknown, |&kb| KbPin::Kb(kb)),
+        };
+        let devices = match (pins.machine, kb) {
+            (Some(Some(id)), _) => Devices::One(fleet.index_of(id)),
+            (Some(None), _) => Devices::One(None),
+            (None, KbPin::Kb(kb)) => Devices::Missing(&self.kb_devices[kb]),
+            (None, _) => Devices::All(self.devices.len()),
+        };
+        PinnedRows {
+            vulns: self,
+            fleet,
+            devices,
+            kb,
+        }
+    }
+
+    /// Software outside the catalog installed on device `index`: indices into [`THIRD_PARTY`]
+    /// (none for devices that are not onboarded).
+    pub fn software_of(&self, index: usize) -> &[usize] {
+        self.devices
+            .get(index)
+            .map_or(&[], |d| d.software.as_slice())
     }
 
     /// Rows with a CVE of device `index` (what machinesVulnerabilities lists for it).
@@ -705,6 +957,94 @@ mod tests {
             let tail: Vec<_> = vulns.rows_from(&fleet, skip, false).take(3).collect();
             let expected: Vec<_> = all.iter().skip(skip).take(3).copied().collect();
             assert_eq!(tail, expected, "skip {skip}");
+        }
+    }
+
+    #[test]
+    fn pinned_rows_skip_by_counts_like_filtering_every_row() {
+        let fleet = fleet();
+        let vulns = Vulnerabilities::new(&fleet);
+        let all: Vec<(usize, RowRef)> = vulns.rows_from(&fleet, 0, false).collect();
+        let busy_kb = (0..fleet.catalog.kbs.len())
+            .max_by_key(|&kb| vulns.kb_devices[kb].len())
+            .expect("a KB");
+        let kb_id = fleet.catalog.kbs[busy_kb].id.clone();
+        let device = fleet
+            .machines
+            .iter()
+            .position(|m| m.missing_kbs.contains(&busy_kb))
+            .expect("a device missing it");
+        let other = fleet
+            .machines
+            .iter()
+            .position(|m| m.is_onboarded() && !m.missing_kbs.contains(&busy_kb))
+            .expect("a device not missing it");
+        let id = |i: usize| fleet.machines[i].id.to_ascii_uppercase();
+        let (dev, oth) = (id(device), id(other));
+        let cases: Vec<RowPins> = vec![
+            RowPins::default(),
+            RowPins {
+                machine: Some(Some(&dev)),
+                kb: None,
+            },
+            RowPins {
+                machine: None,
+                kb: Some(Some(&kb_id)),
+            },
+            RowPins {
+                machine: Some(Some(&dev)),
+                kb: Some(Some(&kb_id)),
+            },
+            RowPins {
+                machine: Some(Some(&oth)),
+                kb: Some(Some(&kb_id)),
+            },
+            RowPins {
+                machine: None,
+                kb: Some(None),
+            },
+            RowPins {
+                machine: Some(Some(&dev)),
+                kb: Some(None),
+            },
+            RowPins {
+                machine: None,
+                kb: Some(Some("1")),
+            },
+            RowPins {
+                machine: Some(None),
+                kb: None,
+            },
+        ];
+        for pins in cases {
+            let keeps = |(index, row): &(usize, RowRef)| {
+                let machine = pins.machine.is_none_or(|m| {
+                    m.is_some_and(|m| fleet.machines[*index].id.eq_ignore_ascii_case(m))
+                });
+                let kb = match (pins.kb, row) {
+                    (None, _) => true,
+                    (Some(None), row) => matches!(row, RowRef::Other { .. }),
+                    (Some(Some(id)), RowRef::Kb { kb, .. }) => fleet.catalog.kbs[*kb].id == id,
+                    (Some(Some(_)), RowRef::Other { .. }) => false,
+                };
+                machine && kb
+            };
+            let expected: Vec<(usize, RowRef)> = all.iter().copied().filter(keeps).collect();
+            let pinned = vulns.pinned(&fleet, pins);
+            assert_eq!(pinned.total(), expected.len(), "{pins:?}");
+            for skip in [
+                0,
+                1,
+                7,
+                100,
+                999,
+                expected.len().saturating_sub(2),
+                expected.len() + 5,
+            ] {
+                let got: Vec<_> = pinned.from(skip).take(40).collect();
+                let want: Vec<_> = expected.iter().copied().skip(skip).take(40).collect();
+                assert_eq!(got, want, "{pins:?} skip {skip}");
+            }
         }
     }
 

@@ -339,7 +339,7 @@ async fn bad_filters_are_400_odata_errors() {
     let app = app();
     for bad in [
         "computerDnsName eq",
-        "computerdnsname eq 'x'",
+        "computerDnsNames eq 'x'",
         "osBuild eq 19045",
         "(healthStatus eq 'Active'",
         "healthStatus eq 'Active' or",
@@ -353,6 +353,113 @@ async fn bad_filters_are_400_odata_errors() {
         let message = answer.error_message();
         assert!(message.starts_with("Invalid filter clause: "), "{message}");
     }
+}
+
+/// The request line of an `exposed-apis-odata-samples.md` example as a client sends it: the
+/// documented host dropped (the router is in process), the query kept byte for byte except
+/// that a space, which cannot travel in a request line, goes as `%20` (what a browser and
+/// curl do). `+` stays `+` (a space in a query) and `'` stays `'`.
+fn documented(url: &str) -> String {
+    let path = url
+        .strip_prefix("https://api.securitycenter.microsoft.com")
+        .unwrap_or_else(|| panic!("not a documented URL: {url}"));
+    path.trim_end().replace(' ', "%20")
+}
+
+/// Examples 3, 4, 5 and 8 of `exposed-apis-odata-samples.md`, the machine queries, sent as the
+/// page writes them: each answers the page's `Machines` collection, and only with devices the
+/// filter selects.
+#[tokio::test]
+async fn documented_odata_machine_examples_answer_as_documented() {
+    let app = app();
+    let fleet = all_machines(&app).await;
+    let context = "https://api.securitycenter.microsoft.com/api/$metadata#Machines";
+
+    // Example 3: "Get all the devices with 'High' 'RiskScore'".
+    let answer = get(
+        &app,
+        &documented(
+            "https://api.securitycenter.microsoft.com/api/machines?$filter=riskScore+eq+'High'",
+        ),
+    )
+    .await;
+    assert_eq!(answer.json()["@odata.context"], context);
+    let rows = answer.rows();
+    assert_eq!(names(&rows), expect(&fleet, |m| m["riskScore"] == "High"));
+    assert!(!rows.is_empty());
+    assert!(rows
+        .iter()
+        .all(|m| keys(m) == MACHINE_FIELDS.iter().copied().collect()));
+
+    // Example 4: "Get top 100 devices with 'HealthStatus' not equals to 'Active'" (the page
+    // ends the line with a space after `$top=100`; it is not part of the URL).
+    let answer = get(
+        &app,
+        &documented("https://api.securitycenter.microsoft.com/api/machines?$filter=healthStatus+ne+'Active'&$top=100 "),
+    )
+    .await;
+    assert_eq!(answer.json()["@odata.context"], context);
+    let rows = answer.rows();
+    let not_active = expect(&fleet, |m| m["healthStatus"] != "Active");
+    assert_eq!(rows.len(), not_active.len().min(100));
+    assert!(names(&rows).is_subset(&not_active));
+
+    // Example 5: "Get all the devices that last seen after 2018-10-20" — the request says
+    // 2018-08-01, with a bare `Z` after the date. Every generated device was seen since.
+    let answer = get(
+        &app,
+        &documented(
+            "https://api.securitycenter.microsoft.com/api/machines?$filter=lastSeen gt 2018-08-01Z",
+        ),
+    )
+    .await;
+    assert_eq!(answer.json()["@odata.context"], context);
+    assert_eq!(names(&answer.rows()), names(&fleet));
+    // The same instant written out in full selects the same devices; a later day fewer.
+    assert_eq!(
+        filtered(&app, "lastSeen gt 2018-08-01T00:00:00Z").await,
+        names(&fleet)
+    );
+    let recent = fleet
+        .iter()
+        .filter_map(|m| m["lastSeen"].as_str())
+        .max()
+        .expect("a device")[..10]
+        .to_owned();
+    assert!(
+        filtered(&app, &format!("lastSeen gt {recent}Z"))
+            .await
+            .len()
+            < fleet.len()
+    );
+
+    // Example 8: "Get all the devices with 'computerDnsName' starting with 'mymachine'". No
+    // generated device is called that: the documented empty answer, 404 "No recent machines
+    // found" — not a 400, the clause itself is fine. A prefix the fleet has answers 200.
+    let answer = get(
+        &app,
+        &documented("https://api.securitycenter.microsoft.com/api/machines?$filter=startswith(computerDnsName,'mymachine')"),
+    )
+    .await;
+    answer.assert_error(StatusCode::NOT_FOUND, "NotFound", "Example 8");
+    assert_eq!(answer.error_message(), "No recent machines found");
+    let answer = get(
+        &app,
+        "/api/machines?$filter=startswith(computerDnsName,'fin-ws')",
+    )
+    .await;
+    assert_eq!(answer.json()["@odata.context"], context);
+    let expected = expect(&fleet, |m| text(m, "computerDnsName").starts_with("fin-ws"));
+    assert!(!expected.is_empty());
+    assert_eq!(names(&answer.rows()), expected);
+
+    // The page's list of filterable properties writes `RiskScore` and `HealthStatus`: the
+    // same filters in that casing select the same devices.
+    assert_eq!(
+        filtered(&app, "RiskScore eq 'High'").await,
+        expect(&fleet, |m| m["riskScore"] == "High")
+    );
+    assert_eq!(filtered(&app, "HealthStatus ne 'Active'").await, not_active);
 }
 
 #[tokio::test]
@@ -784,6 +891,44 @@ async fn rate_limit_per_token_with_retry_after() {
     );
 }
 
+/// Each endpoint's budget nests in the global one: a call must fit both.
+#[tokio::test]
+async fn endpoint_budgets_nest_inside_the_global_budget() {
+    let app = router(&MockOptions {
+        rate_per_minute: 3,
+        endpoint_rate_per_minute: Some(2),
+        ..MockOptions::default()
+    });
+    let refused = refused_after(&app, "/api/Software", 2).await;
+    assert!((1..=60).contains(&refused.retry_after()));
+    // The endpoint's budget is spent, the global one has room for one more call elsewhere.
+    assert_eq!(
+        get(&app, "/api/machines?$top=1").await.status,
+        StatusCode::OK
+    );
+    let over = get(&app, "/api/machines?$top=1").await;
+    over.assert_error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "global");
+    let stats = admin(&app, Method::GET, "/_mock/stats").await.into_json();
+    let limits = &stats["rate_limits"];
+    assert_eq!(limits["over_limit"], 2);
+    assert_eq!(limits["budgets"]["default"]["calls"], 3);
+    assert_eq!(limits["budgets"]["default"]["over_limit"], 1);
+    assert_eq!(limits["budgets"]["default"]["max_per_minute"], 5);
+    let software = &limits["endpoints"]["/api/Software"];
+    assert_eq!(
+        (software["calls"].as_u64(), software["over_limit"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(software["per_minute"], 2);
+    let machines = &limits["endpoints"]["/api/machines"];
+    assert_eq!(
+        (machines["calls"].as_u64(), machines["over_limit"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(stats["endpoints"]["/api/Software"]["throttled"], 1);
+    assert_eq!(stats["endpoints"]["/api/machines"]["statuses"]["429"], 1);
+}
+
 #[tokio::test]
 async fn hourly_limit_applies_too() {
     let app = router(&MockOptions {
@@ -894,6 +1039,19 @@ async fn stats_count_calls_per_path_and_reset() {
     assert_eq!(stats["routes"]["/api/machines"], 2);
     assert_eq!(stats["statuses"]["200"], 4);
     assert_eq!(stats["statuses"]["401"], 1);
+    assert_eq!(
+        stats["endpoints"]["/api/machines/{id}/getmissingkbs"],
+        json!({"calls": 3, "statuses": {"200": 3}, "throttled": 0})
+    );
+    assert_eq!(
+        stats["endpoints"]["/api/machines"],
+        json!({"calls": 2, "statuses": {"200": 1, "401": 1}, "throttled": 0})
+    );
+    get(&app, "/api/Software/microsoft-_-edge/getmissingkbs").await;
+    get(&app, "/api/nothing").await;
+    let stats = admin(&app, Method::GET, "/_mock/stats").await.into_json();
+    assert_eq!(stats["routes"]["/api/Software/{id}/getmissingkbs"], 1);
+    assert_eq!(stats["endpoints"]["other"]["statuses"]["404"], 1);
 
     admin(&app, Method::POST, "/_mock/reset").await;
     let stats = admin(&app, Method::GET, "/_mock/stats").await.into_json();

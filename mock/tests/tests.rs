@@ -5,5 +5,7 @@ mod common;
 
 mod api;
 mod idp;
+mod permissions;
 mod serve;
+mod software;
 mod vulns;

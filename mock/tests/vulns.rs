@@ -421,6 +421,40 @@ async fn machines_vulnerabilities_filter_on_machine_and_kb() {
     assert!(link.contains("$filter=fixingKbId%20eq%20'"), "{link}");
     let (walked, _) = walk(&app, &local(&link)).await;
     assert_eq!(walked.len() + 3, by_kb.len());
+    assert_eq!(
+        walked.as_slice(),
+        &all.iter()
+            .filter(|r| text(r, "fixingKbId") == kb)
+            .skip(3)
+            .cloned()
+            .collect::<Vec<_>>()[..]
+    );
+
+    // Two pins of one property, or a pin and another clause: still exactly the matching rows.
+    let other = all
+        .iter()
+        .map(|r| text(r, "machineId"))
+        .find(|m| *m != machine)
+        .expect("a second device");
+    let (none, _) = walk(
+        &app,
+        &filtered(&format!(
+            "machineId eq '{machine}' and machineId eq '{other}'"
+        )),
+    )
+    .await;
+    assert!(none.is_empty());
+    let (mixed, _) = walk(
+        &app,
+        &filtered(&format!("fixingKbId eq '{kb}' and severity eq 'Critical'")),
+    )
+    .await;
+    assert_eq!(
+        mixed.len(),
+        by_kb.iter().filter(|r| r["severity"] == "Critical").count()
+    );
+    let (unknown, _) = walk(&app, &filtered("fixingKbId eq '1'")).await;
+    assert!(unknown.is_empty());
 
     for bad in [
         "osPlatform eq 'Windows10'",
@@ -526,8 +560,17 @@ async fn software_vulnerabilities_have_their_own_rate_limits() {
         export["max_per_minute"], 31,
         "the refused call was seen too"
     );
-    assert_eq!(stats["rate_limits"]["budgets"]["default"]["calls"], 2);
+    // The export's budget nests in the global one: its 31 accepted calls count there too.
+    assert_eq!(stats["rate_limits"]["budgets"]["default"]["calls"], 33);
     assert_eq!(stats["rate_limits"]["budgets"]["default"]["over_limit"], 0);
+    let endpoints = &stats["rate_limits"]["endpoints"];
+    assert_eq!(endpoints[SV], *export);
+    assert_eq!(endpoints[MV]["calls"], 1);
+    assert_eq!(endpoints["/api/machines"]["per_minute"], 100);
+    assert_eq!(stats["endpoints"][SV]["calls"], 32);
+    assert_eq!(stats["endpoints"][SV]["throttled"], 1);
+    assert_eq!(stats["endpoints"][SV]["statuses"]["429"], 1);
+    assert_eq!(stats["endpoints"][MV]["statuses"]["200"], 1);
     assert_eq!(stats["rate_limits"]["over_limit"], 1);
     assert_eq!(stats["throttled"], 1);
     assert_eq!(stats["routes"][SV], 32);
@@ -595,7 +638,10 @@ async fn time_scale_shrinks_windows_and_retry_after() {
     let default = &limits["budgets"]["default"];
     assert_eq!(default["minute_secs"], 1.0);
     assert_eq!(default["hour_secs"], 60.0);
-    assert_eq!(default["calls"], 6);
+    assert_eq!(
+        default["calls"], 7,
+        "six machine calls and the accepted export call"
+    );
     assert_eq!(default["over_limit"], 2);
     assert_eq!(default["max_per_minute"], 4);
     assert_eq!(limits["budgets"]["export"]["over_limit"], 1);

@@ -660,6 +660,46 @@ impl Idp {
             preferred_username: user.preferred_username.clone(),
             uti: uti.clone(),
             ver: "1.0".to_owned(),
+            roles: Vec::new(),
+            idtyp: None,
+        })?;
+        self.grants.track_access_token(&uti);
+        Ok(token)
+    }
+
+    /// An app-only access token, as the client credentials grant gives a confidential client:
+    /// application `roles`, `idtyp` `app`, no user and no `scp`. The client is the configured
+    /// one; its service principal's object id is derived from it.
+    pub(super) fn issue_app_token(
+        &self,
+        audience: &str,
+        roles: &[String],
+    ) -> Result<String, IdpError> {
+        let uti = grants::random_token(16);
+        let opts = &self.options;
+        let issued = now();
+        let principal = grants::guid_from(&format!("sp:{}", opts.client_id));
+        let token = self.signing.sign(&AccessClaims {
+            aud: audience.to_owned(),
+            iss: self.access_token_issuer(),
+            iat: issued,
+            nbf: issued,
+            exp: issued + opts.access_token_lifetime_secs,
+            appid: opts.client_id.clone(),
+            appidacr: "1".to_owned(),
+            amr: Vec::new(),
+            name: String::new(),
+            oid: principal.clone(),
+            scp: String::new(),
+            sub: principal,
+            tid: opts.tenant_id.clone(),
+            upn: String::new(),
+            unique_name: String::new(),
+            preferred_username: String::new(),
+            uti: uti.clone(),
+            ver: "1.0".to_owned(),
+            roles: roles.to_vec(),
+            idtyp: Some("app".to_owned()),
         })?;
         self.grants.track_access_token(&uti);
         Ok(token)
@@ -724,19 +764,36 @@ pub(super) async fn admin_token(
     RawQuery(query): RawQuery,
 ) -> Response {
     let query = query_pairs(query.as_deref());
-    let scopes: Option<Vec<String>> = query::param(&query, "scp").map(|v| {
+    let list = |v: &str| -> Vec<String> {
         v.split([',', ' '])
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect()
-    });
-    match idp.mint_access_token(scopes.as_deref()) {
-        Ok(token) => json_body(&json!({
-            "token_type": "Bearer",
-            "access_token": token,
-            "expires_in": idp.options.access_token_lifetime_secs,
-            "scp": scopes.unwrap_or_else(|| idp.options.granted_scopes.clone()).join(" "),
-        })),
+    };
+    let minted = match query::param(&query, "roles").map(list) {
+        // An app-only token: `?roles=Software.Read.All,Machine.Read.All` (`?roles=` = none).
+        Some(roles) => idp.mint_app_token(Some(&roles)).map(|token| {
+            json!({
+                "token_type": "Bearer",
+                "access_token": token,
+                "expires_in": idp.options.access_token_lifetime_secs,
+                "roles": roles,
+            })
+        }),
+        None => {
+            let scopes: Option<Vec<String>> = query::param(&query, "scp").map(list);
+            idp.mint_access_token(scopes.as_deref()).map(|token| {
+                json!({
+                    "token_type": "Bearer",
+                    "access_token": token,
+                    "expires_in": idp.options.access_token_lifetime_secs,
+                    "scp": scopes.unwrap_or_else(|| idp.options.granted_scopes.clone()).join(" "),
+                })
+            })
+        }
+    };
+    match minted {
+        Ok(body) => json_body(&body),
         Err(error) => crate::errors::ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalServerError",

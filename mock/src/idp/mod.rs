@@ -32,7 +32,7 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 pub use grants::pkce_s256;
 pub(crate) use tls::serve as serve_tls;
-pub use tokens::{AccessClaims, TokenRejection, LEEWAY_SECS};
+pub use tokens::{AccessClaims, Grants, TokenRejection, LEEWAY_SECS};
 
 /// Tenant id used when none is configured.
 pub const DEFAULT_TENANT_ID: &str = "5f3c2a1e-0b6d-4e8f-9a7c-6b6277617463";
@@ -47,6 +47,12 @@ pub const ALTERNATE_AUDIENCE: &str = "https://api.security.microsoft.com";
 /// Delegated permissions granted by default, as they appear in `scp`.
 pub const DEFAULT_GRANTED_SCOPES: [&str; 3] =
     ["Machine.Read", "Software.Read", "Vulnerability.Read"];
+/// Application roles of app-only tokens minted without a list, as they appear in `roles`.
+pub const DEFAULT_APPLICATION_ROLES: [&str; 3] = [
+    "Machine.Read.All",
+    "Software.Read.All",
+    "Vulnerability.Read.All",
+];
 
 /// The signed-in user: every `/authorize` signs this user in, without a form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -291,6 +297,13 @@ impl Idp {
     pub fn mint_access_token(&self, scopes: Option<&[String]>) -> Result<String, IdpError> {
         let scopes = scopes.unwrap_or(&self.options.granted_scopes);
         self.issue_access_token(&self.options.audience, scopes)
+    }
+
+    /// An app-only access token (client credentials: `roles`, `idtyp` `app`, no `scp`, no
+    /// user) for the configured client. `roles` = `None` grants [`DEFAULT_APPLICATION_ROLES`].
+    pub fn mint_app_token(&self, roles: Option<&[String]>) -> Result<String, IdpError> {
+        let default: Vec<String> = DEFAULT_APPLICATION_ROLES.map(str::to_owned).to_vec();
+        self.issue_app_token(&self.options.audience, roles.unwrap_or(&default))
     }
 
     /// End the user's sign-in session, as a password reset, a revoked session or a Conditional

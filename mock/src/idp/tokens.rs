@@ -57,9 +57,67 @@ pub struct AccessClaims {
     pub uti: String,
     #[serde(default)]
     pub ver: String,
+    /// Application roles of an app-only token (client credentials), e.g. `Software.Read.All`;
+    /// absent from delegated tokens.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// `app` on app-only tokens (Entra's `idtyp` optional claim); absent from delegated ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idtyp: Option<String>,
+}
+
+/// What a token grants, read from its claims: delegated permissions (`scp`) or application
+/// roles (`roles`). Lenient, so it also reads tokens the mock did not issue (see
+/// [`Grants::of_unverified`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Grants {
+    #[serde(default)]
+    pub scp: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub idtyp: Option<String>,
+}
+
+impl Grants {
+    /// An application's token (no user): `idtyp` `app`, or roles and no `scp`, as Entra issues
+    /// for the client credentials grant. Anything else is a user's (delegated) token.
+    pub fn is_application(&self) -> bool {
+        self.idtyp.as_deref() == Some("app")
+            || (self.scp.trim().is_empty() && !self.roles.is_empty())
+    }
+
+    /// Whether `roles` holds `role` (case ignored, as Entra compares them).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r.eq_ignore_ascii_case(role))
+    }
+
+    /// Whether `scp` holds `permission` (case ignored).
+    pub fn has_scope(&self, permission: &str) -> bool {
+        self.scp
+            .split_whitespace()
+            .any(|s| s.eq_ignore_ascii_case(permission))
+    }
+
+    /// The grants of a JWT's payload, read without checking anything (for a mock without an
+    /// IdP, which accepts any bearer token); `None` for a token that is not a JWT.
+    pub fn of_unverified(token: &str) -> Option<Self> {
+        let payload = token.split('.').nth(1)?;
+        let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
 }
 
 impl AccessClaims {
+    /// What the token grants.
+    pub fn grants(&self) -> Grants {
+        Grants {
+            scp: self.scp.clone(),
+            roles: self.roles.clone(),
+            idtyp: self.idtyp.clone(),
+        }
+    }
+
     /// The delegated permissions in `scp`.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.scp.split_whitespace()
@@ -230,7 +288,34 @@ mod tests {
             preferred_username: String::new(),
             uti: "u".into(),
             ver: "1.0".into(),
+            roles: Vec::new(),
+            idtyp: None,
         }
+    }
+
+    #[test]
+    fn grants_tell_users_from_applications() {
+        let user = claims(0, 1).grants();
+        assert!(!user.is_application() && user.has_scope("machine.read"));
+        let app = Grants {
+            roles: vec!["Software.Read.All".into()],
+            ..Grants::default()
+        };
+        assert!(app.is_application() && app.has_role("software.read.all"));
+        let bare_app = Grants {
+            idtyp: Some("app".into()),
+            ..Grants::default()
+        };
+        assert!(bare_app.is_application() && !bare_app.has_role("Software.Read.All"));
+        let part = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        let forged = format!(
+            "{}.{}.sig",
+            part(json!({"alg": "none"})),
+            part(json!({"roles": ["Software.Read.All"], "idtyp": "app"}))
+        );
+        let read = Grants::of_unverified(&forged).expect("a JWT");
+        assert!(read.is_application() && read.has_role("Software.Read.All"));
+        assert_eq!(Grants::of_unverified("opaque-token"), None);
     }
 
     #[test]
