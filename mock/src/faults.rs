@@ -430,6 +430,8 @@ fn not_found_for(path: &str) -> ApiError {
         ["api", "machines", "SoftwareVulnerabilitiesByMachine"]
         | ["api", "vulnerabilities", ..] => ApiError::not_found("No data found"),
         ["api", "machines", id, ..] => ApiError::machine_not_found(id),
+        ["api", "Software", id, ..] => ApiError::software_not_found(id),
+        ["api", "Software"] => ApiError::not_found("No data found"),
         _ => ApiError::no_recent_machines(),
     }
 }

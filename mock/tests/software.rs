@@ -9,7 +9,7 @@ use axum::Router;
 use kbwatch_mock::{router, MockOptions};
 use serde_json::Value;
 
-use crate::common::{admin, encode, get, keys, local, text};
+use crate::common::{admin, encode, get, get_with, keys, local, text};
 
 const MV: &str = "/api/vulnerabilities/machinesVulnerabilities";
 
@@ -114,6 +114,19 @@ async fn software_has_the_documented_shape() {
     assert_eq!(
         get(&app, "/api/Software/Microsoft-_-Edge").await.json()["id"],
         "microsoft-_-edge"
+    );
+
+    // An injected 404 speaks of the software.
+    let faulted = get_with(
+        &app,
+        "/api/Software/microsoft-_-edge/getmissingkbs",
+        &[("x-mock-fault", "not_found")],
+    )
+    .await;
+    faulted.assert_error(StatusCode::NOT_FOUND, "ResourceNotFound", "fault");
+    assert_eq!(
+        faulted.error_message(),
+        "Software microsoft-_-edge was not found"
     );
 
     // Unknown ids: the documented error envelope, for both paths.
