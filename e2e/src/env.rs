@@ -495,6 +495,15 @@ impl TestEnv {
         Ok(page["value"].as_array().cloned().unwrap_or_default())
     }
 
+    /// Makes the per-device `getmissingkbs` application-only (as its page documents) or not,
+    /// at run time (`POST /_mock/settings`).
+    pub async fn set_missing_kbs_app_only(&self, on: bool) -> TestResult {
+        let body = serde_json::json!({ "missing_kbs_app_only": on });
+        self.admin(reqwest::Method::POST, "/_mock/settings", Some(&body))
+            .await
+            .map(drop)
+    }
+
     /// Adds a fault rule through the admin API, e.g.
     /// `{"kind":"server_error","path_contains":"getmissingkbs","count":1}`.
     pub async fn inject_fault(&self, rule: Value) -> TestResult {

@@ -12,6 +12,7 @@ mod fleet;
 mod harness;
 mod msal;
 mod proxy;
+mod real_tenant;
 mod smoke;
 mod token_mode;
 mod wall_soak;
