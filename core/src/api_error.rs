@@ -199,6 +199,11 @@ fn required_roles(message: &str) -> Vec<String> {
         return Vec::new();
     };
     let list = rest.split(". ").next().unwrap_or(rest);
+    // What follows, "application roles: …", are the roles the token has, not the ones needed.
+    let list = match list.to_ascii_lowercase().find("application roles") {
+        Some(at) => &list[..at],
+        None => list,
+    };
     list.split([',', ' '])
         .map(|r| r.trim().trim_end_matches('.').trim().to_owned())
         .filter(|r| !r.is_empty())
@@ -208,6 +213,24 @@ fn required_roles(message: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The form a real answer takes (quoted on Microsoft Q&A) and the mock's, each followed by
+    /// the roles the token has: only the required ones are named.
+    #[test]
+    fn required_roles_stop_before_the_tokens_own_roles() {
+        assert_eq!(
+            required_roles(
+                "Missing application roles. API required roles: Ti.ReadWrite.All,Ti.ReadWrite, application roles: ."
+            ),
+            ["Ti.ReadWrite.All", "Ti.ReadWrite"]
+        );
+        assert_eq!(
+            required_roles(
+                "Missing application roles. API required roles: Software.Read.All. Application roles: Machine.Read.All."
+            ),
+            ["Software.Read.All"]
+        );
+    }
 
     #[test]
     fn documented_error_body_is_read() {
