@@ -11,7 +11,7 @@ use kbwatch_e2e::{
     mock_options, AppAuth, EnvSetup, MsalSetup, Page, TestEnv, TestResult, WHOLE_KB_TABLE_MAX,
 };
 use kbwatch_mock::{IdpOptions, MockOptions};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const KB_SOURCE: &str = "[data-testid=kb-source]";
 const OVERVIEW_ROW: &str = "tr[data-testid=overview-row]";
@@ -123,6 +123,13 @@ async fn the_fleet_overview_comes_from_the_per_product_path_and_drills_down() {
             ["/api/machines/{id}/getmissingkbs"]
             .as_u64()
             .unwrap_or(0);
+        // Someone else's calls have used up the tenant's budget: one product's answer is a
+        // 429. The overview waits it out and asks that product again.
+        env.inject_fault(json!({
+            "kind": "throttle", "retry_after_secs": 1,
+            "path_contains": "/getmissingkbs", "count": 1,
+        }))
+        .await?;
         page.click("tr[data-testid=planner-row][data-path=per-product] [data-testid=planner-run]")
             .await?;
         let source = page
@@ -130,14 +137,19 @@ async fn the_fleet_overview_comes_from_the_per_product_path_and_drills_down() {
             .await?;
         assert!(source.contains("/api/Software"), "{source}");
         page.wait_any(OVERVIEW_ROW).await?;
+        assert_eq!(page.count("[data-testid=overview-error]").await?, 0);
         let stats = env.mock_stats().await?;
-        let per_device = stats["calls"]["/api/machines/{id}/getmissingkbs"]
-            .as_u64()
-            .unwrap_or(0);
+        let route = |r: &str| stats["routes"][r].as_u64().unwrap_or(0);
         assert_eq!(
-            per_device, 0,
+            route("/api/machines/{id}/getmissingkbs"),
+            per_device_calls,
             "the overview asks no per-device call: {stats}"
         );
+        assert!(
+            route("/api/Software/{id}/getmissingkbs") >= 2,
+            "one call per product, one of them twice: {stats}"
+        );
+        assert_eq!(stats["throttled"].as_u64(), Some(1), "{stats}");
         // The most-missed update's devices, each a link to its device view.
         page.click("tr[data-testid=overview-row] [data-testid=overview-devices]")
             .await?;
