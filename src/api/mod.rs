@@ -14,7 +14,7 @@ use kbwatch_core::api_error::{MalformedBody, MAX_THROTTLE_WAITS};
 use kbwatch_core::config::StartupProblem;
 use kbwatch_core::device_list::without_duplicate_ids;
 use kbwatch_core::endpoints::VulnerabilityFilter;
-use kbwatch_core::fallback::{kbs_for_device, KbSource};
+use kbwatch_core::fallback::KbSource;
 use kbwatch_core::fleet::bulk::MachineVulnerability;
 use kbwatch_core::odata::{next_page, NextPage};
 use kbwatch_core::overview::{DrillDown, DrillDownBuilder};
@@ -29,6 +29,8 @@ use url::Url;
 use web_sys::{AbortController, RequestCache};
 
 use crate::auth::TokenSource;
+
+mod fallback;
 
 /// A safety net against servers whose paging never ends.
 const MAX_PAGES: usize = 1_000;
@@ -188,7 +190,9 @@ impl ApiClient {
     }
 
     /// The device's `machinesVulnerabilities` rows (`$filter=machineId eq '…'`), grouped by
-    /// the KB that fixes them.
+    /// the KB that fixes them. The rows are read as plain JSON here; reading them as
+    /// vulnerability records and grouping them is code of its own (a chunk under `split`), so
+    /// the first visit does not carry it.
     async fn kbs_from_vulnerabilities(
         &self,
         id: &DeviceId,
@@ -196,7 +200,7 @@ impl ApiClient {
         let first = PageRequest::first(kbwatch_core::odata::MAX_TOP);
         let filter = || VulnerabilityFilter::Device(id.clone());
         let collection = self.endpoints.machine_vulnerabilities_collection();
-        let mut rows: Vec<MachineVulnerability> = Vec::new();
+        let mut rows: Vec<serde_json::Value> = Vec::new();
         let mut skipped = Vec::new();
         let pages = self
             .pages(
@@ -208,16 +212,18 @@ impl ApiClient {
                     self.endpoints
                         .machine_vulnerabilities_where(&filter(), request)
                 },
-                &mut |page: ODataPage<MachineVulnerability>| {
+                &mut |page: ODataPage<serde_json::Value>| {
                     rows.extend(page.items);
                     skipped.extend(page.skipped);
                 },
                 Waits::NONE,
             )
             .await?;
-        let grouped = kbs_for_device(id, &rows);
+        let items = fallback::group_rows(id.clone(), rows)
+            .await
+            .map_err(|_| ApiError::Network(fallback::CODE_UNAVAILABLE.to_owned()))?;
         Ok(Collection {
-            items: grouped.kbs,
+            items,
             skipped,
             pages,
         })
