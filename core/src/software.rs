@@ -18,7 +18,6 @@
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
 
 use crate::lenient;
 
@@ -114,14 +113,14 @@ pub struct Software {
     /// Number of vulnerabilities (CVEs) of this product in the organisation.
     #[serde(default, deserialize_with = "lenient::count")]
     pub weaknesses: Option<u32>,
-    #[serde(default, deserialize_with = "flag")]
+    #[serde(default, deserialize_with = "lenient::flag")]
     pub public_exploit: Option<bool>,
-    #[serde(default, deserialize_with = "flag")]
+    #[serde(default, deserialize_with = "lenient::flag")]
     pub active_alert: Option<bool>,
     /// Devices exposed through this product.
     #[serde(default, deserialize_with = "lenient::count")]
     pub exposed_machines: Option<u32>,
-    #[serde(default, deserialize_with = "finite_number")]
+    #[serde(default, deserialize_with = "lenient::finite_number")]
     pub impact_score: Option<f64>,
 }
 
@@ -147,26 +146,6 @@ impl Software {
 fn required_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SoftwareId, D::Error> {
     let text = lenient::text(deserializer)?.unwrap_or_default();
     SoftwareId::parse(&text).map_err(serde::de::Error::custom)
-}
-
-/// `true`/`false`, or the strings "true"/"false" in any case; anything else is `None`.
-fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
-    Ok(match Value::deserialize(deserializer)? {
-        Value::Bool(b) => Some(b),
-        Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Some(true),
-        Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    })
-}
-
-/// A finite number, or a string holding one; anything else is `None`.
-fn finite_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
-    Ok(match Value::deserialize(deserializer)? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .filter(|v: &f64| v.is_finite()))
 }
 
 #[cfg(test)]

@@ -137,7 +137,11 @@ async fn the_fleet_overview_comes_from_the_per_product_path_and_drills_down() {
             .await?;
         assert!(source.contains("/api/Software"), "{source}");
         page.wait_any(OVERVIEW_ROW).await?;
-        assert_eq!(page.count("[data-testid=overview-error]").await?, 0);
+        assert_eq!(
+            page.count("[data-testid=overview] [data-testid=error-banner]")
+                .await?,
+            0
+        );
         let stats = env.mock_stats().await?;
         let route = |r: &str| stats["routes"][r].as_u64().unwrap_or(0);
         assert_eq!(

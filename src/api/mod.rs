@@ -189,6 +189,29 @@ impl ApiClient {
         }
     }
 
+    /// Every page of `machinesVulnerabilities` under `filter`, each handed to `on_page`.
+    async fn vulnerabilities_where<T: DeserializeOwned>(
+        &self,
+        filter: &VulnerabilityFilter,
+        on_page: &mut dyn FnMut(ODataPage<T>),
+        waits: Waits<'_>,
+    ) -> Result<usize, ApiError> {
+        let first = PageRequest::first(kbwatch_core::odata::MAX_TOP);
+        let collection = self.endpoints.machine_vulnerabilities_collection();
+        self.pages(
+            self.endpoints.machine_vulnerabilities_where(filter, first),
+            &collection,
+            Some(first),
+            |request| {
+                self.endpoints
+                    .machine_vulnerabilities_where(filter, request)
+            },
+            on_page,
+            waits,
+        )
+        .await
+    }
+
     /// The device's `machinesVulnerabilities` rows (`$filter=machineId eq '…'`), grouped by
     /// the KB that fixes them. The rows are read as plain JSON here; reading them as
     /// vulnerability records and grouping them is code of its own (a chunk under `split`), so
@@ -197,21 +220,12 @@ impl ApiClient {
         &self,
         id: &DeviceId,
     ) -> Result<Collection<MissingKb>, ApiError> {
-        let first = PageRequest::first(kbwatch_core::odata::MAX_TOP);
-        let filter = || VulnerabilityFilter::Device(id.clone());
-        let collection = self.endpoints.machine_vulnerabilities_collection();
         let mut rows: Vec<serde_json::Value> = Vec::new();
         let mut skipped = Vec::new();
+        let filter = VulnerabilityFilter::Device(id.clone());
         let pages = self
-            .pages(
-                self.endpoints
-                    .machine_vulnerabilities_where(&filter(), first),
-                &collection,
-                Some(first),
-                |request| {
-                    self.endpoints
-                        .machine_vulnerabilities_where(&filter(), request)
-                },
+            .vulnerabilities_where(
+                &filter,
                 &mut |page: ODataPage<serde_json::Value>| {
                     rows.extend(page.items);
                     skipped.extend(page.skipped);
@@ -267,19 +281,9 @@ impl ApiClient {
     /// The devices missing `kb`, from every page of its `machinesVulnerabilities` rows
     /// (folded page by page: memory grows with devices, not rows; each page waits on `gate`).
     pub async fn kb_drill_down(&self, kb: &KbId, gate: &Gate) -> Result<DrillDown, ApiError> {
-        let first = PageRequest::first(kbwatch_core::odata::MAX_TOP);
-        let filter = || VulnerabilityFilter::FixingKb(kb.clone());
-        let collection = self.endpoints.machine_vulnerabilities_collection();
         let mut builder = DrillDownBuilder::new(kb.clone());
-        self.pages(
-            self.endpoints
-                .machine_vulnerabilities_where(&filter(), first),
-            &collection,
-            Some(first),
-            |request| {
-                self.endpoints
-                    .machine_vulnerabilities_where(&filter(), request)
-            },
+        self.vulnerabilities_where(
+            &VulnerabilityFilter::FixingKb(kb.clone()),
             &mut |page: ODataPage<MachineVulnerability>| builder.add_rows(&page.items),
             Waits::gated(gate),
         )

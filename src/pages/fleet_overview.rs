@@ -108,11 +108,13 @@ pub fn FleetOverview(
         <PathPlanner plan running=scanner.running on_run=run/>
         <Show when=move || overview.with(|s| s.value.is_some() || s.is_loading() || s.error().is_some())>
             <ProductOverviewPanel rows progress=products.progress
-                error=Signal::derive(move || overview.with(|s| s.error().cloned()))
+                status=Signal::derive(move || overview.with(|s| s.status.clone()))
+                on_retry=Callback::new(move |()| products.overview.retry())
                 selected=products.drill_kb
                 on_drill=Callback::new(move |kb| products.drill_down(kb))/>
         </Show>
         <DrillDownPanel kb=products.drill_kb state=drill_rows link_for
+            on_retry=Callback::new(move |()| products.drill.retry())
             on_close=Callback::new(move |()| products.close_drill_down())/>
     }
 }

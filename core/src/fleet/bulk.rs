@@ -31,8 +31,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use serde::{Deserialize, Deserializer};
-use serde_json::Value;
+use serde::Deserialize;
 
 use crate::device::{Device, DeviceId};
 use crate::fleet::aggregate::FleetAggregate;
@@ -132,7 +131,7 @@ pub struct SoftwareVulnerability {
         default,
         rename = "cvssScore",
         alias = "CvssScore",
-        deserialize_with = "score"
+        deserialize_with = "lenient::finite_number"
     )]
     pub cvss_score: Option<f64>,
     #[serde(
@@ -176,7 +175,7 @@ pub struct SoftwareVulnerability {
         default,
         rename = "securityUpdateAvailable",
         alias = "SecurityUpdateAvailable",
-        deserialize_with = "flag"
+        deserialize_with = "lenient::flag"
     )]
     pub security_update_available: Option<bool>,
     #[serde(
@@ -229,26 +228,6 @@ pub struct SoftwareVulnerability {
         deserialize_with = "lenient::text"
     )]
     pub last_seen_timestamp: Option<String>,
-}
-
-/// A finite number, or a string holding one.
-fn score<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
-    Ok(match Value::deserialize(deserializer)? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .filter(|v: &f64| v.is_finite()))
-}
-
-/// `true`/`false`, or the strings "true"/"false" in any case.
-fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
-    Ok(match Value::deserialize(deserializer)? {
-        Value::Bool(b) => Some(b),
-        Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Some(true),
-        Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    })
 }
 
 /// What the accumulator needs from a row of either bulk endpoint.

@@ -4,9 +4,10 @@
 
 use kbwatch_core::fleet::plan::{FleetPath, Plan};
 use kbwatch_core::overview::OverviewKb;
-use kbwatch_core::{ApiError, DeviceId, KbId, Loadable};
+use kbwatch_core::{DeviceId, KbId, LoadStatus, Loadable};
 use leptos::prelude::*;
 
+use crate::components::error_banner::ErrorBanner;
 use crate::components::row_window::WindowedTable;
 use crate::messages;
 
@@ -61,7 +62,10 @@ pub fn ProductOverviewPanel(
     /// Products read and to read, while loading.
     #[prop(into)]
     progress: Signal<Option<(usize, usize)>>,
-    #[prop(into)] error: Signal<Option<ApiError>>,
+    /// The overview's load: its failure or 429 countdown shows as a banner.
+    #[prop(into)]
+    status: Signal<LoadStatus>,
+    on_retry: Callback<()>,
     #[prop(into)] selected: Signal<Option<KbId>>,
     on_drill: Callback<KbId>,
 ) -> impl IntoView {
@@ -71,10 +75,7 @@ pub fn ProductOverviewPanel(
             <h3>{messages::OVERVIEW_TITLE}</h3>
             <p class="muted" data-testid="overview-source">{messages::OVERVIEW_SOURCE}</p>
             {move || progress.get().map(|(done, of)| view! { <p class="muted" data-testid="overview-progress">{messages::overview_progress(done, of)}</p> })}
-            {move || error.get().map(|e| {
-                let text = messages::api_error(&e);
-                view! { <div class="banner banner-error" role="alert" data-testid="overview-error"><p class="banner-title">{text.title}</p><p>{text.action}</p></div> }
-            })}
+            <ErrorBanner status on_retry/>
             <WindowedTable
                 box_class="table-scroll overview-table-box"
                 table_class="table"
@@ -153,6 +154,7 @@ pub fn DrillDownPanel(
     #[prop(into)] kb: Signal<Option<KbId>>,
     #[prop(into)] state: Signal<Loadable<Vec<DrillRow>>>,
     link_for: Callback<DeviceId, String>,
+    on_retry: Callback<()>,
     on_close: Callback<()>,
 ) -> impl IntoView {
     let rows = Memo::new(move |_| state.with(|s| s.value.clone().unwrap_or_default()));
@@ -164,10 +166,7 @@ pub fn DrillDownPanel(
                     true => messages::selected_kb_devices(&kb.label(), total.get()),
                     false => messages::drill_loading(&kb.label()),
                 }}</h3>
-                {move || state.with(|s| s.error().cloned()).map(|e| {
-                    let text = messages::api_error(&e);
-                    view! { <div class="banner banner-error" role="alert" data-testid="drill-error"><p class="banner-title">{text.title}</p><p>{text.action}</p></div> }
-                })}
+                <ErrorBanner status=Signal::derive(move || state.with(|s| s.status.clone())) on_retry/>
                 <WindowedTable
                     box_class="table-scroll drill-table-box"
                     table_class="table"
