@@ -20,6 +20,8 @@ pub enum Page {
     Fleet,
     /// The unattended SOC wall display (settings in `crate::wall`).
     Wall,
+    /// The connection check (`crate::connection`).
+    Connection,
 }
 
 /// Which table the fleet page shows.
@@ -145,6 +147,7 @@ impl ViewState {
                 key::PAGE => match v {
                     "fleet" => state.page = Page::Fleet,
                     "wall" => state.page = Page::Wall,
+                    "connection" => state.page = Page::Connection,
                     "devices" => state.page = Page::Devices,
                     _ => reject(),
                 },
@@ -217,6 +220,7 @@ impl ViewState {
                 Page::Devices => None,
                 Page::Fleet => Some("fleet".to_owned()),
                 Page::Wall => Some("wall".to_owned()),
+                Page::Connection => Some("connection".to_owned()),
             },
         );
         push(
@@ -287,6 +291,14 @@ mod tests {
     }
 
     #[test]
+    fn the_connection_check_has_its_own_link() {
+        let (state, ignored) = ViewState::from_query("view=connection");
+        assert!(ignored.is_empty());
+        assert_eq!(state.page, Page::Connection);
+        assert_eq!(state.to_query(), "view=connection");
+    }
+
+    #[test]
     fn a_typical_link_reads_back() {
         let (state, ignored) = ViewState::from_query(
             "device=1e5bc9d7e413ddd7902c2932e418702b84d0cc07&kbq=KB45&product=windows_10&mincve=10&kbsort=kb-asc&os=Windows11",
@@ -347,7 +359,7 @@ mod tests {
             exposure in opt_text(), tag in opt_text(), group in opt_text(),
             device_sort in sort::<DeviceSortKey>(), text in "\\PC{0,12}", product in opt_text(),
             min_cves in proptest::option::of(any::<u32>()), kb_sort in sort::<KbSortKey>(),
-            fleet in fleet_view(), page in prop_oneof![Just(Page::Devices), Just(Page::Fleet), Just(Page::Wall)],
+            fleet in fleet_view(), page in prop_oneof![Just(Page::Devices), Just(Page::Fleet), Just(Page::Wall), Just(Page::Connection)],
         ) -> ViewState {
             ViewState {
                 page, fleet,
