@@ -521,7 +521,9 @@ fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }
 
-fn load_budget(per_minute: u32, per_hour: u32) -> RateBudget {
+/// The call history every tab and every caller of the API shares (the scan, the connection
+/// check), with the configured limits.
+pub(crate) fn load_budget(per_minute: u32, per_hour: u32) -> RateBudget {
     let mut budget: RateBudget = local_storage()
         .and_then(|s| s.get_item(BUDGET_KEY).ok().flatten())
         .and_then(|json| serde_json::from_str(&json).ok())
@@ -530,7 +532,7 @@ fn load_budget(per_minute: u32, per_hour: u32) -> RateBudget {
     budget
 }
 
-fn save_budget(budget: &RateBudget) {
+pub(crate) fn save_budget(budget: &RateBudget) {
     if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(budget)) {
         let _ = storage.set_item(BUDGET_KEY, &json);
     }

@@ -3,6 +3,20 @@ use leptos::prelude::*;
 
 use crate::messages;
 
+/// The link to the connection check (query-only, from `view_state`), provided by the shell;
+/// absent where there is no such page (a component mounted alone, the sign-in gate).
+#[derive(Clone, Copy)]
+pub struct CheckLink(pub Signal<String>);
+
+/// "Run the connection check" under a failure it can explain (401, 403, no answer).
+#[component]
+pub fn CheckLinkFor(error: ApiError) -> impl IntoView {
+    let link = use_context::<CheckLink>().filter(|_| kbwatch_core::connection::explains(&error))?;
+    Some(
+        view! { <p><a href=move || link.0.get() data-testid="check-link">{messages::CHECK_LINK}</a></p> },
+    )
+}
+
 /// The failure (or throttling countdown) of a load, with the API's code, message and
 /// correlation id, and a retry button for errors that may go away.
 #[component]
@@ -22,6 +36,7 @@ pub fn ErrorBanner(
             LoadStatus::Idle | LoadStatus::Loading => return None,
         };
         let text = messages::api_error(&error);
+        let check_error = error.clone();
         let retry_button = (countdown.is_none() && error.is_transient()).then(|| {
             view! {
                 <button type="button" class="button" data-testid="retry" on:click=move |_| on_retry.run(())>
@@ -41,6 +56,7 @@ pub fn ErrorBanner(
                     {text.correlation_id.map(|c| view! { <dt>{messages::CORRELATION_ID}</dt><dd data-testid="correlation-id">{c}</dd> })}
                 </dl>
                 {retry_button}
+                <CheckLinkFor error=check_error/>
             </div>
         })
     }
