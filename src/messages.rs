@@ -782,7 +782,8 @@ pub fn diagnosis(line: &ProbeLine) -> String {
         ),
         Diagnosis::ApplicationOnly { application, fallback } => {
             let instead = fallback
-                .map(|f| format!(" kbwatch uses {} instead.", f.request))
+                .and_then(|f| f.request.trim_start_matches("GET ").split('?').next())
+                .map(|path| format!(" kbwatch reads {path} instead."))
                 .unwrap_or_default();
             format!("This endpoint accepts application permissions only ({application}), which a browser sign-in cannot carry.{instead}")
         }
