@@ -6,14 +6,11 @@ use leptos::task::spawn_local;
 use leptos_router::components::Router;
 
 use crate::components::config_problem::ConfigProblem;
-use crate::components::error_banner::CheckLink;
 use crate::context::{AppContext, StartupProblem};
 use crate::data::DashboardData;
 use crate::messages;
-use crate::pages::{
-    connection::ConnectionRoute, devices::DevicesPage, fleet::FleetRoute, frame::Frame,
-};
-use crate::pages::{sign_in::SignInRoute, wall::WallRoute};
+use crate::pages::{connection::ConnectionRoute, sign_in::SignInRoute, wall::WallRoute};
+use crate::pages::{devices::DevicesPage, fleet::FleetRoute, frame::Frame};
 use crate::view_state::use_view_state;
 
 #[component]
@@ -36,8 +33,8 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The device, fleet and connection pages share the frame (and the device page stays mounted, hidden,
-/// while the fleet page shows); the wall has the screen to itself.
+/// The device, fleet and connection pages share the frame (and the device page stays
+/// mounted, hidden, while another shows); the wall has the screen to itself.
 #[component]
 fn Shell() -> impl IntoView {
     let view = use_view_state();
@@ -45,10 +42,7 @@ fn Shell() -> impl IntoView {
     let page = view.part(|s| s.page);
     let wall = Memo::new(move |_| page.get() == Page::Wall);
     let fleet = move || (page.get() == Page::Fleet).then(|| view! { <FleetRoute view data/> });
-    let check = move || (page.get() == Page::Connection).then(|| view! { <ConnectionRoute/> });
-    provide_context(CheckLink(Signal::derive(move || {
-        view.href(|s| s.page = Page::Connection)
-    })));
+    let check = move || (page.get() == Page::Connection).then(|| view! { <ConnectionRoute data/> });
     move || match wall.get() {
         true => view! { <WallRoute view data/> }.into_any(),
         false => view! {

@@ -236,6 +236,17 @@ impl FleetScanner {
         });
     }
 
+    /// Applies `f` to the session's budget (the running scan's when a scan holds it) and
+    /// stores it: for a caller that decides by itself whether its calls may start and records
+    /// them (the connection check refuses rather than waits). `None` once disposed.
+    pub fn with_stored_budget<R>(&self, f: impl Fn(&mut RateBudget) -> R) -> Option<R> {
+        self.with_budget(|b| {
+            let r = f(b);
+            save_budget(b);
+            r
+        })
+    }
+
     /// Applies `f` to the running scan's budget when a scan holds it, else to the scanner's.
     fn with_budget<R>(&self, f: impl Fn(&mut RateBudget) -> R) -> Option<R> {
         if let Some(Some(r)) = self
@@ -521,9 +532,7 @@ fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }
 
-/// The call history every tab and every caller of the API shares (the scan, the connection
-/// check), with the configured limits.
-pub(crate) fn load_budget(per_minute: u32, per_hour: u32) -> RateBudget {
+fn load_budget(per_minute: u32, per_hour: u32) -> RateBudget {
     let mut budget: RateBudget = local_storage()
         .and_then(|s| s.get_item(BUDGET_KEY).ok().flatten())
         .and_then(|json| serde_json::from_str(&json).ok())
@@ -532,7 +541,7 @@ pub(crate) fn load_budget(per_minute: u32, per_hour: u32) -> RateBudget {
     budget
 }
 
-pub(crate) fn save_budget(budget: &RateBudget) {
+fn save_budget(budget: &RateBudget) {
     if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(budget)) {
         let _ = storage.set_item(BUDGET_KEY, &json);
     }

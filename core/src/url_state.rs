@@ -24,6 +24,11 @@ pub enum Page {
     Connection,
 }
 
+/// The query-only link to the connection check from an error message. A constant, so the
+/// errors' links cost the first visit's wasm nothing; it is the view state's own encoding of
+/// [`Page::Connection`] (tested). The rest of the view is not carried: Back returns to it.
+pub const CONNECTION_CHECK_LINK: &str = "?view=connection";
+
 /// Which table the fleet page shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FleetTab {
@@ -295,7 +300,7 @@ mod tests {
         let (state, ignored) = ViewState::from_query("view=connection");
         assert!(ignored.is_empty());
         assert_eq!(state.page, Page::Connection);
-        assert_eq!(state.to_query(), "view=connection");
+        assert_eq!(format!("?{}", state.to_query()), CONNECTION_CHECK_LINK);
     }
 
     #[test]

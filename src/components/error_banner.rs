@@ -1,20 +1,15 @@
+use kbwatch_core::url_state::CONNECTION_CHECK_LINK;
 use kbwatch_core::{ApiError, LoadStatus};
 use leptos::prelude::*;
 
 use crate::messages;
 
-/// The link to the connection check (query-only, from `view_state`), provided by the shell;
-/// absent where there is no such page (a component mounted alone, the sign-in gate).
-#[derive(Clone, Copy)]
-pub struct CheckLink(pub Signal<String>);
-
 /// "Run the connection check" under a failure it can explain (401, 403, no answer).
 #[component]
 pub fn CheckLinkFor(error: ApiError) -> impl IntoView {
-    let link = use_context::<CheckLink>().filter(|_| kbwatch_core::connection::explains(&error))?;
-    Some(
-        view! { <p><a href=move || link.0.get() data-testid="check-link">{messages::CHECK_LINK}</a></p> },
-    )
+    kbwatch_core::connection::explains(&error).then(|| {
+        view! { <p><a href=CONNECTION_CHECK_LINK data-testid="check-link">{messages::CHECK_LINK}</a></p> }
+    })
 }
 
 /// The failure (or throttling countdown) of a load, with the API's code, message and

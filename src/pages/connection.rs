@@ -15,29 +15,33 @@ use crate::auth::TokenSource;
 use crate::clock::{now_ms, now_unix};
 use crate::components::connection::ConnectionCheckPanel;
 use crate::context::AppContext;
-use crate::fleet_scan::{load_budget, save_budget};
+use crate::data::DashboardData;
+use crate::fleet_scan::ScannerSlot;
 use crate::lazy_view::{lazy_page, lazy_view};
 use crate::messages;
 
 lazy_page! {
     /// The connection check, fetched as a wasm chunk when it first opens.
-    fn connection_page_view() as connection_view => ConnectionPage
+    fn connection_page_view(ConnectionPageProps) as connection_view => ConnectionPage
 }
 
 /// The connection check in the shell: its code is fetched the first time it opens.
 #[component]
-pub fn ConnectionRoute() -> impl IntoView {
+pub fn ConnectionRoute(data: DashboardData) -> impl IntoView {
+    let scanner = data.scanner;
     view! {
         <main class="layout-single">
-            {lazy_view(messages::LOADING_CONNECTION, connection_page_view)}
+            {lazy_view(messages::LOADING_CONNECTION, move || connection_page_view(ConnectionPageProps { scanner }))}
         </main>
     }
 }
 
 #[component]
-fn ConnectionPage() -> impl IntoView {
+fn ConnectionPage(
+    /// Whose budget the probes are charged to: the fleet scan's, in this tab and the next.
+    scanner: ScannerSlot,
+) -> impl IntoView {
     let context = expect_context::<AppContext>();
-    let fleet = context.config.fleet;
     let client = StoredValue::new(context.client.clone());
     let page = web_sys::window()
         .and_then(|w| w.location().href().ok())
@@ -64,9 +68,11 @@ fn ConnectionPage() -> impl IntoView {
     let copied = RwSignal::new(None::<bool>);
 
     let on_run = Callback::new(move |()| {
-        let mut budget = load_budget(fleet.per_minute, fleet.per_hour);
+        let scanner = scanner.scanner();
         let now = now_ms();
-        let at = check_available_at(&budget, ENDPOINT_NEEDS.len(), now);
+        let at = scanner
+            .with_stored_budget(|b| check_available_at(b, ENDPOINT_NEEDS.len(), now))
+            .unwrap_or(now);
         if at > now {
             waiting_until.set(Some(at));
             return;
@@ -79,23 +85,19 @@ fn ConnectionPage() -> impl IntoView {
         spawn_local(async move {
             let client = client.get_value();
             loop {
-                let call = check
-                    .try_update(|c| c.next_call(client.endpoints(), &mut budget, now_ms()))
-                    .flatten();
-                save_budget(&budget);
-                let Some(call) = call else { break };
-                let result = client.probe(&call.url).await;
-                let answered = check.try_update(|c| {
-                    c.answer(
-                        call.index,
-                        result.as_deref().map_err(Clone::clone),
-                        &mut budget,
-                        now_ms(),
-                    )
+                let call = scanner.with_stored_budget(|budget| {
+                    let next =
+                        |c: &mut ConnectionCheck| c.next_call(client.endpoints(), budget, now_ms());
+                    check.try_update(next).flatten()
                 });
-                // A 429 may have set a hold.
-                save_budget(&budget);
-                if answered.is_none() {
+                let Some(call) = call.flatten() else { break };
+                let result = client.probe(&call.url).await;
+                // A 429 holds the budget for its Retry-After.
+                let answered = scanner.with_stored_budget(|budget| {
+                    let result = result.as_deref().map_err(Clone::clone);
+                    check.try_update(|c| c.answer(call.index, result, budget, now_ms()))
+                });
+                if answered.flatten().is_none() {
                     return;
                 }
             }

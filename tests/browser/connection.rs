@@ -5,7 +5,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use kbwatch::components::connection::ConnectionCheckPanel;
-use kbwatch::components::error_banner::{CheckLink, ErrorBanner};
+use kbwatch::components::error_banner::ErrorBanner;
 use kbwatch_core::connection::{
     expected_audiences, CheckReport, CheckSetup, ConnectionCheck, TokenView,
 };
@@ -250,7 +250,6 @@ async fn auth_and_network_errors_link_to_the_check() {
     let root = container();
     let status = RwSignal::new(LoadStatus::Failed(forbidden()));
     let _mounted = mount_to(root.clone(), move || {
-        provide_context(CheckLink(Signal::derive(|| "?view=connection".to_owned())));
         view! { <ErrorBanner status on_retry=Callback::new(|()| ())/> }.into_any()
     });
     settle().await;
