@@ -3,11 +3,11 @@
 
 use kbwatch_core::api_error::MalformedBody;
 use kbwatch_core::config::ConfigError;
-use kbwatch_core::fleet::plan::FleetPath;
 use kbwatch_core::connection::{
     utc_text, CheckReport, Diagnosis, EndpointNeed, Feature, Finding, Grant, ProbeLine,
     ProbeOutcome, ProbeState, SkipReason, TokenProblem, TokenView,
 };
+use kbwatch_core::fleet::plan::FleetPath;
 use kbwatch_core::fleet::scan::ScanFailure;
 use kbwatch_core::overview::Count;
 use kbwatch_core::token_info::TokenRejected;
