@@ -9,8 +9,8 @@ use crate::components::config_problem::ConfigProblem;
 use crate::context::{AppContext, StartupProblem};
 use crate::data::DashboardData;
 use crate::messages;
+use crate::pages::{connection::ConnectionRoute, sign_in::SignInRoute, wall::WallRoute};
 use crate::pages::{devices::DevicesPage, fleet::FleetRoute, frame::Frame};
-use crate::pages::{sign_in::SignInRoute, wall::WallRoute};
 use crate::view_state::use_view_state;
 
 #[component]
@@ -33,8 +33,8 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The device and fleet pages share the frame (and the device page stays mounted, hidden,
-/// while the fleet page shows); the wall has the screen to itself.
+/// The device, fleet and connection pages share the frame (and the device page stays
+/// mounted, hidden, while another shows); the wall has the screen to itself.
 #[component]
 fn Shell() -> impl IntoView {
     let view = use_view_state();
@@ -42,11 +42,13 @@ fn Shell() -> impl IntoView {
     let page = view.part(|s| s.page);
     let wall = Memo::new(move |_| page.get() == Page::Wall);
     let fleet = move || (page.get() == Page::Fleet).then(|| view! { <FleetRoute view data/> });
+    let check = move || (page.get() == Page::Connection).then(|| view! { <ConnectionRoute data/> });
     move || match wall.get() {
         true => view! { <WallRoute view data/> }.into_any(),
         false => view! {
             <Frame view data/>
             {fleet}
+            {check}
             <DevicesPage view data hidden=Signal::derive(move || page.get() != Page::Devices)/>
         }
         .into_any(),

@@ -236,6 +236,17 @@ impl FleetScanner {
         });
     }
 
+    /// Applies `f` to the session's budget (the running scan's when a scan holds it) and
+    /// stores it: for a caller that decides by itself whether its calls may start and records
+    /// them (the connection check refuses rather than waits). `None` once disposed.
+    pub fn with_stored_budget<R>(&self, f: impl Fn(&mut RateBudget) -> R) -> Option<R> {
+        self.with_budget(|b| {
+            let r = f(b);
+            save_budget(b);
+            r
+        })
+    }
+
     /// Applies `f` to the running scan's budget when a scan holds it, else to the scanner's.
     fn with_budget<R>(&self, f: impl Fn(&mut RateBudget) -> R) -> Option<R> {
         if let Some(Some(r)) = self

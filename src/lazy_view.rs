@@ -53,6 +53,13 @@ where
     F: Future<Output = Result<AnyView, ViewUnavailable>> + 'static,
 {
     let load: LoadFn = Rc::new(move || Box::pin(load()) as Pin<Box<_>>);
+    boxed_lazy_view(loading, load)
+}
+
+/// [`lazy_view`]'s body, not generic: its render closure is compiled once, not once per
+/// lazily loaded view (a closure in a generic function is, even when it uses none of its
+/// parameters), which keeps each new view's cost in the first visit's wasm small.
+fn boxed_lazy_view(loading: &'static str, load: LoadFn) -> impl IntoView {
     let load: Load = StoredValue::new_local((load, Owner::current().unwrap_or_default()));
     let stage = RwSignal::new(Stage::Loading);
     let ready = StoredValue::new_local(None::<AnyView>);

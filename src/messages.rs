@@ -3,6 +3,10 @@
 
 use kbwatch_core::api_error::MalformedBody;
 use kbwatch_core::config::ConfigError;
+use kbwatch_core::connection::{
+    utc_text, CheckReport, Diagnosis, EndpointNeed, Feature, Finding, Grant, ProbeLine,
+    ProbeOutcome, ProbeState, SkipReason, TokenProblem, TokenView,
+};
 use kbwatch_core::fleet::plan::FleetPath;
 use kbwatch_core::fleet::scan::ScanFailure;
 use kbwatch_core::overview::Count;
@@ -665,4 +669,216 @@ pub fn count(count: Count) -> String {
 
 pub fn drill_loading(kb: &str) -> String {
     format!("Listing the devices missing {kb}…")
+}
+
+pub const NAV_CONNECTION: &str = "Connection";
+pub const LOADING_CONNECTION: &str = "Loading the connection check…";
+pub const CHECK_LINK: &str = "Run the connection check";
+pub const CHECK_TITLE: &str = "Connection check";
+pub const CHECK_HELP: &str = "One small request per Defender endpoint kbwatch uses (charged to the fleet scan's rate budget), and what the token carries against what each needs.";
+pub const CHECK_RUN: &str = "Run the check";
+pub const CHECK_RUNNING: &str = "Checking…";
+pub const CHECK_COPY: &str = "Copy report";
+pub const CHECK_COPIED: &str = "Copied.";
+pub const CHECK_COPY_FAILED: &str = "Could not copy: select the text below.";
+pub const CHECK_REPORT_LABEL: &str = "Report for a support ticket (no token in it)";
+pub const LABEL_API_BASE: &str = "API base";
+pub const LABEL_PROXY: &str = "Same-origin proxy";
+pub const LABEL_MODE: &str = "Sign-in mode";
+pub const LABEL_TENANT: &str = "Tenant";
+pub const LABEL_AUDIENCE: &str = "Audience";
+pub const LABEL_SCOPES: &str = "Scopes";
+pub const LABEL_ROLES: &str = "Roles";
+pub const LABEL_EXPIRES: &str = "Expires";
+pub const COL_FEATURE: &str = "Feature";
+pub const COL_REQUEST: &str = "Request";
+pub const COL_NEEDS: &str = "Needs";
+pub const COL_TOKEN: &str = "Token";
+pub const COL_RESULT: &str = "Result";
+
+/// Why the check waits: the rate budget has room for it again at `at`.
+pub fn check_budget_wait(at: &str) -> String {
+    format!("The API's rate budget has room for the check again at {at}.")
+}
+
+pub fn yes_no(yes: bool) -> &'static str {
+    if yes {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+pub fn token_problem(problem: TokenProblem) -> &'static str {
+    match problem {
+        TokenProblem::Demo => "Demo mode: no token. The check is for real tenants; the demo needs no permission.",
+        TokenProblem::Unreadable => "The token's claims cannot be read.",
+        TokenProblem::WrongAudience => "The token is not for the Defender API: get one for https://api.securitycenter.microsoft.com.",
+        TokenProblem::Expired => "The token has expired: sign in again.",
+    }
+}
+
+pub fn feature(feature: Feature) -> &'static str {
+    match feature {
+        Feature::DeviceList => "Device list",
+        Feature::DeviceUpdates => "Missing updates per device",
+        Feature::BulkPath => "Fleet bulk path",
+        Feature::SoftwareInventory => "Software inventory",
+        Feature::SoftwareUpdates => "Missing updates per software",
+        Feature::VulnerabilitiesByDevice => "Vulnerabilities per device",
+    }
+}
+
+/// "Machine.Read (app: Machine.Read.All)", or "app only: Software.Read.All".
+pub fn endpoint_needs(need: &EndpointNeed) -> String {
+    match need.delegated {
+        Some(d) => format!("{d} (app: {})", need.application),
+        None => format!("app only: {}", need.application),
+    }
+}
+
+pub fn grant(grant: &Grant) -> String {
+    match grant {
+        Grant::Has(p) => format!("has {p}"),
+        Grant::Lacks(p) => format!("lacks {p}"),
+        Grant::ApplicationOnly => "user token".to_owned(),
+        Grant::Unknown => UNKNOWN.to_owned(),
+    }
+}
+
+/// "OK", "HTTP 403", "no answer"… with the request's outcome, or "—" before it ran.
+pub fn probe_result(line: &ProbeLine) -> String {
+    match (&line.state, line.status()) {
+        (ProbeState::Done(ProbeOutcome::Ok { .. }), _) => "OK".to_owned(),
+        (ProbeState::Done(ProbeOutcome::Blocked { .. }), _) => "no answer".to_owned(),
+        (ProbeState::Done(_), Some(status)) => format!("HTTP {status}"),
+        (ProbeState::Done(outcome), None) => match outcome {
+            ProbeOutcome::Other(e) => e.to_string(),
+            _ => UNKNOWN.to_owned(),
+        },
+        (ProbeState::Running, _) => CHECK_RUNNING.to_owned(),
+        (ProbeState::Skipped(_), _) => "skipped".to_owned(),
+        (ProbeState::Waiting, _) => UNKNOWN.to_owned(),
+    }
+}
+
+/// What a probe's result means and what to do.
+pub fn diagnosis(line: &ProbeLine) -> String {
+    let Some(diagnosis) = &line.diagnosis else {
+        return String::new();
+    };
+    match diagnosis {
+        Diagnosis::Works => "Works.".to_owned(),
+        Diagnosis::Empty => "Works: no devices yet.".to_owned(),
+        Diagnosis::MissingPermission { permissions, application: false } => format!(
+            "The token lacks {0}: grant the delegated permission {0} (WindowsDefenderATP) to the app registration, with admin consent, then sign in again.",
+            permissions.join(", ")
+        ),
+        Diagnosis::MissingPermission { permissions, application: true } => {
+            format!("This application token lacks the role {}.", permissions.join(", "))
+        }
+        Diagnosis::RoleOrDeviceGroups { permission } => format!(
+            "The token has {permission} and the API still refused: the user needs a Defender role with 'View data' whose device groups cover the devices."
+        ),
+        Diagnosis::ApplicationOnly { application, fallback } => {
+            let instead = fallback
+                .and_then(|f| f.request.trim_start_matches("GET ").split('?').next())
+                .map(|path| format!(" kbwatch reads {path} instead."))
+                .unwrap_or_default();
+            format!("This endpoint accepts application permissions only ({application}), which a browser sign-in cannot carry.{instead}")
+        }
+        Diagnosis::Refused { required } if required.is_empty() => "Refused (403).".to_owned(),
+        Diagnosis::Refused { required } => format!("Refused (403): the API requires {}.", required.join(", ")),
+        Diagnosis::Expired => token_problem(TokenProblem::Expired).to_owned(),
+        Diagnosis::WrongAudience { .. } => token_problem(TokenProblem::WrongAudience).to_owned(),
+        Diagnosis::NotAccepted => "The API did not accept the token (another tenant, a revoked sign-in, or not issued by Entra ID).".to_owned(),
+        Diagnosis::Blocked { proxy: false } => "No answer: the API sends browsers no CORS headers, so use the same-origin proxy (deploy/nginx); else check the network and apiBase.".to_owned(),
+        Diagnosis::Blocked { proxy: true } => "No answer from the proxy: check that it runs and forwards to the API.".to_owned(),
+        Diagnosis::Throttled { retry_after_secs } => format!(
+            "Throttled: retry after {} s.",
+            retry_after_secs.unwrap_or(kbwatch_core::api_error::DEFAULT_RETRY_AFTER_SECS)
+        ),
+        Diagnosis::NotFound => "Not found (404).".to_owned(),
+        Diagnosis::Failed => match line.outcome() {
+            Some(ProbeOutcome::Other(e)) => api_error(e).title,
+            _ => UNKNOWN.to_owned(),
+        },
+        Diagnosis::Skipped(SkipReason::NoneFound(Finding::Device)) => "Skipped: no device listed.".to_owned(),
+        Diagnosis::Skipped(SkipReason::NoneFound(Finding::Software)) => "Skipped: no software listed.".to_owned(),
+        Diagnosis::Skipped(SkipReason::SourceFailed(_)) => "Skipped: the request it needs an ID from failed.".to_owned(),
+        Diagnosis::Skipped(SkipReason::Budget { available_at_ms }) => {
+            format!("Skipped: the rate budget allows the next call at {}.", utc_text((available_at_ms / 1000) as i64))
+        }
+    }
+}
+
+/// The plain-text report an admin pastes into a ticket: built from the report's data only,
+/// which holds no token.
+pub fn check_report(report: &CheckReport) -> String {
+    let text = |v: Option<&str>| v.unwrap_or(UNKNOWN).to_owned();
+    let list = |l: &[String]| {
+        if l.is_empty() {
+            UNKNOWN.to_owned()
+        } else {
+            l.join(" ")
+        }
+    };
+    let mut lines = vec![
+        format!("kbwatch {CHECK_TITLE}"),
+        format!(
+            "Date: {}",
+            report
+                .checked_at_ms
+                .map_or_else(|| UNKNOWN.to_owned(), |ms| utc_text((ms / 1000) as i64))
+        ),
+        format!("{LABEL_API_BASE}: {}", report.setup.api_base),
+        format!("{LABEL_PROXY}: {}", yes_no(report.setup.proxy)),
+        format!("{LABEL_MODE}: {}", report.setup.auth_mode),
+    ];
+    match &report.token {
+        TokenView::Read(t) => lines.extend([
+            format!("{LABEL_TENANT}: {}", text(t.tenant_id.as_deref())),
+            format!(
+                "{LABEL_AUDIENCE}: {}{}",
+                text(t.audience.as_deref()),
+                if t.audience_ok {
+                    ""
+                } else {
+                    " (not the Defender API)"
+                }
+            ),
+            format!("{LABEL_SCOPES}: {}", list(&t.scopes)),
+            format!("{LABEL_ROLES}: {}", list(&t.roles)),
+            format!(
+                "{LABEL_EXPIRES}: {}",
+                t.expires_at.map_or_else(|| UNKNOWN.to_owned(), utc_text)
+            ),
+        ]),
+        TokenView::Demo => lines.push(token_problem(TokenProblem::Demo).to_owned()),
+        TokenView::Unreadable => lines.push(token_problem(TokenProblem::Unreadable).to_owned()),
+    }
+    for line in &report.probes {
+        lines.push(String::new());
+        lines.push(format!(
+            "{}: {} ({})",
+            line.need.probe,
+            line.request,
+            feature(line.need.feature)
+        ));
+        lines.push(format!(
+            "  {COL_NEEDS}: {}; {COL_TOKEN}: {}",
+            endpoint_needs(line.need),
+            grant(&line.grant)
+        ));
+        lines.push(format!(
+            "  {COL_RESULT}: {}; {CODE}: {}; {CORRELATION_ID}: {}",
+            probe_result(line),
+            text(line.code()),
+            text(line.correlation_id())
+        ));
+        if line.diagnosis.is_some() {
+            lines.push(format!("  {}", diagnosis(line)));
+        }
+    }
+    lines.join("\n")
 }

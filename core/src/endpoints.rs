@@ -143,6 +143,15 @@ impl Endpoints {
     pub fn software_missing_kbs(&self, id: &SoftwareId) -> Url {
         self.with_segments(&["api", "Software", id.as_str(), "getmissingkbs"])
     }
+
+    /// `GET /api/machines/SoftwareVulnerabilitiesByMachine?pageSize=…` (the JSON export, not
+    /// the file export).
+    pub fn software_vulnerabilities_by_machine(&self, page_size: u32) -> Url {
+        let mut url = self.with_segments(&["api", "machines", "SoftwareVulnerabilitiesByMachine"]);
+        url.query_pairs_mut()
+            .append_pair("pageSize", &page_size.to_string());
+        url
+    }
 }
 
 /// `$top`, and `$skip` when not 0.
@@ -187,6 +196,10 @@ mod tests {
             )
             .as_str(),
             "https://api.security.microsoft.com/api/machines?%24top=5&%24skip=10"
+        );
+        assert_eq!(
+            e.software_vulnerabilities_by_machine(1).as_str(),
+            "https://api.security.microsoft.com/api/machines/SoftwareVulnerabilitiesByMachine?pageSize=1"
         );
         let name = DeviceRef::parse("pc-1.contoso.local").unwrap();
         assert_eq!(

@@ -8,6 +8,7 @@ pub mod api_error;
 pub mod cloud;
 pub mod collection;
 pub mod config;
+pub mod connection;
 pub mod device;
 pub mod device_list;
 pub mod endpoints;

@@ -20,7 +20,14 @@ pub enum Page {
     Fleet,
     /// The unattended SOC wall display (settings in `crate::wall`).
     Wall,
+    /// The connection check (`crate::connection`).
+    Connection,
 }
+
+/// The query-only link to the connection check from an error message. A constant, so the
+/// errors' links cost the first visit's wasm nothing; it is the view state's own encoding of
+/// [`Page::Connection`] (tested). The rest of the view is not carried: Back returns to it.
+pub const CONNECTION_CHECK_LINK: &str = "?view=connection";
 
 /// Which table the fleet page shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -145,6 +152,7 @@ impl ViewState {
                 key::PAGE => match v {
                     "fleet" => state.page = Page::Fleet,
                     "wall" => state.page = Page::Wall,
+                    "connection" => state.page = Page::Connection,
                     "devices" => state.page = Page::Devices,
                     _ => reject(),
                 },
@@ -217,6 +225,7 @@ impl ViewState {
                 Page::Devices => None,
                 Page::Fleet => Some("fleet".to_owned()),
                 Page::Wall => Some("wall".to_owned()),
+                Page::Connection => Some("connection".to_owned()),
             },
         );
         push(
@@ -287,6 +296,14 @@ mod tests {
     }
 
     #[test]
+    fn the_connection_check_has_its_own_link() {
+        let (state, ignored) = ViewState::from_query("view=connection");
+        assert!(ignored.is_empty());
+        assert_eq!(state.page, Page::Connection);
+        assert_eq!(format!("?{}", state.to_query()), CONNECTION_CHECK_LINK);
+    }
+
+    #[test]
     fn a_typical_link_reads_back() {
         let (state, ignored) = ViewState::from_query(
             "device=1e5bc9d7e413ddd7902c2932e418702b84d0cc07&kbq=KB45&product=windows_10&mincve=10&kbsort=kb-asc&os=Windows11",
@@ -347,7 +364,7 @@ mod tests {
             exposure in opt_text(), tag in opt_text(), group in opt_text(),
             device_sort in sort::<DeviceSortKey>(), text in "\\PC{0,12}", product in opt_text(),
             min_cves in proptest::option::of(any::<u32>()), kb_sort in sort::<KbSortKey>(),
-            fleet in fleet_view(), page in prop_oneof![Just(Page::Devices), Just(Page::Fleet), Just(Page::Wall)],
+            fleet in fleet_view(), page in prop_oneof![Just(Page::Devices), Just(Page::Fleet), Just(Page::Wall), Just(Page::Connection)],
         ) -> ViewState {
             ViewState {
                 page, fleet,

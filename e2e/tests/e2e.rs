@@ -7,6 +7,7 @@
 //! cargo test -p kbwatch-e2e --test e2e -- throttled_429 # some tests by name
 //! ```
 
+mod connection;
 mod faults;
 mod fleet;
 mod harness;

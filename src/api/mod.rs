@@ -311,6 +311,13 @@ impl ApiClient {
         .await
     }
 
+    /// One GET for the connection check, as the endpoint answers the token as it is: no
+    /// retry, no forced token refresh, no paging (so one call is one call of the budget).
+    pub async fn probe(&self, url: &Url) -> Result<String, ApiError> {
+        let token = self.tokens.bearer(false).await?;
+        self.send(url, &token).await
+    }
+
     async fn collection<T: DeserializeOwned>(
         &self,
         first_url: Url,

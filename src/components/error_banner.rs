@@ -1,7 +1,16 @@
+use kbwatch_core::url_state::CONNECTION_CHECK_LINK;
 use kbwatch_core::{ApiError, LoadStatus};
 use leptos::prelude::*;
 
 use crate::messages;
+
+/// "Run the connection check" under a failure it can explain (401, 403, no answer).
+#[component]
+pub fn CheckLinkFor(error: ApiError) -> impl IntoView {
+    kbwatch_core::connection::explains(&error).then(|| {
+        view! { <p><a href=CONNECTION_CHECK_LINK data-testid="check-link">{messages::CHECK_LINK}</a></p> }
+    })
+}
 
 /// The failure (or throttling countdown) of a load, with the API's code, message and
 /// correlation id, and a retry button for errors that may go away.
@@ -22,6 +31,7 @@ pub fn ErrorBanner(
             LoadStatus::Idle | LoadStatus::Loading => return None,
         };
         let text = messages::api_error(&error);
+        let check_error = error.clone();
         let retry_button = (countdown.is_none() && error.is_transient()).then(|| {
             view! {
                 <button type="button" class="button" data-testid="retry" on:click=move |_| on_retry.run(())>
@@ -41,6 +51,7 @@ pub fn ErrorBanner(
                     {text.correlation_id.map(|c| view! { <dt>{messages::CORRELATION_ID}</dt><dd data-testid="correlation-id">{c}</dd> })}
                 </dl>
                 {retry_button}
+                <CheckLinkFor error=check_error/>
             </div>
         })
     }

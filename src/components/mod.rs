@@ -2,6 +2,7 @@
 //! callbacks. They do not fetch, parse, aggregate or retry.
 
 pub mod config_problem;
+pub mod connection;
 pub mod device_filters;
 pub mod device_panel;
 pub mod device_table;

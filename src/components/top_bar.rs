@@ -25,7 +25,7 @@ pub fn TopBar(on_refresh: Callback<()>, children: Children) -> impl IntoView {
     }
 }
 
-/// The links between the device and fleet pages; `href` builds each page's link.
+/// The links between the device, fleet and connection pages; `href` builds each page's link.
 #[component]
 pub fn PageNav(#[prop(into)] page: Signal<Page>, href: Callback<Page, String>) -> impl IntoView {
     let link = move |target: Page, test_id: &'static str, label: &'static str| {
@@ -38,6 +38,7 @@ pub fn PageNav(#[prop(into)] page: Signal<Page>, href: Callback<Page, String>) -
         <nav class="nav" aria-label=messages::NAV_LABEL>
             {link(Page::Devices, "nav-devices", messages::NAV_DEVICES)}
             {link(Page::Fleet, "nav-fleet", messages::NAV_FLEET)}
+            {link(Page::Connection, "nav-connection", messages::NAV_CONNECTION)}
         </nav>
     }
 }

@@ -1,5 +1,6 @@
 //! Pages: each wires URL state and data to components. `app.rs` switches between them.
 
+pub mod connection;
 pub mod devices;
 pub mod fleet;
 pub mod fleet_overview;

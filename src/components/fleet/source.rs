@@ -4,6 +4,7 @@ use kbwatch_core::fleet::bulk::BulkStats;
 use kbwatch_core::ApiError;
 use leptos::prelude::*;
 
+use crate::components::error_banner::CheckLinkFor;
 use crate::messages;
 
 /// The path (per device, or bulk with its figures), the bulk path's progress and failure, the
@@ -38,7 +39,7 @@ pub fn ScanSource(
         {move || bulk_pages.get().map(|p| view! { <p class="muted" data-testid="bulk-loading">{messages::bulk_loading(p)}</p> })}
         {move || bulk_error.get().map(|e| {
             let text = messages::api_error(&e);
-            view! { <div class="banner banner-error" role="alert" data-testid="bulk-error"><p class="banner-title">{messages::BULK_TITLE}": "{text.title}</p><p>{text.action}</p></div> }
+            view! { <div class="banner banner-error" role="alert" data-testid="bulk-error"><p class="banner-title">{messages::BULK_TITLE}": "{text.title}</p><p>{text.action}</p><CheckLinkFor error=e/></div> }
         })}
         {move || match scope.get() {
             None => Some(view! { <p class="muted">{messages::FLEET_WAITING_FOR_DEVICES}</p> }.into_any()),
