@@ -7,6 +7,11 @@
 #   3. interaction on a device with 2,000 KBs: filter keystrokes and sort clicks
 #   4. fleet aggregation 5,000 × 40: wasm (release) in Chromium, and native (criterion)
 #   5. scan efficiency: FleetScan vs the naive sequential scan in the core's simulation
+#   6. fleet paths at 100,000 devices: the per-product overview and a drill-down performed
+#      against the release mock with the real limits, the per-device scan planned, the bulk
+#      path sampled, the planner's pick
+#   7. a filter keystroke on the fleet's per-device table with 100,000 rows (wasm, Chromium;
+#      run with figure 4's wasm tests)
 #
 # Everything is compiled first, then measured, so our own compiles do not disturb the timings.
 # A budget missed is reported, never an error. A step that cannot run at all is reported as
@@ -132,6 +137,8 @@ after build-wasm-fleet -- wasm-fleet wasm_fleet
 after build-criterion -- criterion env CRITERION_HOME="$WORK/criterion" \
     cargo bench -p kbwatch-core --bench fleet_aggregate -- --warm-up-time 1 --measurement-time 3
 after build-bench -- scan "$BIN" scan --out "$WORK/scan.json"
+after build-bench build-mock -- fleet-paths \
+    "$BIN" fleet-paths --mock "$TARGET/release/kbwatch-mock" --out "$WORK/fleet-paths.json"
 
 echo
 echo "==> [report] $BIN report --dir $WORK --out $RESULTS"

@@ -93,6 +93,33 @@ pub fn fleet_data() -> Vec<ScannedDevice> {
         .collect()
 }
 
+/// A fleet of `devices` devices with `kbs_per_device` missing KBs each from the same pool of
+/// 400, built straight into an aggregate (the devices' KB lists are not kept, so 100,000
+/// devices fit in a browser tab). Names are `ws-{n:05}.contoso.local`.
+pub fn big_fleet(devices: u32, kbs_per_device: usize) -> FleetAggregate {
+    let pool = kb_pool();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut fleet = FleetAggregate::new();
+    let per_device = kbs_per_device.min(KB_POOL as usize);
+    let mut kbs: Vec<&MissingKb> = Vec::with_capacity(per_device);
+    let mut picked: Vec<usize> = Vec::with_capacity(per_device);
+    for n in 0..devices {
+        let (a, b, c) = (rng.next(), rng.next(), rng.next() as u32);
+        let id = DeviceId::parse(&format!("{a:016x}{b:016x}{c:08x}")).expect("40 hex digits");
+        picked.clear();
+        while picked.len() < per_device {
+            let k = (rng.next() % u64::from(KB_POOL)) as usize;
+            if !picked.contains(&k) {
+                picked.push(k);
+            }
+        }
+        kbs.clear();
+        kbs.extend(picked.iter().map(|&k| &pool[k]));
+        fleet.add_device_named(id, format!("ws-{n:05}.contoso.local"), kbs.iter().copied());
+    }
+    fleet
+}
+
 /// Adds every device to a fresh aggregate, as the fleet view does while a scan runs.
 pub fn aggregate(data: &[ScannedDevice]) -> FleetAggregate {
     let mut fleet = FleetAggregate::new();
@@ -115,5 +142,12 @@ mod tests {
         assert_eq!(summary.devices_scanned, DEVICES as usize);
         assert_eq!(summary.device_kb_pairs, DEVICES as usize * KBS_PER_DEVICE);
         assert!(summary.distinct_kbs <= KB_POOL as usize);
+    }
+
+    #[test]
+    fn a_big_fleet_has_the_asked_shape() {
+        let summary = big_fleet(2_000, 14).summary();
+        assert_eq!(summary.devices_scanned, 2_000);
+        assert_eq!(summary.device_kb_pairs, 2_000 * 14);
     }
 }

@@ -7,6 +7,8 @@
 //! - `native` (not on wasm32): the subcommands of the `kbwatch-bench` binary that
 //!   scripts/bench.sh runs — payload sizes, browser timings, scan simulation, report.
 //! - `wasm_fleet` (wasm32 test only): fleet aggregation timed in headless Chromium.
+//! - `wasm_fleet_table` (wasm32 test only): a filter keystroke on the app's per-device fleet
+//!   table with 100,000 devices, timed to the rendered DOM in headless Chromium.
 
 pub mod fleet_data;
 pub mod stats;
@@ -16,3 +18,6 @@ pub mod native;
 
 #[cfg(all(test, target_arch = "wasm32"))]
 mod wasm_fleet;
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod wasm_fleet_table;

@@ -5,11 +5,18 @@
 //!     [--cargo-default DIR --cargo-default-noopt DIR]
 //! kbwatch-bench browser --dist DIR --mock target/release/kbwatch-mock --out FILE [--loads 15] [--kbs 2000]
 //! kbwatch-bench scan --out FILE [--devices 5000] [--seed 2024]
+//! kbwatch-bench fleet-paths --mock target/release/kbwatch-mock --out FILE [--devices 100000]
+//!     [--bulk-sample-pages 32]
 //! kbwatch-bench report --dir DIR --out bench/results.json
 //! ```
 
 #[cfg(not(target_arch = "wasm32"))]
 mod scan;
+
+/// Counts heap bytes, for the memory of the models the fleet-paths step builds.
+#[cfg(not(target_arch = "wasm32"))]
+#[global_allocator]
+static ALLOCATOR: kbwatch_bench::native::alloc::Counting = kbwatch_bench::native::alloc::Counting;
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
@@ -27,12 +34,13 @@ mod cli {
     use std::collections::HashMap;
     use std::path::PathBuf;
 
-    use kbwatch_bench::native::{browser, payload, report};
+    use kbwatch_bench::native::{browser, fleet_paths, payload, report};
     use kbwatch_e2e::BoxError;
 
     use crate::scan;
 
-    const USAGE: &str = "usage: kbwatch-bench payload|browser|scan|report [--flag value]… \
+    const USAGE: &str =
+        "usage: kbwatch-bench payload|browser|scan|fleet-paths|report [--flag value]… \
                          (see bench/README.md; scripts/bench.sh runs them all)";
 
     /// `--name value` pairs.
@@ -95,6 +103,19 @@ mod cli {
                 seed: number(&f, "seed", 2_024)?,
                 out: path(&f, "out")?,
             }),
+            "fleet-paths" => {
+                let args = fleet_paths::FleetPathsArgs {
+                    mock: path(&f, "mock")?,
+                    devices: number(&f, "devices", 100_000)?,
+                    bulk_sample_pages: number(&f, "bulk-sample-pages", 32)?,
+                    out: path(&f, "out")?,
+                };
+                // One thread: the heap counted while the models are built is theirs alone.
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?
+                    .block_on(fleet_paths::run(args))
+            }
             "report" => report::run(report::ReportArgs {
                 dir: path(&f, "dir")?,
                 out: path(&f, "out")?,

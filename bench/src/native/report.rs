@@ -1,8 +1,8 @@
 //! Puts the parts together: prints the table and writes `bench/results.json`.
 //!
 //! Parts (in the work directory, written by the earlier steps of scripts/bench.sh):
-//! `payload.json`, `browser.json`, `scan.json`, `wasm-fleet.log` (the wasm test's output, one
-//! `KBWATCH_BENCH {json}` line per figure) and criterion's `criterion/fleet_5000x40/*/new/
+//! `payload.json`, `browser.json`, `scan.json`, `fleet-paths.json`, `wasm-fleet.log` (the wasm
+//! tests' output, one `KBWATCH_BENCH {json}` line per figure) and criterion's `criterion/fleet_5000x40/*/new/
 //! estimates.json`. A missing part is reported as not measured, with the step's error if
 //! bench.sh recorded one (`<step>.failed`).
 
@@ -13,6 +13,7 @@ use std::process::Command;
 use kbwatch_e2e::BoxError;
 
 use super::payload::Role;
+use crate::stats::Summary;
 use serde_json::{json, Map, Value};
 
 pub struct ReportArgs {
@@ -25,6 +26,15 @@ pub const APP_CODE_BROTLI_BUDGET: u64 = 250 * 1024;
 pub const FIRST_TABLE_MEDIAN_BUDGET_MS: f64 = 300.0;
 pub const INTERACTION_P95_BUDGET_MS: f64 = 16.0;
 pub const FLEET_AGGREGATION_BUDGET_MS: f64 = 100.0;
+/// Budgets of issue 12: the fleet overview at 100,000 devices, a drill-down, a keystroke.
+pub const OVERVIEW_API_BUDGET_S: f64 = 60.0;
+pub const OVERVIEW_CALLS_BUDGET: f64 = 90.0;
+pub const DRILL_DOWN_API_BUDGET_S: f64 = 10.0;
+pub const FLEET_FILTER_P95_BUDGET_MS: f64 = 16.0;
+const OVERVIEW_API_NAME: &str = "fleet overview at 100,000 devices (per-product), API time";
+const OVERVIEW_CALLS_NAME: &str = "fleet overview at 100,000 devices (per-product), calls";
+const DRILL_DOWN_NAME: &str = "drill-down of a KB on ≤ 2,000 devices, API time";
+const FLEET_FILTER_NAME: &str = "fleet device filter keystroke, 100,000 rows → rendered, p95";
 
 const CRITERION_GROUP: &str = "fleet_5000x40";
 const CRITERION_BENCHES: [&str; 6] = [
@@ -627,11 +637,264 @@ fn scan_section(r: &mut Report, dir: &Path, s: Option<&Value>) {
     ));
 }
 
+/// "1 h 02 min", "3 min 05 s", "12.3 s", "45 ms".
+fn duration(ms: f64) -> String {
+    let s = ms / 1e3;
+    if s >= 3_600.0 {
+        let m = (s / 60.0).round() as u64;
+        format!("{} h {:02} min", m / 60, m % 60)
+    } else if s >= 60.0 {
+        let r = s.round() as u64;
+        format!("{} min {:02} s", r / 60, r % 60)
+    } else if s >= 1.0 {
+        format!("{s:.1} s")
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
+fn mib(bytes: &Value) -> String {
+    bytes.as_f64().map_or("—".to_owned(), |b| {
+        format!("{:.1} MiB", b / 1024.0 / 1024.0)
+    })
+}
+
+fn fleet_paths_section(r: &mut Report, dir: &Path, f: Option<&Value>) {
+    let Some(f) = f else {
+        r.line("6. Fleet paths at 100,000 devices");
+        r.skip(missing(dir, "fleet-paths"));
+        let _ = r.budget(OVERVIEW_API_NAME, OVERVIEW_API_BUDGET_S, None, "s");
+        let _ = r.budget(OVERVIEW_CALLS_NAME, OVERVIEW_CALLS_BUDGET, None, "calls");
+        let _ = r.budget(DRILL_DOWN_NAME, DRILL_DOWN_API_BUDGET_S, None, "s");
+        return;
+    };
+    let m = &f["mock"];
+    let n = |v: &Value| v.as_u64().map_or("—".to_owned(), thousands);
+    r.line(format!(
+        "6. Fleet paths at {} devices, one run: the release mock ({}/min, {}/h per token; ready in {}), \
+         the app's budget ({}/min, {}/h)",
+        n(&m["devices"]),
+        m["rate_per_minute"],
+        m["rate_per_hour"],
+        duration(m["ready_ms"].as_f64().unwrap_or(0.0)),
+        f["budget"]["per_minute"],
+        f["budget"]["per_hour"],
+    ));
+    r.line("   API time = the calls in order, each when the budget allows and the previous answered, each");
+    r.line(
+        "   taking its latency as measured against the mock (local: a real tenant answers slower).",
+    );
+    r.line(format!(
+        "   {:<44}{:>9}{:>16}  {}",
+        "path", "calls", "API time", "what it gives"
+    ));
+    let o = &f["overview"];
+    let of = &o["figures"];
+    r.line(format!(
+        "   {:<44}{:>9}{:>16}  {} KBs ({} exact), devices missing any {}; {} 429s",
+        "per-product overview (performed)",
+        n(&of["calls"]),
+        duration(of["api_ms"].as_f64().unwrap_or(0.0)),
+        n(&o["kbs"]),
+        n(&o["kbs_exact"]),
+        o["devices_missing_any"].as_str().unwrap_or("?"),
+        of["throttled_429"],
+    ));
+    let pd = &f["per_device"];
+    r.line(format!(
+        "   {:<44}{:>9}{:>16}  ETA from the budget (FleetScan::plan_with_budget)",
+        "per-device scan (planned)",
+        n(&pd["calls"]),
+        duration(pd["eta_ms"].as_f64().unwrap_or(0.0)),
+    ));
+    let b = &f["bulk"];
+    r.line(format!(
+        "   {:<44}{:>9}{:>16}  {} rows; {} pages read, the rest extrapolated",
+        "bulk machinesVulnerabilities (sampled)",
+        n(&b["pages"]),
+        duration(b["api_ms"].as_f64().unwrap_or(0.0)),
+        n(&b["rows"]),
+        n(&b["sample_pages"]),
+    ));
+    let d = &f["drill_down"];
+    if d.is_object() {
+        r.line(format!(
+            "   {:<44}{:>9}{:>16}  {} devices found (overview said {}); {} 429s",
+            format!("drill-down {} (performed)", d["kb"].as_str().unwrap_or("?")),
+            n(&d["figures"]["calls"]),
+            duration(d["figures"]["api_ms"].as_f64().unwrap_or(0.0)),
+            n(&d["devices_found"]),
+            d["overview_devices"].as_str().unwrap_or("?"),
+            d["figures"]["throttled_429"],
+        ));
+    }
+    let w = &f["worst_drill_down"];
+    if w.is_object() {
+        r.line(format!(
+            "   {:<44}{:>9}{:>16}  {} rows ({} devices); counted, 1 page read",
+            format!("worst KB's drill-down {}", w["kb"].as_str().unwrap_or("?")),
+            n(&w["pages"]),
+            duration(w["api_ms"].as_f64().unwrap_or(0.0)),
+            n(&w["rows"]),
+            w["overview_devices"].as_str().unwrap_or("?"),
+        ));
+    }
+    let lat = &of["latency_ms"];
+    r.line(format!(
+        "   latency per call (ms, median / p95): overview {} / {}, bulk page {} / {}, drill-down page {} / {}",
+        ms(&lat["median"]),
+        ms(&lat["p95"]),
+        ms(&b["figures"]["latency_ms"]["median"]),
+        ms(&b["figures"]["latency_ms"]["p95"]),
+        ms(&d["figures"]["latency_ms"]["median"]),
+        ms(&d["figures"]["latency_ms"]["p95"]),
+    ));
+    let mem = &b["memory"];
+    if mem.is_object() {
+        let full = &mem["full_size"];
+        r.line(format!(
+            "   bulk model, native heap: {} devices × KBs = {} pairs → accumulator {}, FleetAggregate {} \
+             (full size; sample of {} pairs: {} + {})",
+            n(&full["devices"]),
+            n(&full["device_kb_pairs"]),
+            mib(&full["accumulator_bytes"]),
+            mib(&full["aggregate_bytes"]),
+            n(&b["sample_device_kb_pairs"]),
+            mib(&mem["accumulator_bytes_sample"]),
+            mib(&mem["aggregate_bytes_sample"]),
+        ));
+    }
+    r.line("   browser JS heap + wasm memory of the bulk model: not measured (native heap above instead)");
+    let p = &f["planner"];
+    for (key, label) in [
+        ("before_software_list", "before /api/Software"),
+        ("with_products_known", "with the products known"),
+    ] {
+        let plan = &p[key];
+        let chosen = plan["chosen"].as_str().unwrap_or("none");
+        let opt = plan["options"]
+            .as_array()
+            .and_then(|o| o.iter().find(|o| o["path"] == chosen))
+            .cloned()
+            .unwrap_or(Value::Null);
+        r.line(format!(
+            "   planner ({label}): {chosen}, predicted {} calls{}, last start after {}",
+            n(&opt["calls"]),
+            if opt["estimated"] == true {
+                " (estimated)"
+            } else {
+                ""
+            },
+            duration(opt["api_ms"].as_f64().unwrap_or(0.0)),
+        ));
+    }
+    let bulk_pred = p["before_software_list"]["options"]
+        .as_array()
+        .and_then(|o| o.iter().find(|o| o["path"] == "bulk"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    r.line(format!(
+        "   planner's bulk estimate: {} pages, {} (measured: {} pages, {})",
+        n(&bulk_pred["calls"]),
+        duration(bulk_pred["api_ms"].as_f64().unwrap_or(0.0)),
+        n(&b["pages"]),
+        duration(b["api_ms"].as_f64().unwrap_or(0.0)),
+    ));
+    let api_s = of["api_ms"].as_f64().map(|v| v / 1e3);
+    let calls = of["calls"].as_f64();
+    let drill_s = d["figures"]["api_ms"].as_f64().map(|v| v / 1e3);
+    let va = r.budget(OVERVIEW_API_NAME, OVERVIEW_API_BUDGET_S, api_s, "s");
+    let vc = r.budget(OVERVIEW_CALLS_NAME, OVERVIEW_CALLS_BUDGET, calls, "calls");
+    let vd = r.budget(DRILL_DOWN_NAME, DRILL_DOWN_API_BUDGET_S, drill_s, "s");
+    r.line(format!(
+        "   budgets: overview ≤ 60 s → {}: {va}; ≤ 90 calls → {}: {vc}; drill-down ≤ 10 s → {}: {vd}",
+        api_s.map_or("—".to_owned(), |v| format!("{v:.2} s")),
+        calls.map_or("—".to_owned(), |v| format!("{v:.0}")),
+        drill_s.map_or("—".to_owned(), |v| format!("{v:.2} s")),
+    ));
+}
+
+/// Summaries of the keystrokes of the 100,000-row table (from the wasm test's actions).
+fn fleet_filter_summary(t: &Value) -> Value {
+    let actions = t["actions"].as_array().cloned().unwrap_or_default();
+    let changed: Vec<&Value> = actions.iter().filter(|a| a["mutated"] == true).collect();
+    let pick = |set: &[&Value], key: &str| -> Vec<f64> {
+        set.iter().filter_map(|a| a[key].as_f64()).collect()
+    };
+    let all: Vec<&Value> = actions.iter().collect();
+    json!({
+        "keystrokes": actions.len(),
+        "changing_rows": changed.len(),
+        "to_next_frame": Summary::of(&pick(&all, "frame")),
+        "changed_to_dom": Summary::of(&pick(&changed, "dom")),
+        "changed_to_rendered": Summary::of(&pick(&changed, "rendered")),
+        "changed_to_next_frame": Summary::of(&pick(&changed, "frame")),
+    })
+}
+
+fn fleet_filter_section(r: &mut Report, dir: &Path, wasm: Option<&Map<String, Value>>) {
+    let Some(t) = wasm.and_then(|w| w.get("fleet_device_filter_100k")) else {
+        r.line("7. Filter keystroke on the fleet's per-device table, 100,000 rows");
+        r.skip(missing(dir, "wasm-fleet"));
+        let _ = r.budget(FLEET_FILTER_NAME, FLEET_FILTER_P95_BUDGET_MS, None, "ms");
+        return;
+    };
+    let s = fleet_filter_summary(t);
+    r.line(format!(
+        "7. Filter keystroke on the fleet's per-device table (FleetDeviceTable, windowed): {} devices × {} KBs, \
+         {} DOM nodes in the table",
+        thousands(t["devices"].as_u64().unwrap_or(0)),
+        t["kbs_per_device"],
+        thousands(t["dom_nodes_in_table_at_start"].as_u64().unwrap_or(0)),
+    ));
+    r.line(format!(
+        "   {} keystrokes in headless Chromium (wasm, release), {} of them changing the rows; timed as figure 3",
+        s["keystrokes"], s["changing_rows"]
+    ));
+    r.line("   ms                                       n      p50      p95      min      max");
+    r.line(stat_row(
+        "keystroke → next frame (all)",
+        &s["to_next_frame"],
+        "",
+    ));
+    r.line(stat_row(
+        "  those changing rows → DOM done",
+        &s["changed_to_dom"],
+        "",
+    ));
+    r.line(stat_row(
+        "  those changing rows → rendered",
+        &s["changed_to_rendered"],
+        "",
+    ));
+    r.line(stat_row(
+        "  those changing rows → next frame",
+        &s["changed_to_next_frame"],
+        "",
+    ));
+    let core = &t["core_by_filter"];
+    let med = |needle: &str, key: &str| ms(&core[needle][key]["median"]);
+    r.line(format!(
+        "   of which the core (median ms): device_rows \"\" {} + owned copy {}; \"ws-4\" {} + {}; \"ws-4242\" {} + {}",
+        med("", "device_rows_ms"), med("", "owned_copy_ms"),
+        med("ws-4", "device_rows_ms"), med("ws-4", "owned_copy_ms"),
+        med("ws-4242", "device_rows_ms"), med("ws-4242", "owned_copy_ms"),
+    ));
+    r.line("   before (every row in the DOM): not measured here (the issue quotes 3,196 rows: 71,900 nodes, 132 ms)");
+    let p95 = s["changed_to_rendered"]["p95"].as_f64();
+    let v = r.budget(FLEET_FILTER_NAME, FLEET_FILTER_P95_BUDGET_MS, p95, "ms");
+    r.line(format!(
+        "   budget: p95 ≤ 16 ms from the keystroke to the new rows rendered → {} ms: {v}",
+        ms(&json!(p95))
+    ));
+}
+
 pub fn run(args: ReportArgs) -> Result<(), BoxError> {
     let dir = &args.dir;
     let payload = read_json(&dir.join("payload.json"));
     let browser = read_json(&dir.join("browser.json"));
     let scan = read_json(&dir.join("scan.json"));
+    let fleet_paths = read_json(&dir.join("fleet-paths.json"));
     let wasm = wasm_figures(&dir.join("wasm-fleet.log"));
     let native = criterion_figures(&dir.join("criterion"));
     let machine = machine();
@@ -677,6 +940,10 @@ pub fn run(args: ReportArgs) -> Result<(), BoxError> {
     r.line("");
     scan_section(&mut r, dir, scan.as_ref());
     r.line("");
+    fleet_paths_section(&mut r, dir, fleet_paths.as_ref());
+    r.line("");
+    fleet_filter_section(&mut r, dir, wasm.as_ref());
+    r.line("");
     let mut summary = String::from("budgets:");
     for b in &r.budgets {
         let v = match b["pass"].as_bool() {
@@ -701,6 +968,11 @@ pub fn run(args: ReportArgs) -> Result<(), BoxError> {
         "interaction": browser.as_ref().map(|b| b["interaction"].clone()),
         "fleet_aggregation": { "wasm": wasm, "native_criterion": native },
         "scan": scan,
+        "fleet_paths": fleet_paths,
+        "fleet_filter_100k": wasm.as_ref().and_then(|w| w.get("fleet_device_filter_100k")).map(|t| json!({
+            "summary": fleet_filter_summary(t),
+            "figures": t,
+        })),
         "table": r.text,
     });
     std::fs::write(&args.out, serde_json::to_string_pretty(&results)? + "\n")
@@ -712,6 +984,26 @@ pub fn run(args: ReportArgs) -> Result<(), BoxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_in_their_unit() {
+        assert_eq!(duration(45.0), "45 ms");
+        assert_eq!(duration(12_340.0), "12.3 s");
+        assert_eq!(duration(185_000.0), "3 min 05 s");
+        assert_eq!(duration(255_960_000.0), "71 h 06 min");
+    }
+
+    #[test]
+    fn keystrokes_that_change_nothing_count_for_the_frame_only() {
+        let t = json!({"actions": [
+            {"mutated": true, "dom": 5.0, "rendered": 6.0, "frame": 10.0},
+            {"mutated": false, "dom": null, "rendered": null, "frame": 30.0},
+        ]});
+        let s = fleet_filter_summary(&t);
+        assert_eq!(s["changing_rows"], 1);
+        assert_eq!(s["changed_to_rendered"]["max"], 6.0);
+        assert_eq!(s["to_next_frame"]["max"], 30.0);
+    }
 
     #[test]
     fn thousands_separators() {
