@@ -305,7 +305,8 @@ async fn recover(page: &Page, shown: &Shown, panels: &[Panel], recovery: Recover
 #[derive(Debug, Clone)]
 enum Fault {
     /// A fault rule on the mock (`POST /_mock/faults`); `path_contains` defaults to
-    /// `getmissingkbs`, `count` to more than any retry the app might do on its own.
+    /// `getmissingkbs`, `count` to more than any retry the app might do on its own. A
+    /// `forbidden` rule also refuses the fallback (`machinesVulnerabilities`).
     Rule(Value),
     /// The API's port refuses connections: the app calls the mock through a [`TcpRelay`]
     /// (`ApiRoute::Relay`) that is closed, and reopened to mend it.
@@ -332,13 +333,24 @@ impl Fault {
         match self {
             Fault::Rule(rule) => {
                 let mut rule = rule.clone();
-                if rule.get("path_contains").is_none() {
-                    rule["path_contains"] = json!("getmissingkbs");
-                }
                 if rule.get("count").is_none() {
                     rule["count"] = json!(100);
                 }
-                env.inject_fault(rule).await
+                // A 403 on the per-device call sends the app to the device's
+                // machinesVulnerabilities rows: the fault refuses those too, so the first
+                // refusal is what the page explains.
+                let mut paths = vec![rule
+                    .get("path_contains")
+                    .cloned()
+                    .unwrap_or_else(|| json!("getmissingkbs"))];
+                if rule["kind"] == "forbidden" {
+                    paths.push(json!("machinesVulnerabilities"));
+                }
+                for path in paths {
+                    rule["path_contains"] = path;
+                    env.inject_fault(rule.clone()).await?;
+                }
+                Ok(())
             }
             Fault::ApiDown => env.close_relay().await,
         }
