@@ -2,7 +2,11 @@
 //! chart's top KBs, the filtered and sorted tables, product facets and the selected KB's
 //! devices. One memo each, so a keystroke re-runs only the table it filters.
 
-use kbwatch_core::fleet::aggregate::{FleetAggregate, FleetDevice, FleetKb, FleetSummary};
+use std::sync::Arc;
+
+use kbwatch_core::fleet::aggregate::{
+    FleetAggregate, FleetDevice, FleetDeviceIndex, FleetDeviceRows, FleetKb, FleetSummary,
+};
 use kbwatch_core::fleet::csv_export;
 use kbwatch_core::url_state::FleetView;
 use kbwatch_core::{Device, DeviceId};
@@ -19,7 +23,7 @@ pub struct FleetModel {
     pub summary: Memo<FleetSummary>,
     pub top: Memo<Vec<FleetKb>>,
     pub kb_rows: Memo<Vec<FleetKb>>,
-    pub device_rows: Memo<Vec<FleetDevice>>,
+    pub device_rows: Memo<FleetDeviceRows>,
     /// Product names with the number of KBs for each.
     pub products: Memo<Vec<(String, usize)>>,
     /// The selected KB's label and the devices missing it.
@@ -41,15 +45,7 @@ impl FleetModel {
                 let v = view.get();
                 aggregate.with(|a| owned(a.kb_rows(&v.kb_filter, v.kb_sort)))
             }),
-            device_rows: Memo::new(move |_| {
-                let v = view.get();
-                aggregate.with(|a| {
-                    a.device_rows(&v.device_filter, v.device_sort)
-                        .into_iter()
-                        .cloned()
-                        .collect()
-                })
-            }),
+            device_rows: device_rows(aggregate, view),
             products: Memo::new(move |_| {
                 aggregate.with(|a| {
                     a.products()
@@ -95,6 +91,30 @@ impl FleetModel {
         let csv = self.aggregate.with_untracked(csv_export::matrix_csv);
         save_csv("kbwatch-matrix.csv", &csv);
     }
+}
+
+/// The per-device table, built for typing in a 100,000-device fleet: the index (devices with
+/// lower-cased names) follows the aggregate, the order follows the sort, and a keystroke only
+/// filters positions.
+pub fn device_rows(
+    aggregate: RwSignal<FleetAggregate>,
+    view: Signal<FleetView>,
+) -> Memo<FleetDeviceRows> {
+    let index = Memo::new(move |_| {
+        FleetDeviceRows::new(Arc::new(aggregate.with(FleetDeviceIndex::new)), Vec::new())
+    });
+    let sort = Memo::new(move |_| view.with(|v| v.device_sort));
+    let filter = Memo::new(move |_| view.with(|v| v.device_filter.clone()));
+    let order = Memo::new(move |_| {
+        let index = index.get().into_index();
+        let order = index.order(sort.get());
+        FleetDeviceRows::new(index, order)
+    });
+    Memo::new(move |_| {
+        let order = order.get();
+        let positions = order.select(&filter.get());
+        FleetDeviceRows::new(order.into_index(), positions)
+    })
 }
 
 /// The fleet page's scan of its scope (the devices in the device filter): what still needs

@@ -9,6 +9,7 @@
 
 use kbwatch::components::fleet::{FleetDeviceSearch, FleetDeviceTable};
 use kbwatch_core::fleet::aggregate::{FleetDeviceFilter, FleetDeviceSortKey};
+use kbwatch_core::url_state::FleetView;
 use kbwatch_core::{DeviceId, Sort};
 use leptos::mount::mount_to;
 use leptos::prelude::*;
@@ -141,16 +142,13 @@ async fn fleet_device_filter_keystroke_100k() {
     let aggregate = RwSignal::new(aggregate);
     let text = RwSignal::new(String::new());
     let sort = RwSignal::new(Sort::<FleetDeviceSortKey>::default());
-    // As `FleetModel::device_rows`: the rows of the filter and sort, owned.
-    let rows = Memo::new(move |_| {
-        let filter = FleetDeviceFilter { text: text.get() };
-        aggregate.with(|a| {
-            a.device_rows(&filter, sort.get())
-                .into_iter()
-                .cloned()
-                .collect::<Vec<_>>()
-        })
+    // The fleet page's own memos (`FleetModel`): index, order, then positions per keystroke.
+    let view = Signal::derive(move || FleetView {
+        device_filter: FleetDeviceFilter { text: text.get() },
+        device_sort: sort.get(),
+        ..FleetView::default()
     });
+    let rows = kbwatch::fleet_model::device_rows(aggregate, view);
     let document = web_sys::window()
         .and_then(|w| w.document())
         .expect("document");

@@ -10,6 +10,8 @@ use kbwatch_core::Sort;
 // The data is the one `make bench` aggregates in the browser, so both figures compare.
 // (Its `#[test]` is dropped in this harness-less bench, leaving that module's import unused.)
 #[allow(unused_imports)]
+// The bench crate also builds its 100,000-device fleets from this file.
+#[allow(dead_code)]
 #[path = "../../bench/src/fleet_data.rs"]
 mod fleet_data;
 

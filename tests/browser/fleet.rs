@@ -8,10 +8,11 @@ use kbwatch::components::fleet::{
     FleetDeviceTable, FleetKbFilters, FleetKbTable, ScanStatus, SummaryTiles, TopKbChart,
 };
 use kbwatch_core::fleet::aggregate::{
-    FleetAggregate, FleetDeviceFilter, FleetDeviceSortKey, FleetKb, FleetKbFilter, FleetKbSortKey,
+    FleetAggregate, FleetDeviceSortKey, FleetKb, FleetKbFilter, FleetKbSortKey,
 };
 use kbwatch_core::fleet::scan::ScanProgress;
 use kbwatch_core::sort::Sort;
+use kbwatch_core::url_state::FleetView;
 use kbwatch_core::{Device, DeviceId, MissingKb};
 use leptos::mount::{mount_to, UnmountHandle};
 use leptos::prelude::*;
@@ -560,15 +561,12 @@ fn mount_device_table(aggregate: FleetAggregate) -> DeviceHarness {
     let aggregate = RwSignal::new(aggregate);
     let sort = RwSignal::new(Sort::<FleetDeviceSortKey>::default());
     let mounted = mount_to(root.clone(), move || {
-        let rows = Memo::new(move |_| {
-            let s = sort.get();
-            aggregate.with(|a| {
-                a.device_rows(&FleetDeviceFilter::default(), s)
-                    .into_iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
+        // The fleet page's own memos.
+        let view = Signal::derive(move || FleetView {
+            device_sort: sort.get(),
+            ..FleetView::default()
         });
+        let rows = kbwatch::fleet_model::device_rows(aggregate, view);
         view! {
             <FleetDeviceTable
                 rows

@@ -5,7 +5,9 @@
 //! the rows whose figures changed.
 
 use kbwatch_core::device_list::WHOLE_TABLE_MAX_ROWS;
-use kbwatch_core::fleet::aggregate::{FleetDevice, FleetDeviceSortKey, FleetKb, FleetKbSortKey};
+use kbwatch_core::fleet::aggregate::{
+    FleetDevice, FleetDeviceRows, FleetDeviceSortKey, FleetKb, FleetKbSortKey,
+};
 use kbwatch_core::sort::Sort;
 use kbwatch_core::DeviceId;
 use leptos::prelude::*;
@@ -93,12 +95,14 @@ fn FleetKbRow(
 /// Per device: missing KBs, CVEs addressable, oldest missing update; links to its KB view.
 #[component]
 pub fn FleetDeviceTable(
-    #[prop(into)] rows: Signal<Vec<FleetDevice>>,
+    /// The rows as shown (filtered, sorted): positions into the fleet's device index.
+    #[prop(into)]
+    rows: Signal<FleetDeviceRows>,
     #[prop(into)] sort: Signal<Sort<FleetDeviceSortKey>>,
     on_sort: Callback<FleetDeviceSortKey>,
     link_for: Callback<DeviceId, String>,
 ) -> impl IntoView {
-    let total = Memo::new(move |_| rows.with(Vec::len));
+    let total = Memo::new(move |_| rows.with(FleetDeviceRows::len));
     view! {
         <WindowedTable
             box_class="table-scroll fleet-device-table-box"
@@ -107,7 +111,7 @@ pub fn FleetDeviceTable(
             total
             whole_max_rows=WHOLE_TABLE_MAX_ROWS
             row_height_px=ROW_HEIGHT_PX
-            items=slice(rows)
+            items=Callback::new(move |(first, last): (usize, usize)| rows.with(|r| r.slice(first, last)))
             key=|d: &FleetDevice| d.row_key()
             row=move |d: FleetDevice, row_index| {
                 // Links carry the page's state: rebuilt when the rows change.

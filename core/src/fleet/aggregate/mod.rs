@@ -31,4 +31,7 @@ pub(crate) mod fixtures;
 
 pub use model::{Coverage, FleetAggregate, FleetDevice, FleetKb, FleetSummary};
 pub use month::UpdateMonth;
-pub use table::{FleetDeviceFilter, FleetDeviceSortKey, FleetKbFilter, FleetKbSortKey};
+pub use table::{
+    FleetDeviceFilter, FleetDeviceIndex, FleetDeviceRows, FleetDeviceSortKey, FleetKbFilter,
+    FleetKbSortKey,
+};

@@ -1,6 +1,7 @@
 //! The per-KB and per-device tables: what the analyst filters them by and how they sort.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use super::model::{kb_order, FleetAggregate, FleetDevice, FleetKb};
 use crate::sort::{sort_by, sort_keys, Sort, SortDirection};
@@ -67,23 +68,157 @@ impl FleetAggregate {
         let needle = filter.text.trim().to_lowercase();
         let mut rows: Vec<(String, &FleetDevice)> = self
             .devices()
-            .filter(|d| filter.matches_with(d, &needle))
             .map(|d| (d.name.to_lowercase(), d))
+            .filter(|(name, d)| matches_device(d, name, &needle))
             .collect();
-        let dir = sort.direction;
         sort_by(&mut rows, |(a_name, a), (b_name, b)| {
-            let by_name = || a_name.cmp(b_name).then_with(|| a.id.cmp(&b.id));
-            match sort.key {
-                FleetDeviceSortKey::Name => dir.apply(by_name()),
-                FleetDeviceSortKey::Missing => dir.apply(a.missing.cmp(&b.missing)),
-                FleetDeviceSortKey::Cves => dir.apply(a.cves.cmp(&b.cves)),
-                FleetDeviceSortKey::Oldest => {
-                    some_first(a.oldest_update.as_ref(), b.oldest_update.as_ref(), dir)
-                }
-            }
-            .then_with(by_name)
+            compare_devices((a, a_name), (b, b_name), sort)
         });
         rows.into_iter().map(|(_, d)| d).collect()
+    }
+}
+
+/// The per-device table's order (see [`FleetAggregate::device_rows`]), each device with its
+/// lower-cased name.
+fn compare_devices(
+    (a, a_name): (&FleetDevice, &str),
+    (b, b_name): (&FleetDevice, &str),
+    sort: Sort<FleetDeviceSortKey>,
+) -> Ordering {
+    let dir = sort.direction;
+    let by_name = || a_name.cmp(b_name).then_with(|| a.id.cmp(&b.id));
+    match sort.key {
+        FleetDeviceSortKey::Name => dir.apply(by_name()),
+        FleetDeviceSortKey::Missing => dir.apply(a.missing.cmp(&b.missing)),
+        FleetDeviceSortKey::Cves => dir.apply(a.cves.cmp(&b.cves)),
+        FleetDeviceSortKey::Oldest => {
+            some_first(a.oldest_update.as_ref(), b.oldest_update.as_ref(), dir)
+        }
+    }
+    .then_with(by_name)
+}
+
+/// Whether a device (with its lower-cased name) matches a lower-cased, trimmed needle.
+fn matches_device(device: &FleetDevice, lower_name: &str, needle: &str) -> bool {
+    needle.is_empty() || lower_name.contains(needle) || device.id.as_str().starts_with(needle)
+}
+
+/// The per-device table of a large fleet, made for typing: the devices and their lower-cased
+/// names are read once per aggregate change, each order once per sort change, and a keystroke
+/// only picks positions out of the order (filtering keeps it). The rows are the ones
+/// [`FleetAggregate::device_rows`] gives, in the same order.
+#[derive(Debug, Clone, Default)]
+pub struct FleetDeviceIndex {
+    devices: Vec<FleetDevice>,
+    names: Vec<String>,
+}
+
+impl FleetDeviceIndex {
+    pub fn new(aggregate: &FleetAggregate) -> Self {
+        let devices: Vec<FleetDevice> = aggregate.devices().cloned().collect();
+        let names = devices.iter().map(|d| d.name.to_lowercase()).collect();
+        Self { devices, names }
+    }
+
+    pub fn len(&self) -> usize {
+        self.devices.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty()
+    }
+
+    /// Every position, in `sort` order.
+    pub fn order(&self, sort: Sort<FleetDeviceSortKey>) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.devices.len() as u32).collect();
+        sort_by(&mut order, |&a, &b| {
+            compare_devices(self.entry(a), self.entry(b), sort)
+        });
+        order
+    }
+
+    /// The positions of `order` whose devices match `filter`, in that order.
+    pub fn select(&self, order: &[u32], filter: &FleetDeviceFilter) -> Vec<u32> {
+        let needle = filter.text.trim().to_lowercase();
+        if needle.is_empty() {
+            return order.to_vec();
+        }
+        order
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let (device, name) = self.entry(i);
+                matches_device(device, name, &needle)
+            })
+            .collect()
+    }
+
+    /// The device at `position` (from [`Self::order`] or [`Self::select`]).
+    pub fn get(&self, position: u32) -> Option<&FleetDevice> {
+        self.devices.get(position as usize)
+    }
+
+    fn entry(&self, position: u32) -> (&FleetDevice, &str) {
+        let i = position as usize;
+        (&self.devices[i], &self.names[i])
+    }
+}
+
+/// The rows of a per-device table as shown: positions into a [`FleetDeviceIndex`]. Cheap to
+/// clone and to compare (by identity: a new selection is a new value), so a reactive memo of
+/// it costs nothing when nothing changed.
+#[derive(Debug, Clone, Default)]
+pub struct FleetDeviceRows {
+    index: Arc<FleetDeviceIndex>,
+    positions: Arc<[u32]>,
+}
+
+impl PartialEq for FleetDeviceRows {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.index, &other.index) && Arc::ptr_eq(&self.positions, &other.positions)
+    }
+}
+
+impl FleetDeviceRows {
+    /// `positions` from `index` ([`FleetDeviceIndex::order`], [`FleetDeviceIndex::select`]).
+    pub fn new(index: Arc<FleetDeviceIndex>, positions: Vec<u32>) -> Self {
+        Self {
+            index,
+            positions: positions.into(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.positions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+
+    /// Rows `first..last` (clamped to the table), owned: what a window renders.
+    pub fn slice(&self, first: usize, last: usize) -> Vec<FleetDevice> {
+        let last = last.min(self.positions.len());
+        let first = first.min(last);
+        self.positions[first..last]
+            .iter()
+            .filter_map(|&p| self.index.get(p).cloned())
+            .collect()
+    }
+
+    /// The index the positions point into.
+    pub fn into_index(self) -> Arc<FleetDeviceIndex> {
+        self.index
+    }
+
+    /// The positions of these rows whose devices match `filter`, in this order.
+    pub fn select(&self, filter: &FleetDeviceFilter) -> Vec<u32> {
+        self.index.select(&self.positions, filter)
+    }
+
+    /// Every row, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &FleetDevice> {
+        self.positions.iter().filter_map(|&p| self.index.get(p))
     }
 }
 
@@ -162,13 +297,11 @@ impl FleetDeviceFilter {
     }
 
     pub fn matches(&self, device: &FleetDevice) -> bool {
-        self.matches_with(device, &self.text.trim().to_lowercase())
-    }
-
-    fn matches_with(&self, device: &FleetDevice, needle: &str) -> bool {
-        needle.is_empty()
-            || device.name.to_lowercase().contains(needle)
-            || device.id.as_str().starts_with(needle)
+        matches_device(
+            device,
+            &device.name.to_lowercase(),
+            &self.text.trim().to_lowercase(),
+        )
     }
 }
 
@@ -328,5 +461,40 @@ mod tests {
             Sort::<FleetDeviceSortKey>::default().toggled(FleetDeviceSortKey::Oldest),
             Sort::new(FleetDeviceSortKey::Oldest, SortDirection::Ascending)
         );
+    }
+
+    proptest::proptest! {
+        /// The index gives the rows `device_rows` gives, in the same order, for every sort and
+        /// for names in any case (the filter ignores it).
+        #[test]
+        fn the_device_index_agrees_with_device_rows(
+            devices in arb_fleet(),
+            needle in "[a-dD0-9]{0,2}",
+            key in 0usize..4,
+            descending in proptest::bool::ANY,
+        ) {
+            let mut f = FleetAggregate::new();
+            for (n, kbs) in &devices {
+                let name = if n % 2 == 0 { format!("D{n}") } else { format!("d{n}") };
+                f.add_device_named(id(*n), name, kbs);
+            }
+            let key = [
+                FleetDeviceSortKey::Name,
+                FleetDeviceSortKey::Missing,
+                FleetDeviceSortKey::Cves,
+                FleetDeviceSortKey::Oldest,
+            ][key];
+            let direction = if descending { SortDirection::Descending } else { SortDirection::Ascending };
+            let sort = Sort { key, direction };
+            let filter = FleetDeviceFilter { text: needle };
+            let index = FleetDeviceIndex::new(&f);
+            let from_index: Vec<_> = index
+                .select(&index.order(sort), &filter)
+                .into_iter()
+                .filter_map(|p| index.get(p).map(|d| d.id.clone()))
+                .collect();
+            let expected: Vec<_> = f.device_rows(&filter, sort).into_iter().map(|d| d.id.clone()).collect();
+            proptest::prop_assert_eq!(from_index, expected);
+        }
     }
 }
