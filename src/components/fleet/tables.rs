@@ -19,10 +19,11 @@ use crate::messages;
 /// Row height in windowed mode (fixed by `.table-windowed` in the stylesheet).
 const ROW_HEIGHT_PX: usize = 44;
 
-/// The per-device table windows itself above this many rows: at 100,000 devices a filter
-/// often leaves a few hundred, and 1,000 rows put in the DOM at once cost a keystroke
-/// ~150 ms on the project's VM (`make bench`, "fleet filter at 100,000").
-const DEVICE_TABLE_WHOLE_MAX_ROWS: usize = 200;
+/// The per-device table windows itself above this many rows (a few screens): at 100,000
+/// devices a filter often leaves a few hundred, and putting 100 rows in the DOM at once costs a
+/// keystroke more than a frame on the project's VM, 1,000 rows ~150 ms (`make bench`, figure
+/// 7), where a window of ~15 rows costs ~11 ms.
+const DEVICE_TABLE_WHOLE_MAX_ROWS: usize = 80;
 
 /// The items of rows `first..last` of `rows`.
 fn slice<T: Clone + Send + Sync + 'static>(

@@ -111,13 +111,34 @@ fn matches_device(device: &FleetDevice, lower_name: &str, needle: &str) -> bool 
 pub struct FleetDeviceIndex {
     devices: Vec<FleetDevice>,
     names: Vec<String>,
+    /// Every lower-cased name, each followed by [`NAME_END`]: one text a keystroke searches in
+    /// one pass, instead of one search per device.
+    haystack: String,
+    /// Where each device's name starts in `haystack`, by position.
+    starts: Vec<usize>,
 }
+
+/// Ends each name in the search text; a needle never holds it (filters are trimmed text from
+/// an input), so no match spans two names.
+const NAME_END: char = '\0';
 
 impl FleetDeviceIndex {
     pub fn new(aggregate: &FleetAggregate) -> Self {
         let devices: Vec<FleetDevice> = aggregate.devices().cloned().collect();
-        let names = devices.iter().map(|d| d.name.to_lowercase()).collect();
-        Self { devices, names }
+        let names: Vec<String> = devices.iter().map(|d| d.name.to_lowercase()).collect();
+        let mut haystack = String::with_capacity(names.iter().map(|n| n.len() + 1).sum());
+        let mut starts = Vec::with_capacity(names.len());
+        for name in &names {
+            starts.push(haystack.len());
+            haystack.push_str(name);
+            haystack.push(NAME_END);
+        }
+        Self {
+            devices,
+            names,
+            haystack,
+            starts,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -143,13 +164,24 @@ impl FleetDeviceIndex {
         if needle.is_empty() {
             return order.to_vec();
         }
+        if needle.contains(NAME_END) {
+            return Vec::new();
+        }
+        // One pass over all names (memchr's substring search), then the ID prefixes.
+        let mut matches = vec![false; self.devices.len()];
+        for at in memchr::memmem::find_iter(self.haystack.as_bytes(), needle.as_bytes()) {
+            let position = self.starts.partition_point(|&start| start <= at);
+            if let Some(hit) = position.checked_sub(1).and_then(|p| matches.get_mut(p)) {
+                *hit = true;
+            }
+        }
+        for (hit, device) in matches.iter_mut().zip(&self.devices) {
+            *hit = *hit || device.id.as_str().starts_with(&needle);
+        }
         order
             .iter()
             .copied()
-            .filter(|&i| {
-                let (device, name) = self.entry(i);
-                matches_device(device, name, &needle)
-            })
+            .filter(|&p| matches.get(p as usize).copied().unwrap_or(false))
             .collect()
     }
 
