@@ -30,6 +30,8 @@ const CACHE_KEY: &str = "kbwatch.fleet.v1";
 /// localStorage key of the budget's recent call times, so a reload or a second tab does not
 /// start a fresh budget (times only, never data or tokens).
 const BUDGET_KEY: &str = "kbwatch.budget.v1";
+/// localStorage key of the per-class budgets nested in it (times only).
+const CLASS_BUDGET_KEY: &str = "kbwatch.budget.classes.v1";
 
 /// Which path produced the data on screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,6 +245,19 @@ impl FleetScanner {
         self.with_budget(|b| {
             let r = f(b);
             save_budget(b);
+            r
+        })
+    }
+
+    /// [`Self::with_stored_budget`] with the per-class budgets nested inside the global one
+    /// (the export APIs' 30/min and 1,000/h): their history is stored beside the global one.
+    pub fn with_stored_budgets<R>(&self, f: impl Fn(&mut BudgetSet) -> R) -> Option<R> {
+        self.with_stored_budget(|global| {
+            let mut set = load_class_budgets();
+            *set.global_mut() = global.clone();
+            let r = f(&mut set);
+            *global = set.global().clone();
+            save_class_budgets(&set);
             r
         })
     }
@@ -544,6 +559,21 @@ fn load_budget(per_minute: u32, per_hour: u32) -> RateBudget {
 fn save_budget(budget: &RateBudget) {
     if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(budget)) {
         let _ = storage.set_item(BUDGET_KEY, &json);
+    }
+}
+
+/// The class budgets' history (the global part of what is stored is not read: the global
+/// budget is [`BUDGET_KEY`]'s). A damaged entry counts as no history.
+fn load_class_budgets() -> BudgetSet {
+    local_storage()
+        .and_then(|s| s.get_item(CLASS_BUDGET_KEY).ok().flatten())
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
+
+fn save_class_budgets(budgets: &BudgetSet) {
+    if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(budgets)) {
+        let _ = storage.set_item(CLASS_BUDGET_KEY, &json);
     }
 }
 

@@ -11,11 +11,11 @@
 //!
 //! ```
 //! use kbwatch_core::connection::{ConnectionCheck, ProbeState};
-//! use kbwatch_core::fleet::rate::RateBudget;
+//! use kbwatch_core::fleet::budgets::BudgetSet;
 //! use kbwatch_core::Endpoints;
 //!
 //! let endpoints = Endpoints::new("https://api.security.microsoft.com".parse().unwrap());
-//! let mut budget = RateBudget::default();
+//! let mut budget = BudgetSet::default();
 //! let mut check = ConnectionCheck::new();
 //! let call = check.next_call(&endpoints, &mut budget, 0).unwrap();
 //! assert_eq!(call.url.path(), "/api/machines");
@@ -32,6 +32,7 @@ use crate::cloud::Cloud;
 use crate::config::{ApiBase, AppConfig, AuthMode};
 use crate::device::DeviceId;
 use crate::endpoints::{Endpoints, MachineQuery};
+use crate::fleet::budgets::{BudgetSet, EndpointClass};
 use crate::fleet::rate::RateBudget;
 use crate::lenient::value_as_text;
 use crate::odata::{ODataPage, PageRequest};
@@ -572,7 +573,7 @@ impl ConnectionCheck {
     pub fn next_call(
         &mut self,
         endpoints: &Endpoints,
-        budget: &mut RateBudget,
+        budget: &mut BudgetSet,
         now_ms: u64,
     ) -> Option<ProbeCall> {
         if self.states.contains(&ProbeState::Running) {
@@ -594,9 +595,11 @@ impl ConnectionCheck {
                     continue;
                 }
             };
-            if !budget.allows(now_ms) {
+            // The export APIs have a budget of their own inside the global one.
+            let class = EndpointClass::of_path(url.path());
+            if !budget.allows(class, now_ms) {
                 let skipped = ProbeState::Skipped(SkipReason::Budget {
-                    available_at_ms: budget.available_at(now_ms),
+                    available_at_ms: budget.available_at(class, now_ms),
                 });
                 for state in &mut self.states[index..] {
                     if *state == ProbeState::Waiting {
@@ -605,7 +608,7 @@ impl ConnectionCheck {
                 }
                 return None;
             }
-            budget.record(now_ms);
+            budget.record(class, now_ms);
             self.states[index] = ProbeState::Running;
             self.requests[index] = Some(shown_request(&url));
             return Some(ProbeCall { index, url });
@@ -635,7 +638,7 @@ impl ConnectionCheck {
         &mut self,
         index: usize,
         result: Result<&str, ApiError>,
-        budget: &mut RateBudget,
+        budget: &mut BudgetSet,
         now_ms: u64,
     ) {
         if self.states.get(index) != Some(&ProbeState::Running) {
@@ -1130,9 +1133,9 @@ mod tests {
     /// Runs the whole check, answering each call with `answer(probe key, url)`.
     fn run(
         answer: impl Fn(&str, &Url) -> Result<String, ApiError>,
-    ) -> (ConnectionCheck, RateBudget) {
+    ) -> (ConnectionCheck, BudgetSet) {
         let mut check = ConnectionCheck::new();
-        let mut budget = RateBudget::default();
+        let mut budget = BudgetSet::default();
         let mut now = 1_000;
         while let Some(call) = check.next_call(&endpoints(), &mut budget, now) {
             let key = check.table()[call.index].probe;
@@ -1269,7 +1272,7 @@ mod tests {
             ProbeState::Skipped(SkipReason::SourceFailed(Finding::Software))
         );
         // Five calls made, each charged to the budget.
-        assert_eq!(budget.calls_in_last(MINUTE_MS, 2_000), 5);
+        assert_eq!(budget.global().calls_in_last(MINUTE_MS, 2_000), 5);
         let report = check.report(&setup(), &user_token("Machine.Read"));
         assert_eq!(report.checked_at_ms, Some(1_000));
         assert_eq!(
@@ -1301,8 +1304,27 @@ mod tests {
     }
 
     #[test]
+    fn the_export_probe_spends_the_export_budget_too() {
+        let (check, budget) = run(|_, _| Ok(page(&[DEVICE, "x"])));
+        assert!(check.is_done());
+        let export = budget
+            .class(EndpointClass::Export)
+            .expect("the export class has a budget");
+        assert_eq!(
+            export.calls_in_last(MINUTE_MS, 5_000),
+            1,
+            "SoftwareVulnerabilitiesByMachine is an export API"
+        );
+        assert_eq!(
+            budget.global().calls_in_last(MINUTE_MS, 5_000) as usize,
+            check.table().len(),
+            "every probe counts in the global budget"
+        );
+    }
+
+    #[test]
     fn the_check_never_calls_past_the_budget() {
-        let mut budget = RateBudget::new(3, 100);
+        let mut budget = BudgetSet::from(RateBudget::new(3, 100));
         let mut check = ConnectionCheck::new();
         let mut calls = 0;
         while let Some(call) = check.next_call(&endpoints(), &mut budget, 500) {

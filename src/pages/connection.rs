@@ -85,7 +85,7 @@ fn ConnectionPage(
         spawn_local(async move {
             let client = client.get_value();
             loop {
-                let call = scanner.with_stored_budget(|budget| {
+                let call = scanner.with_stored_budgets(|budget| {
                     let next =
                         |c: &mut ConnectionCheck| c.next_call(client.endpoints(), budget, now_ms());
                     check.try_update(next).flatten()
@@ -93,7 +93,7 @@ fn ConnectionPage(
                 let Some(call) = call.flatten() else { break };
                 let result = client.probe(&call.url).await;
                 // A 429 holds the budget for its Retry-After.
-                let answered = scanner.with_stored_budget(|budget| {
+                let answered = scanner.with_stored_budgets(|budget| {
                     let result = result.as_deref().map_err(Clone::clone);
                     check.try_update(|c| c.answer(call.index, result, budget, now_ms()))
                 });

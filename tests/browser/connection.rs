@@ -9,7 +9,7 @@ use kbwatch::components::error_banner::ErrorBanner;
 use kbwatch_core::connection::{
     expected_audiences, CheckReport, CheckSetup, ConnectionCheck, TokenView,
 };
-use kbwatch_core::fleet::rate::RateBudget;
+use kbwatch_core::fleet::budgets::BudgetSet;
 use kbwatch_core::token_info::TokenInfo;
 use kbwatch_core::{ApiError, Cloud, Endpoints, ErrorDetail, LoadStatus};
 use leptos::mount::mount_to;
@@ -59,7 +59,7 @@ fn report(jwt: &str) -> CheckReport {
     let info = TokenInfo::decode(jwt).unwrap();
     let token = TokenView::read(&info, &setup.expected_audiences, 1_000);
     let mut check = ConnectionCheck::new();
-    let mut budget = RateBudget::default();
+    let mut budget = BudgetSet::default();
     while let Some(call) = check.next_call(&endpoints, &mut budget, 1_000) {
         let body = format!(r#"{{"value":[{{"id":"{DEVICE}"}}]}}"#);
         let result = match check.table()[call.index].probe {
