@@ -931,6 +931,21 @@ pub fn count_param(name: &str, value: &str, max: usize) -> Result<usize, ApiErro
 }
 
 impl Paging {
+    /// Rows on this page: `$top` (else [`MAX_TOP`]), never more than the server's page size.
+    pub fn limit(&self, page_size: usize) -> usize {
+        self.top.unwrap_or(MAX_TOP).min(page_size.max(1))
+    }
+
+    /// This page of `matching`.
+    pub fn page<'a, T: ?Sized>(&self, matching: &[&'a T], page_size: usize) -> Vec<&'a T> {
+        matching
+            .iter()
+            .skip(self.skip)
+            .take(self.limit(page_size))
+            .copied()
+            .collect()
+    }
+
     /// `$top` (1 to [`MAX_TOP`]) and `$skip` (0 or more) of a list request.
     pub fn parse(top: Option<&str>, skip: Option<&str>) -> Result<Self, ApiError> {
         let top = top.map(|t| count_param("$top", t, MAX_TOP)).transpose()?;

@@ -12,7 +12,7 @@ use crate::catalog::CatalogKb;
 use crate::errors::{ApiError, ODATA_CONTENT_TYPE};
 use crate::faults::FAULT_QUERY;
 use crate::fleet::Machine;
-use crate::odata::{count_param, Filter, Paging, MACHINES, MAX_TOP};
+use crate::odata::{count_param, Filter, Paging, MACHINES};
 use crate::query::{param, param_ignoring_case, query_pairs};
 use crate::software::{ProductFix, Software, SOFTWARE_FILTER};
 use crate::vulns::{
@@ -173,16 +173,7 @@ pub(crate) async fn list_machines(
         .iter()
         .filter(|m| filter.as_ref().is_none_or(|f| f.matches(*m)))
         .collect();
-    let page_limit = paging
-        .top
-        .unwrap_or(MAX_TOP)
-        .min(state.options.page_size.max(1));
-    let page: Vec<&Machine> = matching
-        .iter()
-        .skip(paging.skip)
-        .take(page_limit)
-        .copied()
-        .collect();
+    let page = paging.page(&matching, state.options.page_size);
     if page.is_empty() {
         return Err(ApiError::no_recent_machines());
     }
@@ -241,10 +232,7 @@ pub(crate) async fn machines_vulnerabilities(
         .map(|f| Filter::parse(f, &MACHINE_VULNERABILITY_FILTER))
         .transpose()?;
     let paging = Paging::parse(param(&pairs, "$top"), param(&pairs, "$skip"))?;
-    let page_limit = paging
-        .top
-        .unwrap_or(MAX_TOP)
-        .min(state.options.page_size.max(1));
+    let page_limit = paging.limit(state.options.page_size);
     let (fleet, vulns) = (&state.fleet, &state.vulns);
     let render = |(index, row): (usize, RowRef)| {
         MachineVulnerabilityDto::from_row(&vulns.row(fleet, index, row))
@@ -413,16 +401,7 @@ pub(crate) async fn list_software(
         .iter()
         .filter(|s| filter.as_ref().is_none_or(|f| f.matches(*s)))
         .collect();
-    let page_limit = paging
-        .top
-        .unwrap_or(MAX_TOP)
-        .min(state.options.page_size.max(1));
-    let page: Vec<&Software> = matching
-        .iter()
-        .skip(paging.skip)
-        .take(page_limit)
-        .copied()
-        .collect();
+    let page = paging.page(&matching, state.options.page_size);
     let served = paging.skip + page.len();
     let next = (served < matching.len() && state.options.next_link)
         .then(|| next_link(&headers, "/api/Software", &pairs, served, paging.top));
