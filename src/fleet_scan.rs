@@ -232,10 +232,7 @@ impl FleetScanner {
 
     /// Holds every call until `until_ms` (a 429's `Retry-After` seen beside the scan).
     pub fn hold_until(&self, until_ms: u64) {
-        self.with_budget(|b| {
-            b.hold_until(until_ms);
-            save_budget(b);
-        });
+        self.with_stored_budget(|b| b.hold_until(until_ms));
     }
 
     /// Applies `f` to the session's budget (the running scan's when a scan holds it) and

@@ -9,7 +9,6 @@
 
 use futures::future::LocalBoxFuture;
 use kbwatch_core::api_error::MAX_THROTTLE_WAITS;
-use kbwatch_core::fleet::plan::FleetPath;
 use kbwatch_core::overview::{DrillDown, ProductOverview};
 use kbwatch_core::{ApiError, KbId};
 use leptos::prelude::*;
@@ -124,13 +123,5 @@ impl ProductScan {
     pub fn close_drill_down(&self) {
         self.drill_kb.set(None);
         self.drill.clear();
-    }
-
-    /// Which path produced the fleet figures on screen.
-    pub fn path(&self) -> Option<FleetPath> {
-        self.overview
-            .state()
-            .with(|s| s.value.is_some())
-            .then_some(FleetPath::PerProduct)
     }
 }

@@ -153,9 +153,7 @@ impl ApiClient {
 
     /// The seed endpoint: missing KBs of one device (following a nextLink if one comes).
     pub async fn missing_kbs(&self, id: &DeviceId) -> Result<Collection<MissingKb>, ApiError> {
-        let url = self.endpoints.missing_kbs(id);
-        self.collection(url.clone(), &url, None, |_| url.clone())
-            .await
+        self.unpaged(self.endpoints.missing_kbs(id)).await
     }
 
     /// One device's missing KBs: the per-device call, or, once the API has refused it (403:
@@ -273,9 +271,7 @@ impl ApiClient {
         &self,
         id: &SoftwareId,
     ) -> Result<Collection<MissingKb>, ApiError> {
-        let url = self.endpoints.software_missing_kbs(id);
-        self.collection(url.clone(), &url, None, |_| url.clone())
-            .await
+        self.unpaged(self.endpoints.software_missing_kbs(id)).await
     }
 
     /// The devices missing `kb`, from every page of its `machinesVulnerabilities` rows
@@ -316,6 +312,13 @@ impl ApiClient {
     pub async fn probe(&self, url: &Url) -> Result<String, ApiError> {
         let token = self.tokens.bearer(false).await?;
         self.send(url, &token).await
+    }
+
+    /// A list the API documents without paging: read whole, following a nextLink if one
+    /// comes anyway.
+    async fn unpaged<T: DeserializeOwned>(&self, url: Url) -> Result<Collection<T>, ApiError> {
+        self.collection(url.clone(), &url, None, |_| url.clone())
+            .await
     }
 
     async fn collection<T: DeserializeOwned>(

@@ -7,9 +7,6 @@ use super::row_window::WindowedTable;
 use super::sort_header::SortHeader;
 use crate::messages;
 
-/// Row height in windowed mode (fixed by `.table-windowed` in the stylesheet).
-const ROW_HEIGHT_PX: usize = 44;
-
 /// The device rows, already filtered and sorted. Each name is a real link (shareable, opens in
 /// a new tab with a middle click) to the view of that device.
 ///
@@ -40,7 +37,6 @@ pub fn DeviceTable(
             testid="device-table"
             total
             whole_max_rows=WHOLE_TABLE_MAX_ROWS
-            row_height_px=ROW_HEIGHT_PX
             items=Callback::new(move |(first, last): (usize, usize)| {
                 if started.get() {
                     rows.with(|r| r[first..last].to_vec())

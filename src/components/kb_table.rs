@@ -7,9 +7,6 @@ use super::row_window::WindowedTable;
 use super::sort_header::SortHeader;
 use crate::messages;
 
-/// Row height in windowed mode (fixed by `.table-windowed` in the stylesheet).
-const ROW_HEIGHT_PX: usize = 44;
-
 /// The missing-KB table. `rows` are positions into `kbs`, already filtered and sorted by the
 /// caller. Large tables scroll in their own box and render only what is visible;
 /// `aria-rowcount`/`aria-rowindex` keep the full size known to screen readers, and the box is
@@ -29,7 +26,6 @@ pub fn KbTable(
             testid="kb-table"
             total
             whole_max_rows=WHOLE_TABLE_MAX_ROWS
-            row_height_px=ROW_HEIGHT_PX
             items=Callback::new(move |(first, last): (usize, usize)| rows.with(|r| r[first..last].to_vec()))
             // Keyed by position in the device's list: filtering removes rows and sorting moves
             // them; only rows that come into view are built.

@@ -4,6 +4,17 @@
 use kbwatch_core::row_window::visible_rows;
 use leptos::prelude::*;
 
+/// Row height in windowed mode: `.table-windowed tbody tr` in the stylesheet, the same for
+/// every windowed table.
+const ROW_HEIGHT_PX: usize = 44;
+
+/// The `items` of a [`WindowedTable`] whose rows are the items of `rows` themselves.
+pub fn slice_of<T: Clone + Send + Sync + 'static>(
+    rows: Signal<Vec<T>>,
+) -> Callback<(usize, usize), Vec<T>> {
+    Callback::new(move |(first, last): (usize, usize)| rows.with(|r| r[first..last].to_vec()))
+}
+
 #[derive(Clone, Copy)]
 struct RowWindow {
     /// Rows in the whole (filtered) table.
@@ -14,12 +25,10 @@ struct RowWindow {
     range: Memo<(usize, usize)>,
     scroll_top: RwSignal<f64>,
     viewport: RwSignal<f64>,
-    row_height_px: usize,
 }
 
 impl RowWindow {
-    /// `row_height_px` must match the stylesheet's row height for the windowed table.
-    fn new(total: Memo<usize>, whole_max_rows: usize, row_height_px: usize) -> Self {
+    fn new(total: Memo<usize>, whole_max_rows: usize) -> Self {
         let scroll_top = RwSignal::new(0.0_f64);
         // Until the box reports its size: 70 % of the window, the box's height in the CSS.
         let viewport = RwSignal::new(
@@ -39,7 +48,7 @@ impl RowWindow {
                 total,
                 scroll_top.get(),
                 viewport.get(),
-                row_height_px as f64,
+                ROW_HEIGHT_PX as f64,
             );
             (rows.start, rows.end)
         });
@@ -49,7 +58,6 @@ impl RowWindow {
             range,
             scroll_top,
             viewport,
-            row_height_px,
         }
     }
 
@@ -81,10 +89,9 @@ impl RowWindow {
         self,
         rows_hidden: impl Fn() -> usize + Copy + Send + Sync + 'static,
     ) -> impl IntoView {
-        let height = self.row_height_px;
         view! {
             <Show when=move || rows_hidden() != 0>
-                <tr class="spacer" aria-hidden="true" style:height=move || format!("{}px", rows_hidden() * height)></tr>
+                <tr class="spacer" aria-hidden="true" style:height=move || format!("{}px", rows_hidden() * ROW_HEIGHT_PX)></tr>
             </Show>
         }
     }
@@ -105,8 +112,6 @@ pub fn WindowedTable<T, K, KF, R, V>(
     /// Rows in the whole table.
     total: Memo<usize>,
     whole_max_rows: usize,
-    /// Must match the stylesheet's row height for windowed tables.
-    row_height_px: usize,
     /// The items of the rows `first..last` of the table.
     items: Callback<(usize, usize), Vec<T>>,
     key: KF,
@@ -121,7 +126,7 @@ where
     R: Fn(T, Signal<usize>) -> V + Send + Sync + Clone + 'static,
     V: IntoView + 'static,
 {
-    let window = RowWindow::new(total, whole_max_rows, row_height_px);
+    let window = RowWindow::new(total, whole_max_rows);
     let range = window.range;
     view! {
         <div class=box_class class:table-windowed=window.windowed tabindex=window.tab_index() on:scroll=window.on_scroll()>

@@ -8,7 +8,7 @@ use kbwatch_core::{DeviceId, KbId, LoadStatus, Loadable};
 use leptos::prelude::*;
 
 use crate::components::error_banner::ErrorBanner;
-use crate::components::row_window::WindowedTable;
+use crate::components::row_window::{slice_of, WindowedTable};
 use crate::messages;
 
 /// Each path's call cost and API time, which one answers the view on screen, and a button to
@@ -82,8 +82,7 @@ pub fn ProductOverviewPanel(
                 testid="overview-table"
                 total
                 whole_max_rows=kbwatch_core::device_list::WHOLE_TABLE_MAX_ROWS
-                row_height_px=44
-                items=Callback::new(move |(first, last): (usize, usize)| rows.with(|r| r[first..last].to_vec()))
+                items=slice_of(rows)
                 key=|kb: &OverviewKb| (kb.id.clone(), kb.devices, kb.cves)
                 row=move |kb: OverviewKb, row_index| view! { <OverviewRow kb row_index selected on_drill/> }
             >
@@ -173,8 +172,7 @@ pub fn DrillDownPanel(
                     testid="drill-table"
                     total
                     whole_max_rows=kbwatch_core::device_list::WHOLE_TABLE_MAX_ROWS
-                    row_height_px=44
-                    items=Callback::new(move |(first, last): (usize, usize)| rows.with(|r| r[first..last].to_vec()))
+                    items=slice_of(rows.into())
                     key=|d: &DrillRow| d.id.clone()
                     row=move |d: DrillRow, row_index| {
                         let href = link_for.run(d.id.clone());

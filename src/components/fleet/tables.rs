@@ -12,25 +12,15 @@ use kbwatch_core::sort::Sort;
 use kbwatch_core::DeviceId;
 use leptos::prelude::*;
 
-use crate::components::row_window::WindowedTable;
+use crate::components::row_window::{slice_of, WindowedTable};
 use crate::components::sort_header::SortHeader;
 use crate::messages;
-
-/// Row height in windowed mode (fixed by `.table-windowed` in the stylesheet).
-const ROW_HEIGHT_PX: usize = 44;
 
 /// The per-device table windows itself above this many rows (a few screens): at 100,000
 /// devices a filter often leaves a few hundred, and putting 100 rows in the DOM at once costs a
 /// keystroke more than a frame on the project's VM, 1,000 rows ~150 ms (`make bench`, figure
 /// 7), where a window of ~15 rows costs ~11 ms.
 const DEVICE_TABLE_WHOLE_MAX_ROWS: usize = 80;
-
-/// The items of rows `first..last` of `rows`.
-fn slice<T: Clone + Send + Sync + 'static>(
-    rows: Signal<Vec<T>>,
-) -> Callback<(usize, usize), Vec<T>> {
-    Callback::new(move |(first, last): (usize, usize)| rows.with(|r| r[first..last].to_vec()))
-}
 
 /// Per KB: devices missing it, CVEs, products, catalog link. A click lists the devices.
 #[component]
@@ -49,8 +39,7 @@ pub fn FleetKbTable(
             testid="fleet-kb-table"
             total
             whole_max_rows=WHOLE_TABLE_MAX_ROWS
-            row_height_px=ROW_HEIGHT_PX
-            items=slice(rows)
+            items=slice_of(rows)
             key=|kb: &FleetKb| kb.row_key()
             row=move |kb: FleetKb, row_index| view! { <FleetKbRow kb row_index selected on_select/> }
         >
@@ -116,7 +105,6 @@ pub fn FleetDeviceTable(
             testid="fleet-device-table"
             total
             whole_max_rows=DEVICE_TABLE_WHOLE_MAX_ROWS
-            row_height_px=ROW_HEIGHT_PX
             items=Callback::new(move |(first, last): (usize, usize)| rows.with(|r| r.slice(first, last)))
             key=|d: &FleetDevice| d.row_key()
             row=move |d: FleetDevice, row_index| {
