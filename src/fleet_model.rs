@@ -100,13 +100,15 @@ pub fn device_rows(
     aggregate: RwSignal<FleetAggregate>,
     view: Signal<FleetView>,
 ) -> Memo<FleetDeviceRows> {
-    let index = Memo::new(move |_| {
-        FleetDeviceRows::new(Arc::new(aggregate.with(FleetDeviceIndex::new)), Vec::new())
-    });
+    // A new aggregate is a new index: no deep comparison of 100,000 devices.
+    let index = Memo::new_with_compare(
+        move |_| Arc::new(aggregate.with(FleetDeviceIndex::new)),
+        |_, _| true,
+    );
     let sort = Memo::new(move |_| view.with(|v| v.device_sort));
     let filter = Memo::new(move |_| view.with(|v| v.device_filter.clone()));
     let order = Memo::new(move |_| {
-        let index = index.get().into_index();
+        let index = index.get();
         let order = index.order(sort.get());
         FleetDeviceRows::new(index, order)
     });
