@@ -315,6 +315,29 @@ mod tests {
         t
     }
 
+    /// `last_start_for` against one-by-one simulation, from a budget with `prior` calls in
+    /// the last hour and a hold of `hold` ms.
+    fn schedule_matches_simulation(
+        per_minute: u32,
+        per_hour: u32,
+        mut prior: Vec<u64>,
+        hold: u64,
+        calls: u64,
+    ) -> Result<(), TestCaseError> {
+        let mut budget = RateBudget::new(per_minute, per_hour);
+        prior.sort_unstable();
+        for t in prior {
+            budget.record(t);
+        }
+        let now = HOUR_MS;
+        budget.hold_until(now + hold);
+        prop_assert_eq!(
+            budget.last_start_for(calls, now),
+            brute_force_last_start(&budget, calls, now)
+        );
+        Ok(())
+    }
+
     proptest! {
         /// Whatever the caller does, if it only starts calls the budget allows, no 60 s or
         /// 3600 s window (anywhere) ever holds more calls than the limits.
@@ -383,18 +406,7 @@ mod tests {
             hold in 0u64..(2 * HOUR_MS),
             calls in 0u64..400,
         ) {
-            let mut budget = RateBudget::new(per_minute, per_hour);
-            let mut prior = prior;
-            prior.sort_unstable();
-            for t in prior {
-                budget.record(t);
-            }
-            let now = HOUR_MS;
-            budget.hold_until(now + hold);
-            prop_assert_eq!(
-                budget.last_start_for(calls, now),
-                brute_force_last_start(&budget, calls, now)
-            );
+            schedule_matches_simulation(per_minute, per_hour, prior, hold, calls)?;
         }
 
         /// The same where the minute limit can keep the hour from ever filling
@@ -407,18 +419,7 @@ mod tests {
             hold in 0u64..(2 * HOUR_MS),
             calls in 0u64..1_500,
         ) {
-            let mut budget = RateBudget::new(per_minute, per_hour);
-            let mut prior = prior;
-            prior.sort_unstable();
-            for t in prior {
-                budget.record(t);
-            }
-            let now = HOUR_MS;
-            budget.hold_until(now + hold);
-            prop_assert_eq!(
-                budget.last_start_for(calls, now),
-                brute_force_last_start(&budget, calls, now)
-            );
+            schedule_matches_simulation(per_minute, per_hour, prior, hold, calls)?;
         }
     }
 }
