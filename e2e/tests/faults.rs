@@ -31,7 +31,7 @@ use kbwatch_e2e::{
     assert_page_healthy, forged_token, free_port, hold_for, mock_options, wait_for, ApiRoute,
     AppAuth, CustomApi, EnvSetup, Page, TestEnv, TestResult, WHOLE_KB_TABLE_MAX,
 };
-use kbwatch_mock::{IdpOptions, MockOptions};
+use kbwatch_mock::{IdpOptions, MockOptions, REDIRECT_TARGET};
 use serde_json::{json, Value};
 
 const COUNTDOWN: &str = "[data-testid=retry-countdown]";
@@ -727,6 +727,42 @@ reload_faults! {
         "value_null",
         "The API's answer has an unexpected shape: \"value\" is null.",
     );
+}
+
+/// A 307 from the API (or a gateway in front of it) is not followed: a browser following it
+/// sends the `Authorization` header along (the mock's target route would see it). The app
+/// says what happened and what to check; the rows stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirect_307_is_not_followed_and_the_token_stays() {
+    let case = Reload::kbs(
+        "redirect",
+        Expect {
+            title: "answered with a redirect, which kbwatch does not follow",
+            action: &["Check apiBase in config.json"],
+            code: None,
+            message: None,
+            correlation_id: false,
+            retry_button: false,
+        },
+        Recovery::Refresh,
+    );
+    let name = "redirect_307_is_not_followed_and_the_token_stays";
+    TestEnv::run_in_browser(case.fault.setup(), name, async |env, page| {
+        let shown = open_a_device(env, &page).await?;
+        case.fault.make(env).await?;
+        page.click(REFRESH).await?;
+        assert_fault_reported(&page, &shown, case.panels, case.expect).await?;
+        let stats = env.mock_stats().await?;
+        let followed = stats["paths"]
+            .as_object()
+            .is_some_and(|paths| paths.keys().any(|p| p.contains(REDIRECT_TARGET)));
+        if followed {
+            return Err(format!("the redirect was followed: {stats}").into());
+        }
+        case.fault.mend(env).await?;
+        recover(&page, &shown, case.panels, case.recovery).await
+    })
+    .await;
 }
 
 /// Every field of every update is null, so no record has a usable KB id: the app must say the

@@ -64,7 +64,13 @@ pub enum FaultKind {
     WrongShape,
     /// 400 ODataError.
     BadRequest,
+    /// 307 to [`REDIRECT_TARGET`] on the same origin: a client that follows it sends its
+    /// `Authorization` header there (307 keeps method and headers), which the stats show.
+    Redirect,
 }
+
+/// Where a [`FaultKind::Redirect`] points.
+pub const REDIRECT_TARGET: &str = "/api/redirected-here";
 
 /// Default `Retry-After` of a throttle fault when none is given.
 pub const DEFAULT_RETRY_AFTER_SECS: u64 = 1;
@@ -120,6 +126,7 @@ impl FaultKind {
             "valuenull" => Self::ValueNull,
             "wrongshape" => Self::WrongShape,
             "badrequest" | "400" => Self::BadRequest,
+            "redirect" | "307" => Self::Redirect,
             _ => return Err(FaultError::UnknownKind(name.trim().to_owned())),
         })
     }
@@ -143,6 +150,7 @@ impl FaultKind {
             Self::ValueNull => "value_null",
             Self::WrongShape => "wrong_shape",
             Self::BadRequest => "bad_request",
+            Self::Redirect => "redirect",
         }
     }
 
@@ -406,6 +414,11 @@ async fn apply(kind: FaultKind, path: &str, request: Request, next: Next) -> Res
                 .into_response()
         }
         FaultKind::BadGatewayHtml => html(StatusCode::BAD_GATEWAY, BAD_GATEWAY_PAGE),
+        FaultKind::Redirect => (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(header::LOCATION, REDIRECT_TARGET)],
+        )
+            .into_response(),
         FaultKind::ServiceUnavailableHtml => {
             html(StatusCode::SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_PAGE)
         }
@@ -554,6 +567,7 @@ mod tests {
             })
         );
         assert_eq!("bad-gateway-html".parse(), Ok(FaultKind::BadGatewayHtml));
+        assert_eq!("redirect".parse(), Ok(FaultKind::Redirect));
         assert_eq!("500".parse(), Ok(FaultKind::ServerError));
         assert_eq!("slow;ms=20".parse(), Ok(FaultKind::Slow { ms: 20 }));
         assert_eq!(

@@ -51,7 +51,7 @@ use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 
 pub use errors::ApiError;
-pub use faults::{FaultKind, FaultRule};
+pub use faults::{FaultKind, FaultRule, REDIRECT_TARGET};
 pub use fleet::Fleet;
 pub use idp::{DemoUser, Idp, IdpOptions};
 
