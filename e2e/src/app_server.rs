@@ -83,7 +83,7 @@ impl AppServer {
             )
             .into());
         }
-        let router = Router::new()
+        let site = Router::new()
             .route("/config.json", get(move || async move { Json(config) }))
             .fallback_service(ServeDir::new(dist).fallback(ServeFile::new(index)))
             .layer(axum::middleware::from_fn(
@@ -101,6 +101,11 @@ impl AppServer {
                     }
                 },
             ));
+        // Repeated slashes count as one, as nginx's `merge_slashes` (its default) and the
+        // mock's static listener treat them: `//config.json` is `/config.json`.
+        let router = Router::new()
+            .fallback_service(site)
+            .layer(axum::middleware::map_request(merge_slashes));
         Ok(AppServer {
             server: LocalServer::start(router, "e2e app server").await?,
         })
@@ -110,4 +115,29 @@ impl AppServer {
     pub fn url(&self) -> String {
         self.server.url()
     }
+}
+
+/// `request` with every run of slashes in its path made one.
+async fn merge_slashes(mut request: axum::extract::Request) -> axum::extract::Request {
+    let uri = request.uri();
+    if uri.path().contains("//") {
+        let mut merged = String::with_capacity(uri.path().len());
+        for c in uri.path().chars() {
+            if !(c == '/' && merged.ends_with('/')) {
+                merged.push(c);
+            }
+        }
+        if let Some(query) = uri.query() {
+            merged.push('?');
+            merged.push_str(query);
+        }
+        if let Ok(path_and_query) = merged.parse() {
+            let mut parts = uri.clone().into_parts();
+            parts.path_and_query = Some(path_and_query);
+            if let Ok(merged) = axum::http::Uri::from_parts(parts) {
+                *request.uri_mut() = merged;
+            }
+        }
+    }
+    request
 }

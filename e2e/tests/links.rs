@@ -5,17 +5,22 @@
 //! Microsoft's documented https hosts, for the update catalog), and a click stays there.
 
 use kbwatch_e2e::selectors::{DEVICE_HEADER, DEVICE_LINK, DEVICE_ROW};
-use kbwatch_e2e::{mock_options, EnvSetup, Page, Serving, TestEnv, TestResult};
+use kbwatch_e2e::{
+    mock_options, wait_for, EnvSetup, Page, Serving, TestEnv, TestResult, DEFAULT_TIMEOUT,
+};
 use url::Url;
 
 /// Paths that read as a host: protocol-relative, with a backslash (which browsers turn into
-/// a slash), and percent-encoded forms of both.
-const HOSTILE_PATHS: [&str; 5] = [
-    "//evil.example",
-    "//evil.example/",
-    "/\\evil.example",
-    "/%2F%2Fevil.example",
-    "/%5Cevil.example",
+/// a slash), and percent-encoded forms of both; and whether the app starts there. On
+/// `//evil.example/` the page's directory is `//evil.example/`, where the build's files are
+/// not (the build's URLs are relative, so that it works from any sub-path of a host): the
+/// server answers those with `index.html`, the app's code does not load, and nothing renders.
+const HOSTILE_PATHS: [(&str, bool); 5] = [
+    ("//evil.example", true),
+    ("//evil.example/", false),
+    ("/\\evil.example", true),
+    ("/%2F%2Fevil.example", true),
+    ("/%5Cevil.example", true),
 ];
 
 /// External hosts the app links to (the KB catalog and support pages, the device portal).
@@ -56,14 +61,43 @@ async fn assert_links_stay(page: &Page, origin: &str, opened: &str) -> TestResul
     Ok(())
 }
 
+/// Where the app's code cannot load: once the page has loaded (its module scripts have run or
+/// failed), there is no link and no part of the app.
+async fn assert_nothing_renders(page: &Page, opened: &str) -> TestResult {
+    let state = "return document.readyState;";
+    wait_for("the page to load", DEFAULT_TIMEOUT, || async move {
+        let ready: String = page.eval(state, vec![]).await?;
+        Ok(if ready == "complete" {
+            Ok(())
+        } else {
+            Err(ready)
+        })
+    })
+    .await?;
+    let links = resolved_links(page).await?;
+    let rendered = page.count("[data-testid]").await?;
+    if !links.is_empty() || rendered > 0 {
+        return Err(format!(
+            "opened on {opened:?}: the app was not expected to start, yet {rendered} of its \
+             elements and the links {links:?} are there"
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// Opens the app on each hostile path, checks every link, clicks a device link and checks
 /// the page is still the app's, showing that device.
 async fn links_stay_on_the_origin(serving: Serving, name: &str) {
     let setup = EnvSetup::new(mock_options()).serving(serving);
     TestEnv::run_in_browser(setup, name, async |env, page| {
         let origin = origin_of(&env.app_url())?;
-        for path in HOSTILE_PATHS {
+        for (path, starts) in HOSTILE_PATHS {
             page.open(path).await?;
+            if !starts {
+                assert_nothing_renders(&page, path).await?;
+                continue;
+            }
             page.wait_any(DEVICE_ROW).await?;
             assert_links_stay(&page, &origin, path).await?;
 
