@@ -26,6 +26,10 @@ impl AppContext {
             config.request_timeout_secs,
             config.device_page_size,
         );
+        let client = match &config.auth {
+            AuthMode::Msal(msal) => client.with_registration(&msal.tenant_id, &msal.client_id),
+            _ => client,
+        };
         Self {
             config,
             client,

@@ -17,6 +17,7 @@ use kbwatch_core::fleet::rate::{RateBudget, HOUR_MS};
 use kbwatch_core::fleet::scan::{
     CallOutcome, FleetScan, ScanFailure, ScanPlan, ScanPolicy, ScanProgress, ScanStep,
 };
+use kbwatch_core::fleet::storage_keys::{is_fleet_cache_key, other_fleet_caches, StorageScope};
 use kbwatch_core::{ApiError, Device, DeviceId, MissingKb};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -25,13 +26,10 @@ use crate::api::ApiClient;
 use crate::clock::now_ms;
 use crate::product_overview::ProductScan;
 
-/// sessionStorage key of the per-device results (data only, never tokens).
-const CACHE_KEY: &str = "kbwatch.fleet.v1";
-/// localStorage key of the budget's recent call times, so a reload or a second tab does not
-/// start a fresh budget (times only, never data or tokens).
-const BUDGET_KEY: &str = "kbwatch.budget.v1";
-/// localStorage key of the per-class budgets nested in it (times only).
-const CLASS_BUDGET_KEY: &str = "kbwatch.budget.classes.v1";
+// Storage keys name their owner (`kbwatch_core::fleet::storage_keys`): the per-device results
+// in sessionStorage (data only, never tokens) are the signed-in account's; the budget's recent
+// call times in localStorage (times only), so a reload or a second tab does not start a fresh
+// budget, are the tenant application's, nested class budgets beside them.
 
 /// Which path produced the data on screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +92,7 @@ impl ScannerSlot {
         }
         match self.scanner.get_value() {
             Some(scanner) => scanner.clear_cache(),
-            None => remove_stored_cache(),
+            None => remove_stored_caches(),
         }
     }
 }
@@ -132,6 +130,7 @@ pub struct FleetScanner {
 
 impl FleetScanner {
     pub fn new(client: ApiClient, settings: FleetSettings) -> Self {
+        let scope = client.storage_scope();
         Self {
             aggregate: RwSignal::new(FleetAggregate::new()),
             progress: RwSignal::new(None),
@@ -146,8 +145,8 @@ impl FleetScanner {
             bulk_pages: RwSignal::new(None),
             bulk_error: RwSignal::new(None),
             scan: StoredValue::new(None),
-            budget: StoredValue::new(load_budget(settings.per_minute, settings.per_hour)),
-            cache: StoredValue::new(load_cache()),
+            budget: StoredValue::new(load_budget(&scope, settings.per_minute, settings.per_hour)),
+            cache: StoredValue::new(load_cache(&scope)),
             scope: StoredValue::new(HashMap::new()),
             generation: StoredValue::new(0),
             max_age_ms: StoredValue::new(u64::from(settings.max_age_minutes) * 60_000),
@@ -217,7 +216,7 @@ impl FleetScanner {
                 let at = b.available_at(now);
                 if at <= now {
                     b.record(now);
-                    save_budget(b);
+                    self.save_budget(b);
                 }
                 at
             }) else {
@@ -241,7 +240,7 @@ impl FleetScanner {
     pub fn with_stored_budget<R>(&self, f: impl Fn(&mut RateBudget) -> R) -> Option<R> {
         self.with_budget(|b| {
             let r = f(b);
-            save_budget(b);
+            self.save_budget(b);
             r
         })
     }
@@ -250,11 +249,12 @@ impl FleetScanner {
     /// (the export APIs' 30/min and 1,000/h): their history is stored beside the global one.
     pub fn with_stored_budgets<R>(&self, f: impl Fn(&mut BudgetSet) -> R) -> Option<R> {
         self.with_stored_budget(|global| {
-            let mut set = load_class_budgets();
+            let scope = self.storage_scope();
+            let mut set = load_class_budgets(&scope);
             *set.global_mut() = global.clone();
             let r = f(&mut set);
             *global = set.global().clone();
-            save_class_budgets(&set);
+            save_class_budgets(&scope, &set);
             r
         })
     }
@@ -342,7 +342,11 @@ impl FleetScanner {
         // Another tab may have spent budget since this one loaded: of the stored history and
         // this tab's own, the busier one wins (the cautious choice).
         let now = now_ms();
-        let stored = load_budget(self.settings.per_minute, self.settings.per_hour);
+        let stored = load_budget(
+            &self.storage_scope(),
+            self.settings.per_minute,
+            self.settings.per_hour,
+        );
         let own = self.budget.get_value();
         let budget = if stored.calls_in_last(HOUR_MS, now) >= own.calls_in_last(HOUR_MS, now) {
             stored
@@ -494,7 +498,7 @@ impl FleetScanner {
     fn persist_budget(&self) {
         self.scan.with_value(|s| {
             if let Some(s) = s {
-                save_budget(s.budget());
+                self.save_budget(s.budget());
             }
         });
     }
@@ -523,9 +527,10 @@ impl FleetScanner {
         let Ok(json) = self.cache.with_value(serde_json::to_string) else {
             return;
         };
-        let full = storage.set_item(CACHE_KEY, &json).is_err();
+        let key = self.storage_scope().fleet_cache_key();
+        let full = storage.set_item(&key, &json).is_err();
         if full {
-            let _ = storage.remove_item(CACHE_KEY);
+            let _ = storage.remove_item(&key);
         }
         if self.storage_full.get_untracked() != full {
             self.storage_full.set(full);
@@ -536,7 +541,19 @@ impl FleetScanner {
     pub fn clear_cache(&self) {
         self.cache.set_value(ScanCache::new());
         self.aggregate.set(FleetAggregate::new());
-        remove_stored_cache();
+        remove_stored_caches();
+    }
+
+    /// Who the stored entries belong to: whoever the calls are made as now (a replaced token
+    /// may be someone else's).
+    fn storage_scope(&self) -> StorageScope {
+        self.client
+            .try_with_value(ApiClient::storage_scope)
+            .unwrap_or_else(|| StorageScope::new(None, None, None))
+    }
+
+    fn save_budget(&self, budget: &RateBudget) {
+        save_budget(&self.storage_scope(), budget);
     }
 }
 
@@ -544,33 +561,33 @@ fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }
 
-fn load_budget(per_minute: u32, per_hour: u32) -> RateBudget {
+fn load_budget(scope: &StorageScope, per_minute: u32, per_hour: u32) -> RateBudget {
     let mut budget: RateBudget = local_storage()
-        .and_then(|s| s.get_item(BUDGET_KEY).ok().flatten())
+        .and_then(|s| s.get_item(&scope.budget_key()).ok().flatten())
         .and_then(|json| serde_json::from_str(&json).ok())
         .unwrap_or_else(|| RateBudget::new(per_minute, per_hour));
     budget.set_limits(per_minute, per_hour);
     budget
 }
 
-fn save_budget(budget: &RateBudget) {
+fn save_budget(scope: &StorageScope, budget: &RateBudget) {
     if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(budget)) {
-        let _ = storage.set_item(BUDGET_KEY, &json);
+        let _ = storage.set_item(&scope.budget_key(), &json);
     }
 }
 
 /// The class budgets' history (the global part of what is stored is not read: the global
-/// budget is [`BUDGET_KEY`]'s). A damaged entry counts as no history.
-fn load_class_budgets() -> BudgetSet {
+/// budget is [`StorageScope::budget_key`]'s). A damaged entry counts as no history.
+fn load_class_budgets(scope: &StorageScope) -> BudgetSet {
     local_storage()
-        .and_then(|s| s.get_item(CLASS_BUDGET_KEY).ok().flatten())
+        .and_then(|s| s.get_item(&scope.class_budget_key()).ok().flatten())
         .and_then(|json| serde_json::from_str(&json).ok())
         .unwrap_or_default()
 }
 
-fn save_class_budgets(budgets: &BudgetSet) {
+fn save_class_budgets(scope: &StorageScope, budgets: &BudgetSet) {
     if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(budgets)) {
-        let _ = storage.set_item(CLASS_BUDGET_KEY, &json);
+        let _ = storage.set_item(&scope.class_budget_key(), &json);
     }
 }
 
@@ -578,16 +595,39 @@ fn session_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.session_storage().ok()?
 }
 
-fn remove_stored_cache() {
+/// Every key of `storage`.
+fn storage_keys(storage: &web_sys::Storage) -> Vec<String> {
+    let len = storage.length().unwrap_or(0);
+    (0..len)
+        .filter_map(|i| storage.key(i).ok().flatten())
+        .collect()
+}
+
+/// Removes every fleet cache of this tab, whoever it belonged to.
+fn remove_stored_caches() {
     if let Some(storage) = session_storage() {
-        let _ = storage.remove_item(CACHE_KEY);
+        for key in storage_keys(&storage) {
+            if is_fleet_cache_key(&key) {
+                let _ = storage.remove_item(&key);
+            }
+        }
     }
 }
 
 /// A damaged or foreign cache entry is ignored: the scan simply fetches again.
-fn load_cache() -> ScanCache<Vec<MissingKb>> {
-    session_storage()
-        .and_then(|s| s.get_item(CACHE_KEY).ok().flatten())
+/// Another account's results found in this tab are removed unread.
+fn load_cache(scope: &StorageScope) -> ScanCache<Vec<MissingKb>> {
+    let Some(storage) = session_storage() else {
+        return ScanCache::default();
+    };
+    let keys = storage_keys(&storage);
+    for key in other_fleet_caches(keys.iter().map(String::as_str), scope) {
+        let _ = storage.remove_item(key);
+    }
+    storage
+        .get_item(&scope.fleet_cache_key())
+        .ok()
+        .flatten()
         .and_then(|json| serde_json::from_str(&json).ok())
         .unwrap_or_default()
 }

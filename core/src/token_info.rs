@@ -17,6 +17,8 @@ pub struct TokenInfo {
     pub scopes: Vec<String>,
     pub roles: Vec<String>,
     pub tenant_id: Option<String>,
+    /// The application the token was issued to (`appid`, or `azp` of v2 tokens).
+    pub client_id: Option<String>,
     /// Unix seconds.
     pub expires_at: Option<i64>,
 }
@@ -58,6 +60,8 @@ impl TokenInfo {
             #[serde(default, deserialize_with = "crate::lenient::text")]
             appid: Option<String>,
             #[serde(default, deserialize_with = "crate::lenient::text")]
+            azp: Option<String>,
+            #[serde(default, deserialize_with = "crate::lenient::text")]
             aud: Option<String>,
             #[serde(default, deserialize_with = "crate::lenient::text")]
             scp: Option<String>,
@@ -89,7 +93,7 @@ impl TokenInfo {
                 .or(claims.upn)
                 .or(claims.unique_name)
                 .or(claims.name)
-                .or(claims.appid),
+                .or(claims.appid.clone()),
             audience: claims.aud,
             scopes: claims
                 .scp
@@ -97,6 +101,7 @@ impl TokenInfo {
                 .unwrap_or_default(),
             roles: claims.roles,
             tenant_id: claims.tid,
+            client_id: claims.appid.or(claims.azp),
             expires_at: claims.exp.and_then(|v| v.as_f64()).map(|f| f as i64),
         })
     }
@@ -217,6 +222,16 @@ mod tests {
         assert_eq!(info.subject.as_deref(), Some("abc"));
         assert_eq!(info.roles, ["Machine.Read.All"]);
         assert_eq!(info.freshness(0), TokenFreshness::Unknown);
+        assert_eq!(info.client_id.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn the_client_is_appid_or_the_v2_azp() {
+        let v2 = TokenInfo::decode(&jwt(r#"{"azp":"app-2","preferred_username":"u"}"#)).unwrap();
+        assert_eq!(v2.client_id.as_deref(), Some("app-2"));
+        assert_eq!(v2.subject.as_deref(), Some("u"));
+        let none = TokenInfo::decode(&jwt(r#"{"upn":"u"}"#)).unwrap();
+        assert_eq!(none.client_id, None);
     }
 
     #[test]

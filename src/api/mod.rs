@@ -16,6 +16,7 @@ use kbwatch_core::device_list::without_duplicate_ids;
 use kbwatch_core::endpoints::VulnerabilityFilter;
 use kbwatch_core::fallback::KbSource;
 use kbwatch_core::fleet::bulk::MachineVulnerability;
+use kbwatch_core::fleet::storage_keys::StorageScope;
 use kbwatch_core::odata::{next_page, NextPage};
 use kbwatch_core::overview::{DrillDown, DrillDownBuilder};
 use kbwatch_core::software::{Software, SoftwareId};
@@ -24,6 +25,7 @@ use kbwatch_core::{
     ApiError, Collection, Device, DeviceId, DeviceRef, Endpoints, MachineQuery, MissingKb,
     ODataPage, PageRequest,
 };
+use leptos::prelude::WithUntracked;
 use serde::de::DeserializeOwned;
 use url::Url;
 use web_sys::{AbortController, RequestCache};
@@ -91,6 +93,8 @@ pub struct ApiClient {
     device_page_size: u32,
     /// The per-device `getmissingkbs` answered this 403 in this session.
     per_device_refused: Arc<Mutex<Option<ApiError>>>,
+    /// MSAL: the configured tenant and client ID (a pasted token names its own).
+    registration: Option<Arc<(String, String)>>,
 }
 
 impl ApiClient {
@@ -106,6 +110,35 @@ impl ApiClient {
             timeout_secs,
             device_page_size,
             per_device_refused: Arc::default(),
+            registration: None,
+        }
+    }
+
+    /// The app registration the calls are made through (MSAL mode).
+    pub fn with_registration(mut self, tenant_id: &str, client_id: &str) -> Self {
+        self.registration = Some(Arc::new((tenant_id.to_owned(), client_id.to_owned())));
+        self
+    }
+
+    /// Whose stored fleet data and call history the calls add to (read when needed: a
+    /// replaced token may be someone else's).
+    pub fn storage_scope(&self) -> StorageScope {
+        let registration = self.registration.as_deref();
+        let tenant = registration.map(|(t, _)| t.as_str());
+        let client = registration.map(|(_, c)| c.as_str());
+        match self.tokens {
+            TokenSource::Demo => StorageScope::demo(),
+            TokenSource::Pasted(token) => token.with_untracked(|t| {
+                let info = t.as_ref().map(|t| &t.info);
+                StorageScope::new(
+                    info.and_then(|i| i.tenant_id.as_deref()),
+                    info.and_then(|i| i.subject.as_deref()),
+                    info.and_then(|i| i.client_id.as_deref()),
+                )
+            }),
+            TokenSource::Msal(account) => {
+                account.with_untracked(|a| StorageScope::new(tenant, a.as_deref(), client))
+            }
         }
     }
 

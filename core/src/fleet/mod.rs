@@ -18,3 +18,4 @@ pub mod csv_export;
 pub mod plan;
 pub mod rate;
 pub mod scan;
+pub mod storage_keys;
