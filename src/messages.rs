@@ -271,6 +271,10 @@ pub fn api_error(error: &ApiError) -> ErrorText {
             },
             "Check the network, apiBase in config.json and, for direct calls, CORS (or use the proxy). Then retry.".to_owned(),
         ),
+        ApiError::Redirected => (
+            "The API answered with a redirect, which kbwatch does not follow: your sign-in would go along to wherever it points.".to_owned(),
+            "Check apiBase in config.json: it must be the API's own address (or the proxy's path), not one that forwards elsewhere.".to_owned(),
+        ),
         ApiError::Timeout(seconds) => (
             format!("The API did not answer within {seconds} s."),
             "Retry; if this persists, raise refresh.requestTimeoutSeconds in config.json.".to_owned(),

@@ -92,6 +92,10 @@ pub enum ApiError {
     /// The request never got an HTTP answer (DNS, refused connection, CORS, offline).
     #[error("network error: {0}")]
     Network(String),
+    /// The API, or something in front of it, answered with a redirect. kbwatch does not
+    /// follow one: the request would go elsewhere with the bearer token.
+    #[error("redirected")]
+    Redirected,
     /// No answer within the configured time.
     #[error("timed out after {0} s")]
     Timeout(u32),
@@ -141,6 +145,7 @@ impl ApiError {
             | Self::Throttled { detail, .. }
             | Self::Server { detail, .. } => Some(detail),
             Self::Network(_)
+            | Self::Redirected
             | Self::Timeout(_)
             | Self::Malformed(_)
             | Self::SignInRequired { .. } => None,

@@ -1067,6 +1067,7 @@ fn redact_error(error: ApiError) -> ApiError {
         },
         ApiError::Network(reason) => ApiError::Network(text(reason)),
         ApiError::Timeout(secs) => ApiError::Timeout(secs),
+        ApiError::Redirected => ApiError::Redirected,
         ApiError::Malformed(kind) => ApiError::Malformed(match kind {
             MalformedBody::NotJson(s) => MalformedBody::NotJson(text(s)),
             MalformedBody::WrongShape(s) => MalformedBody::WrongShape(text(s)),

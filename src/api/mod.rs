@@ -28,7 +28,7 @@ use kbwatch_core::{
 use leptos::prelude::WithUntracked;
 use serde::de::DeserializeOwned;
 use url::Url;
-use web_sys::{AbortController, RequestCache};
+use web_sys::{AbortController, RequestCache, RequestRedirect, ResponseType};
 
 use crate::auth::TokenSource;
 
@@ -471,13 +471,19 @@ impl ApiClient {
                 ApiError::Network(network_reason(&e))
             }
         };
+        // A redirect is not followed (the browser would send the token along, same-origin):
+        // it arrives as an opaque answer and is reported as what it is.
         let response = Request::get(url.as_str())
             .header("Authorization", &format!("Bearer {token}"))
             .header("Accept", "application/json")
+            .redirect(RequestRedirect::Manual)
             .abort_signal(Some(&controller.signal()))
             .send()
             .await
             .map_err(failed)?;
+        if response.type_() == ResponseType::Opaqueredirect {
+            return Err(ApiError::Redirected);
+        }
         let status = response.status();
         let retry_after = response.headers().get("Retry-After");
         let body = response.text().await.map_err(failed)?;

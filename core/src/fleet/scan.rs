@@ -166,6 +166,7 @@ impl CallOutcome {
             ApiError::Forbidden { .. }
             | ApiError::NotFound(_)
             | ApiError::BadRequest(_)
+            | ApiError::Redirected
             | ApiError::Malformed(_) => Self::Failed(error.clone()),
         }
     }
