@@ -62,6 +62,18 @@ async fn wait_for_stored_results(page: &Page) -> TestResult<Vec<(String, String)
     .await
 }
 
+/// Waits for the scan's stored results and checks they are under the mock Entra ID user's
+/// key (tenant and account); returns the tenant as the key names it.
+async fn wait_for_the_users_results(page: &Page) -> TestResult<String> {
+    let stored = wait_for_stored_results(page).await?;
+    let tenant = DEFAULT_TENANT_ID.to_lowercase();
+    let key = format!("{FLEET_PREFIX}:{tenant}:{USER_KEY_PART}");
+    if keys(&stored) != [key.as_str()] {
+        return Err(format!("fleet results not under {key:?}: {stored:?}").into());
+    }
+    Ok(tenant)
+}
+
 fn keys(entries: &[(String, String)]) -> Vec<&str> {
     entries.iter().map(|(k, _)| k.as_str()).collect()
 }
@@ -121,13 +133,7 @@ async fn a_replaced_token_takes_its_accounts_fleet_results_along() {
         page.type_into(TOKEN_INPUT, &token).await?;
         page.click(TOKEN_SUBMIT).await?;
         page.wait_any(FLEET_PAGE).await?;
-        let stored = wait_for_stored_results(&page).await?;
-        let tenant = DEFAULT_TENANT_ID.to_lowercase();
-        assert_eq!(
-            keys(&stored),
-            [format!("{FLEET_PREFIX}:{tenant}:{USER_KEY_PART}").as_str()],
-            "keyed by the token's tenant and account"
-        );
+        let tenant = wait_for_the_users_results(&page).await?;
         let budgets = entries(&page, "localStorage", BUDGET_PREFIX).await?;
         assert!(
             budgets
@@ -154,13 +160,7 @@ async fn signing_out_leaves_no_fleet_results_and_the_budget_is_the_tenant_applic
         page.open("/?view=fleet").await?;
         page.click(SIGN_IN).await?;
         page.wait_any(FLEET_PAGE).await?;
-        let stored = wait_for_stored_results(&page).await?;
-        let tenant = DEFAULT_TENANT_ID.to_lowercase();
-        assert_eq!(
-            keys(&stored),
-            [format!("{FLEET_PREFIX}:{tenant}:{USER_KEY_PART}").as_str()],
-            "keyed by the configured tenant and the signed-in account"
-        );
+        let tenant = wait_for_the_users_results(&page).await?;
         let budgets = entries(&page, "localStorage", BUDGET_PREFIX).await?;
         let client = DEFAULT_CLIENT_ID.to_lowercase();
         assert_eq!(
