@@ -806,6 +806,210 @@ mod tests {
         assert!(matches!(AppConfig::parse("{"), Err(e) if matches!(e[0], ConfigError::NotJson(_))));
     }
 
+    /// An MSAL config for `cloud` with `extra` (more `auth` keys, leading comma included).
+    fn msal_config(cloud: &str, extra: &str) -> Result<AppConfig, Vec<ConfigError>> {
+        AppConfig::parse(&format!(
+            r#"{{"cloud": "{cloud}", "auth": {{"mode": "msal", "tenantId": "contoso.onmicrosoft.com", "clientId": "11111111-2222-3333-4444-555555555555"{extra}}}}}"#
+        ))
+    }
+
+    /// OIDC metadata whose endpoints are on `host`.
+    fn metadata_on(host: &str) -> String {
+        format!(
+            r#"{{"issuer": "https://{host}/t/v2.0", "authorization_endpoint": "https://{host}/t/oauth2/v2.0/authorize", "token_endpoint": "https://{host}/t/oauth2/v2.0/token", "end_session_endpoint": "https://{host}/t/oauth2/v2.0/logout", "jwks_uri": "https://{host}/t/discovery/v2.0/keys", "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo"}}"#
+        )
+    }
+
+    fn off_host(key: &str, host: &str, cloud: Cloud) -> ConfigError {
+        invalid(
+            key,
+            host,
+            &format!(
+                "{}, the sign-in host of the {cloud} cloud",
+                cloud.authority_host()
+            ),
+        )
+    }
+
+    #[test]
+    fn authority_hosts_are_pinned_to_the_clouds_sign_in_host() {
+        let on_microsoft = format!(
+            r#", "authority": "https://login.microsoftonline.com/contoso.onmicrosoft.com", "knownAuthorities": ["login.microsoftonline.com"], "authorityMetadata": {}"#,
+            metadata_on("login.microsoftonline.com")
+        );
+        assert!(msal_config("commercial", &on_microsoft).is_ok());
+        let gov = on_microsoft.replace("microsoftonline.com", "microsoftonline.us");
+        assert!(msal_config("gcc-high", &gov).is_ok());
+        // The metadata may also come as JSON text.
+        let as_text = format!(
+            r#", "authorityMetadata": {:?}"#,
+            metadata_on("login.microsoftonline.com")
+        );
+        assert!(msal_config("gcc", &as_text).is_ok());
+
+        assert_eq!(
+            msal_config("gcc-high", &on_microsoft).unwrap_err(),
+            vec![
+                off_host(
+                    "auth.authority",
+                    "login.microsoftonline.com",
+                    Cloud::GccHigh
+                ),
+                off_host(
+                    "auth.knownAuthorities",
+                    "login.microsoftonline.com",
+                    Cloud::GccHigh
+                ),
+                off_host(
+                    "auth.authorityMetadata.issuer",
+                    "login.microsoftonline.com",
+                    Cloud::GccHigh
+                ),
+                off_host(
+                    "auth.authorityMetadata.authorization_endpoint",
+                    "login.microsoftonline.com",
+                    Cloud::GccHigh
+                ),
+                off_host(
+                    "auth.authorityMetadata.token_endpoint",
+                    "login.microsoftonline.com",
+                    Cloud::GccHigh
+                ),
+                off_host(
+                    "auth.authorityMetadata.end_session_endpoint",
+                    "login.microsoftonline.com",
+                    Cloud::GccHigh
+                ),
+                off_host(
+                    "auth.authorityMetadata.jwks_uri",
+                    "login.microsoftonline.com",
+                    Cloud::GccHigh
+                ),
+            ]
+        );
+        for (extra, key, host) in [
+            (
+                r#", "authority": "https://evil.example/contoso""#,
+                "auth.authority",
+                "evil.example",
+            ),
+            (
+                r#", "authority": "https://login.microsoftonline.com.evil.example/t""#,
+                "auth.authority",
+                "login.microsoftonline.com.evil.example",
+            ),
+            (
+                r#", "authority": "https://login.microsoftonline.com:8443/t""#,
+                "auth.authority",
+                "login.microsoftonline.com:8443",
+            ),
+            (
+                r#", "knownAuthorities": ["login.microsoftonline.com", "127.0.0.1:8443"]"#,
+                "auth.knownAuthorities",
+                "127.0.0.1:8443",
+            ),
+            (
+                r#", "authorityMetadata": {"token_endpoint": "https://evil.example/token"}"#,
+                "auth.authorityMetadata.token_endpoint",
+                "evil.example",
+            ),
+        ] {
+            assert_eq!(
+                msal_config("commercial", extra).unwrap_err(),
+                vec![off_host(key, host, Cloud::Commercial)],
+                "{extra}"
+            );
+        }
+        assert_eq!(
+            msal_config("commercial", r#", "authorityMetadata": "not json""#).unwrap_err(),
+            vec![wrong_type(
+                "auth.authorityMetadata",
+                "an object (OIDC metadata)"
+            )]
+        );
+    }
+
+    #[test]
+    fn only_the_test_setting_lets_a_config_sign_in_elsewhere() {
+        let mock = format!(
+            r#", "authority": "https://127.0.0.1:8443/t", "knownAuthorities": ["127.0.0.1:8443"], "authorityMetadata": {}"#,
+            metadata_on("127.0.0.1:8443")
+        );
+        let allowed = format!(r#"{mock}, "testOnlyAllowAnyAuthority": true"#);
+        let AuthMode::Msal(msal) = msal_config("commercial", &allowed).unwrap().auth else {
+            panic!("not msal")
+        };
+        assert_eq!(msal.authority.as_str(), "https://127.0.0.1:8443/t");
+        assert_eq!(msal.known_authorities, ["127.0.0.1:8443"]);
+
+        let off = format!(r#"{mock}, "testOnlyAllowAnyAuthority": false"#);
+        assert_eq!(msal_config("commercial", &off).unwrap_err().len(), 7);
+        assert_eq!(
+            msal_config("commercial", r#", "testOnlyAllowAnyAuthority": "yes""#).unwrap_err(),
+            vec![wrong_type(
+                "auth.testOnlyAllowAnyAuthority",
+                "true or false"
+            )]
+        );
+        // Still https, and still no credentials, with the setting on.
+        let http = r#", "testOnlyAllowAnyAuthority": true, "authority": "http://127.0.0.1:8443/t""#;
+        assert!(msal_config("commercial", http).is_err());
+    }
+
+    #[test]
+    fn a_password_in_any_url_is_refused_like_a_user_name() {
+        for api_base in [
+            "https://:secret@api.security.microsoft.com",
+            "https://user@api.security.microsoft.com",
+            "https://user:secret@api.security.microsoft.com",
+            "http://:secret@127.0.0.1:8787",
+        ] {
+            let text = format!(r#"{{"apiBase": "{api_base}", "auth": {{"mode": "demo"}}}}"#);
+            let errors = AppConfig::parse(&text).unwrap_err();
+            assert!(
+                matches!(&errors[..], [ConfigError::InvalidValue { key, .. }] if key == "apiBase"),
+                "{api_base}: {errors:?}"
+            );
+            assert!(!format!("{errors:?}").contains("secret"), "{errors:?}");
+        }
+        for extra in [
+            r#", "authority": "https://:secret@login.microsoftonline.com/t""#,
+            r#", "redirectUri": "https://:secret@kb.example/redirect.html""#,
+            r#", "authorityMetadata": {"token_endpoint": "https://:secret@login.microsoftonline.com/t/token"}"#,
+            r#", "testOnlyAllowAnyAuthority": true, "authorityMetadata": {"jwks_uri": "https://:secret@127.0.0.1/keys"}"#,
+        ] {
+            let errors = msal_config("commercial", extra).unwrap_err();
+            assert_eq!(errors.len(), 1, "{extra}: {errors:?}");
+            assert!(!format!("{errors:?}").contains("secret"), "{errors:?}");
+        }
+    }
+
+    #[test]
+    fn values_echoed_in_problems_are_quoted_cut_and_escaped() {
+        let errors = AppConfig::parse(
+            r#"{"\u202eyek": 1, "auth": {"mode": "demo\u2066"}, "apiBase": "https://evil.example/\u202e?aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors[0],
+            ConfigError::UnknownKey {
+                key: "\"\\u{202e}yek\"".into(),
+                suggestion: None
+            }
+        );
+        for error in &errors {
+            let text = format!("{error}");
+            assert!(
+                !text
+                    .chars()
+                    .any(|c| c.is_control() || crate::quote::is_format(c)),
+                "{text:?}"
+            );
+            assert!(text.chars().count() < 250, "{text:?}");
+        }
+        assert!(format!("{}", errors[1]).contains("\\u{202e}"), "{errors:?}");
+    }
+
     proptest! {
         #[test]
         fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
