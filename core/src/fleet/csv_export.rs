@@ -1,10 +1,12 @@
 //! CSV exports of the fleet tables, the device × KB matrix and one device's missing KBs.
 //!
-//! RFC 4180 (comma, `"` quoting, CRLF line ends), UTF-8 without a byte-order mark: the
-//! download code prepends one if a spreadsheet needs it. Every cell that a spreadsheet would
-//! read as a formula (first character `=`, `+`, `-`, `@`, tab or carriage return) gets a
-//! leading `'`, because device names, update names and product names come from the API and
-//! may be hostile.
+//! RFC 4180 (comma, every field in `"` quotes, CRLF line ends), UTF-8 without a byte-order
+//! mark: the download code prepends one if a spreadsheet needs it. Device names, update names
+//! and product names come from the API and may be hostile, and a spreadsheet whose list
+//! separator is `;` (Dutch or German Excel) or tab splits the file elsewhere than at its
+//! commas. So every field is quoted, and a `'` goes before a cell that would start a
+//! formula: one starting with `=`, `+`, `-`, `@` (after leading whitespace), a tab or a
+//! carriage return ([`neutralise`]).
 //!
 //! ```
 //! use kbwatch_core::fleet::csv_export::device_kbs_csv;
@@ -133,9 +135,18 @@ pub fn device_kbs_csv(kbs: &[MissingKb]) -> String {
     )
 }
 
-/// The cell as written: a `'` in front of anything a spreadsheet would evaluate.
+/// Characters a spreadsheet reads as the start of a formula.
+const FORMULA_STARTS: [char; 4] = ['=', '+', '-', '@'];
+
+/// The cell as written: a `'` in front of a cell a spreadsheet would evaluate: one starting
+/// with a formula character (after leading whitespace or invisible characters), a tab or a
+/// carriage return (OWASP's list).
 pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let formula = cell.starts_with(['\t', '\r'])
+        || cell
+            .trim_start_matches(|c: char| c.is_whitespace() || crate::quote::is_format(c))
+            .starts_with(FORMULA_STARTS);
+    if formula {
         std::borrow::Cow::Owned(format!("'{cell}"))
     } else {
         std::borrow::Cow::Borrowed(cell)
@@ -161,29 +172,21 @@ where
 }
 
 fn write_record<C: AsRef<str>>(out: &mut String, cells: impl IntoIterator<Item = C>) {
-    let start = out.len();
     for (i, cell) in cells.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         write_field(out, &neutralise(cell.as_ref()));
     }
-    if out.len() == start {
-        // A lone empty field: quoted, or the record would be an empty line readers skip.
-        out.push_str("\"\"");
-    }
     out.push_str("\r\n");
 }
 
-/// RFC 4180: a field with a comma, a quote or a line break is quoted, its quotes doubled.
+/// Every field quoted, its quotes doubled: a separator of any locale inside a cell stays in
+/// the cell, and a lone empty cell is `""`, not an empty line readers skip.
 fn write_field(out: &mut String, field: &str) {
-    if field.contains([',', '"', '\r', '\n']) {
-        out.push('"');
-        out.push_str(&field.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(field);
-    }
+    out.push('"');
+    out.push_str(&field.replace('"', "\"\""));
+    out.push('"');
 }
 
 #[cfg(test)]
