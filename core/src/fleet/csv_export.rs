@@ -4,9 +4,10 @@
 //! mark: the download code prepends one if a spreadsheet needs it. Device names, update names
 //! and product names come from the API and may be hostile, and a spreadsheet whose list
 //! separator is `;` (Dutch or German Excel) or tab splits the file elsewhere than at its
-//! commas. So every field is quoted, and a `'` goes before a cell that would start a
-//! formula: one starting with `=`, `+`, `-`, `@` (after leading whitespace), a tab or a
-//! carriage return ([`neutralise`]).
+//! commas. So every field is quoted, and a `'` goes before anything that would start a
+//! formula: a cell starting with `=`, `+`, `-`, `@` (after leading whitespace), a tab or a
+//! carriage return, and the same after a `;`, tab or line break inside a cell
+//! ([`neutralise`]).
 //!
 //! ```
 //! use kbwatch_core::fleet::csv_export::device_kbs_csv;
@@ -138,19 +139,52 @@ pub fn device_kbs_csv(kbs: &[MissingKb]) -> String {
 /// Characters a spreadsheet reads as the start of a formula.
 const FORMULA_STARTS: [char; 4] = ['=', '+', '-', '@'];
 
-/// The cell as written: a `'` in front of a cell a spreadsheet would evaluate: one starting
-/// with a formula character (after leading whitespace or invisible characters), a tab or a
-/// carriage return (OWASP's list).
+/// Characters a spreadsheet expecting another list separator than the file's comma splits on:
+/// `;` (Dutch or German Excel), tab, and line breaks. Past the first cell such a reader is
+/// outside the quotes, so what follows one of them inside a cell starts a cell of its own.
+const SPLITS: [char; 4] = [';', '\t', '\r', '\n'];
+
+/// The cell as written: a `'` before anything a spreadsheet would evaluate — at the start of a
+/// cell that begins with a formula character (after leading whitespace or invisible
+/// characters), a tab or a carriage return (OWASP's list), and just after a separator inside
+/// the cell that is followed by such a start, by a quote, or by the cell's end (where a
+/// misreading reader would find a quote and lose track of which quotes open a cell).
 pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
-    let formula = cell.starts_with(['\t', '\r'])
-        || cell
-            .trim_start_matches(|c: char| c.is_whitespace() || crate::quote::is_format(c))
-            .starts_with(FORMULA_STARTS);
-    if formula {
-        std::borrow::Cow::Owned(format!("'{cell}"))
-    } else {
-        std::borrow::Cow::Borrowed(cell)
+    let at_start = starts_a_formula(cell);
+    let inner: Vec<usize> = cell
+        .char_indices()
+        .filter(|&(_, c)| SPLITS.contains(&c))
+        .map(|(i, c)| i + c.len_utf8())
+        .filter(|&after| {
+            let rest = &cell[after..];
+            // CR LF is one line break: the LF after it decides.
+            !(cell[..after].ends_with('\r') && rest.starts_with('\n'))
+                && (rest.is_empty() || rest.starts_with('"') || starts_a_formula(rest))
+        })
+        .collect();
+    if !at_start && inner.is_empty() {
+        return std::borrow::Cow::Borrowed(cell);
     }
+    let mut out = String::with_capacity(cell.len() + inner.len() + 1);
+    if at_start {
+        out.push('\'');
+    }
+    let mut from = 0;
+    for at in inner {
+        out.push_str(&cell[from..at]);
+        out.push('\'');
+        from = at;
+    }
+    out.push_str(&cell[from..]);
+    std::borrow::Cow::Owned(out)
+}
+
+/// Whether a spreadsheet would evaluate a cell starting with `text`.
+fn starts_a_formula(text: &str) -> bool {
+    text.starts_with(['\t', '\r'])
+        || text
+            .trim_start_matches(|c: char| c.is_whitespace() || crate::quote::is_format(c))
+            .starts_with(FORMULA_STARTS)
 }
 
 /// The one CSV writer: header plus rows, every cell neutralised.
@@ -399,7 +433,7 @@ mod tests {
 
     /// Whether a spreadsheet would evaluate `cell`: a formula character first once leading
     /// whitespace is skipped, or a tab or carriage return first (OWASP's list).
-    fn starts_a_formula(cell: &str) -> bool {
+    fn spreadsheet_would_evaluate(cell: &str) -> bool {
         cell.starts_with(['\t', '\r'])
             || cell
                 .trim_start()
@@ -437,7 +471,7 @@ mod tests {
             let table = parse_with(&csv, b';');
             for row in &table {
                 for parsed in row {
-                    assert!(!starts_a_formula(parsed), "{parsed:?} in {csv:?}");
+                    assert!(!spreadsheet_would_evaluate(parsed), "{parsed:?} in {csv:?}");
                 }
             }
             // Alone on its line, it is one cell under `;` as under `,`.
@@ -485,7 +519,7 @@ mod tests {
             prop_assert_eq!(parse_with(&csv, b','), expected);
             for separator in SEPARATORS {
                 for cell in parse_with(&csv, separator).iter().flatten() {
-                    prop_assert!(!starts_a_formula(cell), "{:?} under {:?} in {:?}", cell, separator as char, csv);
+                    prop_assert!(!spreadsheet_would_evaluate(cell), "{:?} under {:?} in {:?}", cell, separator as char, csv);
                 }
                 for cell in rows.iter().flatten() {
                     let alone = write_csv(&["one"], [[cell]]);
@@ -513,13 +547,12 @@ mod tests {
                     prop_assert!(!cell.starts_with(FORMULA_STARTS), "{:?}", cell);
                 }
             }
-            // Names survive the round trip, with at most a leading `'`.
+            // Names survive the round trip, with at most a `'` before each formula start.
             let device_rows = f.device_rows(&FleetDeviceFilter::default(), Sort::default());
             let table = parse(&devices_csv(&device_rows));
             for (row, device) in table[1..].iter().zip(&device_rows) {
                 let cell = &row[0];
-                let quoted = format!("'{}", device.name);
-                prop_assert!(cell == &device.name || *cell == quoted, "{:?}", cell);
+                prop_assert_eq!(cell.replace('\'', ""), device.name.replace('\'', ""));
             }
         }
     }
