@@ -1,5 +1,6 @@
-//! Quoting untrusted text inside a message: `"value"`, with quotes, backslashes and control
-//! characters escaped (`"a\"b\n"`) so a message can never be broken up by what it quotes.
+//! Quoting untrusted text inside a message: `"value"`, with quotes, backslashes, control and
+//! format characters escaped (`"a\"b\n\u{202e}"`) and long text cut (`"aaa…"…`), so a
+//! message can never be broken up, reordered or drowned by what it quotes.
 //!
 //! Rust's `{:?}` does the same but also escapes every non-printable Unicode character, which
 //! takes the tables of printable characters into the wasm; names like "Büro" stay readable
@@ -37,13 +38,29 @@ pub fn is_format(c: char) -> bool {
     )
 }
 
-/// `text` in double quotes, quotes, backslashes and control characters escaped.
+/// `text` in double quotes, for a message: quotes and backslashes escaped, control and format
+/// characters (and the line and paragraph separators) written as `\n` or `\u{202e}`, and cut
+/// after [`MAX_QUOTED_CHARS`] characters, marked by `…` after the closing quote. What it quotes
+/// can neither break a message up, nor reorder or hide part of it, nor drown it.
 pub fn quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
+    let mut out = String::with_capacity(text.len().min(MAX_QUOTED_CHARS) + 5);
     out.push('"');
+    let mut room = MAX_QUOTED_CHARS;
     for c in text.chars() {
-        if c == '"' || c == '\\' || c.is_control() {
-            out.extend(c.escape_default());
+        let escape = c == '"'
+            || c == '\\'
+            || c.is_control()
+            || is_format(c)
+            || matches!(c, '\u{2028}' | '\u{2029}');
+        let escaped = c.escape_default();
+        let width = if escape { escaped.len() } else { 1 };
+        if width > room {
+            out.push_str("\"…");
+            return out;
+        }
+        room -= width;
+        if escape {
+            out.extend(escaped);
         } else {
             out.push(c);
         }
