@@ -162,9 +162,10 @@ pub fn config_error(error: &ConfigError) -> String {
     match error {
         ConfigError::NotJson(reason) => format!("config.json is not valid JSON: {reason}"),
         ConfigError::NotAnObject => "config.json must contain a JSON object ({ … }).".to_owned(),
+        // `key` is the file's own text, quoted by core.
         ConfigError::UnknownKey { key, suggestion } => match suggestion {
-            Some(s) => format!("Unknown key \"{key}\". Did you mean \"{s}\"?"),
-            None => format!("Unknown key \"{key}\"."),
+            Some(s) => format!("Unknown key {key}. Did you mean \"{s}\"?"),
+            None => format!("Unknown key {key}."),
         },
         ConfigError::Missing { key } => format!("\"{key}\" is required."),
         ConfigError::WrongType { key, expected } => format!("\"{key}\" must be {expected}."),

@@ -1,7 +1,15 @@
 //! `config.json`, read at run time so a static host can change it without a rebuild.
 //!
 //! Every problem is collected (not just the first), each naming the key, what was found and
-//! what is allowed.
+//! what is allowed. What was found is the file's own text, so it is quoted
+//! ([`crate::quote::quoted`]: escaped, cut to a readable length) and a password in a URL is
+//! masked.
+//!
+//! The sign-in settings (`auth.authority`, `auth.knownAuthorities`, `auth.authorityMetadata`)
+//! must stay on the cloud's sign-in host ([`Cloud::authority_host`]): config.json is the one
+//! file of a static host that changes without a rebuild, and a sign-in page elsewhere collects
+//! passwords. Only `"auth": {"testOnlyAllowAnyAuthority": true}` lifts that, for a test's
+//! stand-in Entra ID (the e2e suite's mock at `https://127.0.0.1:<port>`); never in production.
 
 use serde_json::{Map, Value};
 use url::Url;
@@ -61,9 +69,11 @@ pub struct MsalConfig {
     /// Absolute, or relative to the page; default: `redirect.html` beside `index.html`.
     pub redirect_uri: Option<String>,
     pub cache_location: CacheLocation,
-    /// Authority hosts MSAL should trust without discovery (needed for non-Microsoft hosts).
+    /// Authority hosts MSAL should trust without discovery: the cloud's sign-in host, or with
+    /// the test-only setting a stand-in's `host:port`.
     pub known_authorities: Vec<String>,
-    /// OIDC metadata as JSON text, so MSAL skips its discovery request.
+    /// OIDC metadata as JSON text, so MSAL skips its discovery request; the endpoints MSAL
+    /// reads are on the sign-in host (as above).
     pub authority_metadata: Option<String>,
     /// Renew a token this long before it expires (MSAL's default: 300 s).
     pub token_renewal_offset_secs: u32,
@@ -136,6 +146,7 @@ pub enum ConfigError {
     NotJson(String),
     #[error("config.json must be a JSON object")]
     NotAnObject,
+    /// `key` as the file spells it, quoted ([`crate::quote::quoted`]).
     #[error("unknown key {key}")]
     UnknownKey {
         key: String,
@@ -145,6 +156,7 @@ pub enum ConfigError {
     Missing { key: String },
     #[error("{key} must be {expected}")]
     WrongType { key: String, expected: &'static str },
+    /// `value` quoted ([`crate::quote::quoted`]), a URL's password masked.
     #[error("{key} = {value} is not allowed; allowed: {allowed}")]
     InvalidValue {
         key: String,
@@ -174,6 +186,19 @@ const AUTH_KEYS: &[&str] = &[
     "knownAuthorities",
     "authorityMetadata",
     "tokenRenewalOffsetSeconds",
+    TEST_ONLY_ANY_AUTHORITY,
+];
+/// `auth.testOnlyAllowAnyAuthority`: `true` lets the sign-in settings name another host than
+/// the cloud's sign-in host. For tests against a stand-in Entra ID only (see the module doc).
+pub const TEST_ONLY_ANY_AUTHORITY: &str = "testOnlyAllowAnyAuthority";
+/// The fields of OIDC metadata MSAL.js reads (`OpenIdConfigResponse`): every one a URL on the
+/// sign-in host. Others (`userinfo_endpoint` on Graph, …) are never used by it.
+const METADATA_ENDPOINTS: [&str; 5] = [
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "end_session_endpoint",
+    "jwks_uri",
 ];
 const REFRESH_KEYS: &[&str] = &["requestTimeoutSeconds", "autoRefreshMinutes"];
 
@@ -361,6 +386,20 @@ fn parse_msal(
     let redirect_uri = text("redirectUri", false);
     let cache = text("cacheLocation", false);
     let scope = section.get("scope");
+    let sign_in = SignInHost {
+        cloud,
+        any: match section.get(TEST_ONLY_ANY_AUTHORITY) {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(on)) => *on,
+            Some(_) => {
+                errors.push(wrong_type(
+                    &format!("auth.{TEST_ONLY_ANY_AUTHORITY}"),
+                    "true or false",
+                ));
+                false
+            }
+        },
+    };
 
     if let Some(id) = &client_id {
         if !is_guid(id) {
@@ -386,9 +425,14 @@ fn parse_msal(
     }
     let authority = match &authority_override {
         Some(raw) => match Url::parse(raw) {
+            Ok(url) if has_credentials(&url) => {
+                errors.push(credentials_refused("auth.authority", &url));
+                None
+            }
             Ok(url)
                 if url.scheme() == "https" && url.host_str().is_some() && url.query().is_none() =>
             {
+                sign_in.check_url("auth.authority", &url, errors);
                 Some(url)
             }
             _ => {
@@ -437,16 +481,19 @@ fn parse_msal(
         }
     };
     if let Some(uri) = &redirect_uri {
+        let absolute = Url::parse(uri);
         let ok = if uri.starts_with('/') {
             !uri.starts_with("//")
         } else {
-            Url::parse(uri).is_ok_and(|u| {
+            absolute.as_ref().is_ok_and(|u| {
                 u.scheme() == "https"
                     || (u.scheme() == "http"
                         && matches!(u.host_str(), Some("localhost" | "127.0.0.1")))
             })
         };
-        if !ok {
+        if let Some(url) = absolute.ok().filter(has_credentials) {
+            errors.push(credentials_refused("auth.redirectUri", &url));
+        } else if !ok {
             errors.push(invalid(
                 "auth.redirectUri",
                 uri,
@@ -466,10 +513,22 @@ fn parse_msal(
             Vec::new()
         }
     };
-    let authority_metadata = match section.get("authorityMetadata") {
+    for host in &known_authorities {
+        sign_in.check_host("auth.knownAuthorities", host, errors);
+    }
+    let metadata = match section.get("authorityMetadata") {
         None | Some(Value::Null) => None,
-        Some(object @ Value::Object(_)) => Some(object.to_string()),
-        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Object(object)) => Some(object.clone()),
+        Some(Value::String(text)) => match serde_json::from_str(text) {
+            Ok(Value::Object(object)) => Some(object),
+            _ => {
+                errors.push(wrong_type(
+                    "auth.authorityMetadata",
+                    "an object (OIDC metadata)",
+                ));
+                None
+            }
+        },
         Some(_) => {
             errors.push(wrong_type(
                 "auth.authorityMetadata",
@@ -478,6 +537,10 @@ fn parse_msal(
             None
         }
     };
+    if let Some(metadata) = &metadata {
+        check_metadata(metadata, &sign_in, errors);
+    }
+    let authority_metadata = metadata.map(|m| Value::Object(m).to_string());
     let token_renewal_offset_secs = number_in(
         section.get("tokenRenewalOffsetSeconds"),
         "auth.tokenRenewalOffsetSeconds",
@@ -503,6 +566,74 @@ fn parse_msal(
     }
 }
 
+/// Where MSAL may send the user to sign in: the cloud's sign-in host, or (`any`, the test-only
+/// setting) any host.
+struct SignInHost {
+    cloud: Cloud,
+    any: bool,
+}
+
+impl SignInHost {
+    /// `host` as a `knownAuthorities` entry names it (`host` or `host:port`).
+    fn check_host(&self, key: &str, host: &str, errors: &mut Vec<ConfigError>) {
+        let allowed = self.cloud.authority_host();
+        if !self.any && !host.eq_ignore_ascii_case(allowed) {
+            errors.push(invalid(
+                key,
+                host,
+                &format!("{allowed}, the sign-in host of the {} cloud", self.cloud),
+            ));
+        }
+    }
+
+    fn check_url(&self, key: &str, url: &Url, errors: &mut Vec<ConfigError>) {
+        let host = url.host_str().unwrap_or_default();
+        match url.port() {
+            Some(port) => self.check_host(key, &format!("{host}:{port}"), errors),
+            None => self.check_host(key, host, errors),
+        }
+    }
+}
+
+/// The endpoints of `metadata` MSAL uses: https URLs without credentials on the sign-in host.
+fn check_metadata(
+    metadata: &Map<String, Value>,
+    sign_in: &SignInHost,
+    errors: &mut Vec<ConfigError>,
+) {
+    for field in METADATA_ENDPOINTS {
+        let key = format!("auth.authorityMetadata.{field}");
+        match metadata.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(raw)) => match Url::parse(raw) {
+                Ok(url) if has_credentials(&url) => errors.push(credentials_refused(&key, &url)),
+                Ok(url) if url.scheme() == "https" && url.host_str().is_some() => {
+                    sign_in.check_url(&key, &url, errors);
+                }
+                _ => errors.push(invalid(&key, raw, "an https:// URL")),
+            },
+            Some(_) => errors.push(wrong_type(&key, "an https:// URL (a string)")),
+        }
+    }
+}
+
+/// A user name or a password in a URL: refused wherever config.json takes a URL. Whoever loads
+/// the page can read config.json, and `https://login.microsoftonline.com@evil.example/` is
+/// the classic look-alike.
+fn has_credentials(url: &Url) -> bool {
+    !url.username().is_empty() || url.password().is_some()
+}
+
+/// The problem with `url`'s credentials, the password masked: the error page shows the value.
+fn credentials_refused(key: &str, url: &Url) -> ConfigError {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        // Only a URL without a host refuses a password, and this one has credentials.
+        let _ = shown.set_password(Some("***"));
+    }
+    invalid(key, shown.as_str(), "a URL without a user name or password")
+}
+
 fn is_guid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
@@ -524,10 +655,12 @@ fn parse_api_base(raw: &str) -> Result<ApiBase, ConfigError> {
         };
     }
     let url = Url::parse(raw).map_err(|_| invalid("apiBase", raw, allowed))?;
+    if has_credentials(&url) {
+        return Err(credentials_refused("apiBase", &url));
+    }
     let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && local);
-    if !scheme_ok || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty()
-    {
+    if !scheme_ok || url.query().is_some() || url.fragment().is_some() {
         return Err(invalid("apiBase", raw, allowed));
     }
     Ok(ApiBase::Absolute(url))
@@ -566,7 +699,7 @@ fn check_keys(
                 .filter(|k| strsim::levenshtein(&k.to_lowercase(), &key.to_lowercase()) <= 2)
                 .min_by_key(|k| strsim::levenshtein(k, key));
             errors.push(ConfigError::UnknownKey {
-                key: format!("{prefix}{key}"),
+                key: crate::quote::quoted(&format!("{prefix}{key}")),
                 suggestion,
             });
         }
@@ -774,7 +907,7 @@ mod tests {
             errors,
             vec![
                 ConfigError::UnknownKey {
-                    key: "apibase".into(),
+                    key: crate::quote::quoted("apibase"),
                     suggestion: Some("apiBase")
                 },
                 invalid("cloud", "mars", "commercial, gcc, gcc-high, dod"),
@@ -804,6 +937,210 @@ mod tests {
         }
         assert!(matches!(AppConfig::parse("[1]"), Err(e) if e == vec![ConfigError::NotAnObject]));
         assert!(matches!(AppConfig::parse("{"), Err(e) if matches!(e[0], ConfigError::NotJson(_))));
+    }
+
+    /// An MSAL config for `cloud` with `extra` (more `auth` keys, leading comma included).
+    fn msal_config(cloud: &str, extra: &str) -> Result<AppConfig, Vec<ConfigError>> {
+        AppConfig::parse(&format!(
+            r#"{{"cloud": "{cloud}", "auth": {{"mode": "msal", "tenantId": "contoso.onmicrosoft.com", "clientId": "11111111-2222-3333-4444-555555555555"{extra}}}}}"#
+        ))
+    }
+
+    /// OIDC metadata whose endpoints are on `host`.
+    fn metadata_on(host: &str) -> String {
+        format!(
+            r#"{{"issuer": "https://{host}/t/v2.0", "authorization_endpoint": "https://{host}/t/oauth2/v2.0/authorize", "token_endpoint": "https://{host}/t/oauth2/v2.0/token", "end_session_endpoint": "https://{host}/t/oauth2/v2.0/logout", "jwks_uri": "https://{host}/t/discovery/v2.0/keys", "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo"}}"#
+        )
+    }
+
+    fn off_host(key: &str, host: &str, cloud: Cloud) -> ConfigError {
+        invalid(
+            key,
+            host,
+            &format!(
+                "{}, the sign-in host of the {cloud} cloud",
+                cloud.authority_host()
+            ),
+        )
+    }
+
+    #[test]
+    fn authority_hosts_are_pinned_to_the_clouds_sign_in_host() {
+        let on_microsoft = format!(
+            r#", "authority": "https://login.microsoftonline.com/contoso.onmicrosoft.com", "knownAuthorities": ["login.microsoftonline.com"], "authorityMetadata": {}"#,
+            metadata_on("login.microsoftonline.com")
+        );
+        assert!(msal_config("commercial", &on_microsoft).is_ok());
+        let gov = on_microsoft.replace("microsoftonline.com", "microsoftonline.us");
+        assert!(msal_config("gcc-high", &gov).is_ok());
+        // The metadata may also come as JSON text.
+        let as_text = format!(
+            r#", "authorityMetadata": {:?}"#,
+            metadata_on("login.microsoftonline.com")
+        );
+        assert!(msal_config("gcc", &as_text).is_ok());
+
+        assert_eq!(
+            msal_config("gcc-high", &on_microsoft).unwrap_err(),
+            vec![
+                off_host(
+                    "auth.authority",
+                    "login.microsoftonline.com",
+                    Cloud::GccHigh
+                ),
+                off_host(
+                    "auth.knownAuthorities",
+                    "login.microsoftonline.com",
+                    Cloud::GccHigh
+                ),
+                off_host(
+                    "auth.authorityMetadata.issuer",
+                    "login.microsoftonline.com",
+                    Cloud::GccHigh
+                ),
+                off_host(
+                    "auth.authorityMetadata.authorization_endpoint",
+                    "login.microsoftonline.com",
+                    Cloud::GccHigh
+                ),
+                off_host(
+                    "auth.authorityMetadata.token_endpoint",
+                    "login.microsoftonline.com",
+                    Cloud::GccHigh
+                ),
+                off_host(
+                    "auth.authorityMetadata.end_session_endpoint",
+                    "login.microsoftonline.com",
+                    Cloud::GccHigh
+                ),
+                off_host(
+                    "auth.authorityMetadata.jwks_uri",
+                    "login.microsoftonline.com",
+                    Cloud::GccHigh
+                ),
+            ]
+        );
+        for (extra, key, host) in [
+            (
+                r#", "authority": "https://evil.example/contoso""#,
+                "auth.authority",
+                "evil.example",
+            ),
+            (
+                r#", "authority": "https://login.microsoftonline.com.evil.example/t""#,
+                "auth.authority",
+                "login.microsoftonline.com.evil.example",
+            ),
+            (
+                r#", "authority": "https://login.microsoftonline.com:8443/t""#,
+                "auth.authority",
+                "login.microsoftonline.com:8443",
+            ),
+            (
+                r#", "knownAuthorities": ["login.microsoftonline.com", "127.0.0.1:8443"]"#,
+                "auth.knownAuthorities",
+                "127.0.0.1:8443",
+            ),
+            (
+                r#", "authorityMetadata": {"token_endpoint": "https://evil.example/token"}"#,
+                "auth.authorityMetadata.token_endpoint",
+                "evil.example",
+            ),
+        ] {
+            assert_eq!(
+                msal_config("commercial", extra).unwrap_err(),
+                vec![off_host(key, host, Cloud::Commercial)],
+                "{extra}"
+            );
+        }
+        assert_eq!(
+            msal_config("commercial", r#", "authorityMetadata": "not json""#).unwrap_err(),
+            vec![wrong_type(
+                "auth.authorityMetadata",
+                "an object (OIDC metadata)"
+            )]
+        );
+    }
+
+    #[test]
+    fn only_the_test_setting_lets_a_config_sign_in_elsewhere() {
+        let mock = format!(
+            r#", "authority": "https://127.0.0.1:8443/t", "knownAuthorities": ["127.0.0.1:8443"], "authorityMetadata": {}"#,
+            metadata_on("127.0.0.1:8443")
+        );
+        let allowed = format!(r#"{mock}, "testOnlyAllowAnyAuthority": true"#);
+        let AuthMode::Msal(msal) = msal_config("commercial", &allowed).unwrap().auth else {
+            panic!("not msal")
+        };
+        assert_eq!(msal.authority.as_str(), "https://127.0.0.1:8443/t");
+        assert_eq!(msal.known_authorities, ["127.0.0.1:8443"]);
+
+        let off = format!(r#"{mock}, "testOnlyAllowAnyAuthority": false"#);
+        assert_eq!(msal_config("commercial", &off).unwrap_err().len(), 7);
+        assert_eq!(
+            msal_config("commercial", r#", "testOnlyAllowAnyAuthority": "yes""#).unwrap_err(),
+            vec![wrong_type(
+                "auth.testOnlyAllowAnyAuthority",
+                "true or false"
+            )]
+        );
+        // Still https, and still no credentials, with the setting on.
+        let http = r#", "testOnlyAllowAnyAuthority": true, "authority": "http://127.0.0.1:8443/t""#;
+        assert!(msal_config("commercial", http).is_err());
+    }
+
+    #[test]
+    fn a_password_in_any_url_is_refused_like_a_user_name() {
+        for api_base in [
+            "https://:secret@api.security.microsoft.com",
+            "https://user@api.security.microsoft.com",
+            "https://user:secret@api.security.microsoft.com",
+            "http://:secret@127.0.0.1:8787",
+        ] {
+            let text = format!(r#"{{"apiBase": "{api_base}", "auth": {{"mode": "demo"}}}}"#);
+            let errors = AppConfig::parse(&text).unwrap_err();
+            assert!(
+                matches!(&errors[..], [ConfigError::InvalidValue { key, .. }] if key == "apiBase"),
+                "{api_base}: {errors:?}"
+            );
+            assert!(!format!("{errors:?}").contains("secret"), "{errors:?}");
+        }
+        for extra in [
+            r#", "authority": "https://:secret@login.microsoftonline.com/t""#,
+            r#", "redirectUri": "https://:secret@kb.example/redirect.html""#,
+            r#", "authorityMetadata": {"token_endpoint": "https://:secret@login.microsoftonline.com/t/token"}"#,
+            r#", "testOnlyAllowAnyAuthority": true, "authorityMetadata": {"jwks_uri": "https://:secret@127.0.0.1/keys"}"#,
+        ] {
+            let errors = msal_config("commercial", extra).unwrap_err();
+            assert_eq!(errors.len(), 1, "{extra}: {errors:?}");
+            assert!(!format!("{errors:?}").contains("secret"), "{errors:?}");
+        }
+    }
+
+    #[test]
+    fn values_echoed_in_problems_are_quoted_cut_and_escaped() {
+        let errors = AppConfig::parse(
+            r#"{"\u202eyek": 1, "auth": {"mode": "demo\u2066"}, "apiBase": "https://evil.example/\u202e?aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors[0],
+            ConfigError::UnknownKey {
+                key: "\"\\u{202e}yek\"".into(),
+                suggestion: None
+            }
+        );
+        for error in &errors {
+            let text = format!("{error}");
+            assert!(
+                !text
+                    .chars()
+                    .any(|c| c.is_control() || crate::quote::is_format(c)),
+                "{text:?}"
+            );
+            assert!(text.chars().count() < 250, "{text:?}");
+        }
+        assert!(format!("{}", errors[1]).contains("\\u{202e}"), "{errors:?}");
     }
 
     proptest! {

@@ -14,7 +14,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use kbwatch_core::api_error::ApiError;
-use kbwatch_core::config::ApiBase;
+use kbwatch_core::config::{ApiBase, AuthMode};
 use kbwatch_core::endpoints::odata_string;
 use kbwatch_core::fallback::kbs_from_vulnerabilities;
 use kbwatch_core::fleet::bulk::MachineVulnerability;
@@ -120,6 +120,87 @@ fn object_with(keys: &'static [&'static str]) -> impl Strategy<Value = Value> {
                 map.insert(k.to_owned(), v);
             }
             Value::Object(map)
+        })
+}
+
+/// URLs a sign-in setting could hold: the clouds' sign-in hosts, look-alikes, other ports,
+/// credentials, the e2e mock's host, and anything else.
+fn sign_in_url() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::sample::select(vec![
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com",
+            "https://login.microsoftonline.us/t", "https://LOGIN.microsoftonline.com/t",
+            "https://login.microsoftonline.com:443/t", "https://login.microsoftonline.com:8443/t",
+            "https://login.microsoftonline.com.evil.example/t", "https://evil.example/t",
+            "https://:pw@login.microsoftonline.com/t", "https://user@login.microsoftonline.com/t",
+            "https://u:pw@login.microsoftonline.us/t", "http://login.microsoftonline.com/t",
+            "https://127.0.0.1:8443/t", "https://login.microsoftonline.com/t?x=1",
+            "https://login.microsoftonline.com\\@evil.example/t", "/redirect.html",
+            "https://kb.example/redirect.html", "https://:pw@kb.example/redirect.html",
+        ])
+        .prop_map(str::to_owned),
+        1 => hostile_string(),
+    ]
+}
+
+/// An `auth` section in msal mode whose IDs are valid, so the sign-in settings decide.
+fn msal_section() -> impl Strategy<Value = Value> {
+    let host = prop_oneof![
+        3 => prop::sample::select(vec![
+            "login.microsoftonline.com", "login.microsoftonline.us", "LOGIN.MICROSOFTONLINE.COM",
+            "127.0.0.1:8443", "evil.example", "login.microsoftonline.com.evil.example", "",
+        ])
+        .prop_map(str::to_owned),
+        1 => hostile_string(),
+    ];
+    let endpoints = prop::collection::vec(
+        (
+            prop::sample::select(vec![
+                "issuer",
+                "authorization_endpoint",
+                "token_endpoint",
+                "end_session_endpoint",
+                "jwks_uri",
+                "userinfo_endpoint",
+            ]),
+            prop_oneof![3 => sign_in_url().prop_map(Value::String), 1 => json()],
+        ),
+        0..6,
+    )
+    .prop_map(|fields| Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()));
+    let metadata = prop_oneof![
+        3 => endpoints.clone(),
+        1 => endpoints.prop_map(|m| Value::String(m.to_string())),
+        1 => json(),
+    ];
+    (
+        prop::option::of(sign_in_url()),
+        prop::option::of(sign_in_url()),
+        prop::option::of(prop_oneof![
+            3 => prop::collection::vec(host.prop_map(Value::String), 0..3).prop_map(Value::Array),
+            1 => json(),
+        ]),
+        prop::option::of(metadata),
+        prop::option::of(prop_oneof![3 => any::<bool>().prop_map(Value::Bool), 1 => json()]),
+    )
+        .prop_map(|(authority, redirect_uri, known, metadata, allow_any)| {
+            let mut auth = serde_json::json!({
+                "mode": "msal",
+                "tenantId": "contoso.onmicrosoft.com",
+                "clientId": "11111111-2222-3333-4444-555555555555",
+            });
+            for (key, value) in [
+                ("authority", authority.map(Value::String)),
+                ("redirectUri", redirect_uri.map(Value::String)),
+                ("knownAuthorities", known),
+                ("authorityMetadata", metadata),
+                ("testOnlyAllowAnyAuthority", allow_any),
+            ] {
+                if let Some(value) = value {
+                    auth[key] = value;
+                }
+            }
+            auth
         })
 }
 
@@ -393,7 +474,86 @@ fn page_origin() -> Url {
     Url::parse("https://kbwatch.example/tools/kbwatch/").expect("origin")
 }
 
-fn check_config(config: &AppConfig) {
+/// Whether the config text turns the test-only setting on (read here from the input, not from
+/// what the parser made of it).
+fn allows_any_authority(text: &str) -> bool {
+    serde_json::from_str::<Value>(text)
+        .is_ok_and(|v| v.pointer("/auth/testOnlyAllowAnyAuthority") == Some(&Value::Bool(true)))
+}
+
+/// No user name and no password.
+fn no_credentials(url: &Url) {
+    assert!(
+        url.username().is_empty() && url.password().is_none(),
+        "{url}"
+    );
+}
+
+/// The sign-in coordinates: https without credentials, and on the cloud's sign-in host unless
+/// the test setting is on.
+fn check_msal(config: &AppConfig, any_authority: bool) {
+    let AuthMode::Msal(msal) = &config.auth else {
+        return;
+    };
+    let host = config.cloud.authority_host();
+    let on_sign_in_host =
+        |url: &Url| url.host_str() == Some(host) && url.port().is_none() && url.scheme() == "https";
+    no_credentials(&msal.authority);
+    assert_eq!(msal.authority.scheme(), "https", "{}", msal.authority);
+    if let Some(uri) = msal
+        .redirect_uri
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+    {
+        no_credentials(&uri);
+    }
+    let metadata: Vec<Url> = msal
+        .authority_metadata
+        .as_deref()
+        .map(|m| serde_json::from_str::<Value>(m).expect("accepted metadata is JSON"))
+        .into_iter()
+        .flat_map(|m| {
+            [
+                "issuer",
+                "authorization_endpoint",
+                "token_endpoint",
+                "end_session_endpoint",
+                "jwks_uri",
+            ]
+            .map(|k| {
+                m.get(k)
+                    .and_then(Value::as_str)
+                    .map(|u| Url::parse(u).expect("an accepted endpoint is a URL"))
+            })
+        })
+        .flatten()
+        .collect();
+    for url in &metadata {
+        no_credentials(url);
+        assert_eq!(url.scheme(), "https", "{url}");
+    }
+    if !any_authority {
+        assert!(
+            on_sign_in_host(&msal.authority),
+            "{} in {:?}",
+            msal.authority,
+            config.cloud
+        );
+        for known in &msal.known_authorities {
+            assert!(
+                known.eq_ignore_ascii_case(host),
+                "{known:?} in {:?}",
+                config.cloud
+            );
+        }
+        for url in &metadata {
+            assert!(on_sign_in_host(url), "{url} in {:?}", config.cloud);
+        }
+    }
+}
+
+fn check_config(config: &AppConfig, any_authority: bool) {
+    check_msal(config, any_authority);
     assert!(
         (1..=600).contains(&config.request_timeout_secs),
         "{config:?}"
@@ -410,10 +570,7 @@ fn check_config(config: &AppConfig) {
                 url.scheme() == "https" || (url.scheme() == "http" && local),
                 "{url}"
             );
-            assert!(
-                url.username().is_empty() && url.password().is_none(),
-                "{url}"
-            );
+            no_credentials(url);
             assert!(url.query().is_none() && url.fragment().is_none(), "{url}");
         }
         ApiBase::SameOrigin(path) => {
@@ -531,18 +688,32 @@ proptest! {
     #[test]
     fn config_json_from_arbitrary_text_never_panics(text in any_text()) {
         if let Ok(config) = AppConfig::parse(&text) {
-            check_config(&config);
+            check_config(&config, allows_any_authority(&text));
         }
     }
 
     #[test]
     fn hostile_config_json_is_validated(
         root in object_with(&["apiBase", "cloud", "region", "auth", "refresh", "devicePageSize", "fleet"]),
-        auth in object_with(&[
-            "mode", "tenantId", "clientId", "authority", "scope", "redirectUri", "cacheLocation",
-            "knownAuthorities", "authorityMetadata", "tokenRenewalOffsetSeconds",
-        ]),
-        mode in prop::sample::select(vec!["demo", "token", "msal", "MSAL", ""]),
+        // Half the roots hold only what is set below, so configs are accepted often enough
+        // for the invariants to be checked.
+        plain in any::<bool>(),
+        auth in prop_oneof![
+            (
+                object_with(&[
+                    "mode", "tenantId", "clientId", "authority", "scope", "redirectUri",
+                    "cacheLocation", "knownAuthorities", "authorityMetadata",
+                    "tokenRenewalOffsetSeconds", "testOnlyAllowAnyAuthority",
+                ]),
+                prop::sample::select(vec!["demo", "token", "msal", "MSAL", ""]),
+            )
+                .prop_map(|(mut auth, mode)| {
+                    auth["mode"] = Value::String(mode.to_owned());
+                    auth
+                }),
+            msal_section(),
+        ],
+        cloud in prop::option::of(prop::sample::select(vec!["commercial", "gcc", "gcc-high", "dod"])),
         refresh in object_with(&["requestTimeoutSeconds", "autoRefreshMinutes"]),
         fleet in object_with(&["perMinute", "perHour", "concurrency", "maxAgeMinutes"]),
         api_base in prop_oneof![
@@ -550,7 +721,8 @@ proptest! {
             prop::sample::select(vec![
                 "/mde", "/mde/", "/", "//evil.example", "/\t/evil.example", "/\\evil.example",
                 "/%2e%2e/x", "/mde/../x", "/mde?x=1", "/mde#x", "https://api.security.microsoft.com",
-                "https://user:pw@api.security.microsoft.com", "http://api.security.microsoft.com",
+                "https://user:pw@api.security.microsoft.com", "https://:pw@api.security.microsoft.com",
+                "http://:pw@127.0.0.1:8787", "http://api.security.microsoft.com",
                 "http://127.0.0.1:8787", "http://localhost.evil.example", "http://[::1]:80/",
                 "http://127.0.0.1.evil.example", "javascript:alert(1)", "data:,x", "file:///etc",
                 "https://api.security.microsoft.com/?q=1", " https://x.example ",
@@ -558,19 +730,21 @@ proptest! {
             .prop_map(str::to_owned),
         ],
     ) {
-        let mut root = root;
-        let mut auth = auth;
-        auth["mode"] = Value::String(mode.to_owned());
+        let mut root = if plain { Value::Object(Map::new()) } else { root };
         root["auth"] = auth;
+        if let Some(cloud) = cloud {
+            root["cloud"] = Value::String(cloud.to_owned());
+        }
         root["apiBase"] = Value::String(api_base);
-        if root.get("refresh").is_some_and(Value::is_object) || refresh.as_object().is_some_and(|r| !r.is_empty()) {
+        if !plain && (root.get("refresh").is_some_and(Value::is_object) || refresh.as_object().is_some_and(|r| !r.is_empty())) {
             root["refresh"] = refresh;
         }
-        if fleet.as_object().is_some_and(|f| !f.is_empty()) {
+        if !plain && fleet.as_object().is_some_and(|f| !f.is_empty()) {
             root["fleet"] = fleet;
         }
-        if let Ok(config) = AppConfig::parse(&root.to_string()) {
-            check_config(&config);
+        let text = root.to_string();
+        if let Ok(config) = AppConfig::parse(&text) {
+            check_config(&config, allows_any_authority(&text));
         }
     }
 

@@ -213,6 +213,8 @@ fn auth_section(auth: &AppAuth, idp: Option<&Arc<Idp>>) -> TestResult<Value> {
                 "authorityMetadata": idp.openid_configuration(),
                 "scope": format!("{}/.default", options.audience),
                 "tokenRenewalOffsetSeconds": setup.token_renewal_offset_secs,
+                // The mock Entra ID is not the cloud's sign-in host (core::config).
+                "testOnlyAllowAnyAuthority": true,
             })
         }
     })

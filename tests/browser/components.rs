@@ -618,6 +618,19 @@ async fn msal_config_problems_name_the_wrong_key() {
     );
 }
 
+#[wasm_bindgen_test]
+async fn a_sign_in_host_other_than_the_clouds_is_listed_by_key() {
+    let items = config_error_items(r#"{"cloud": "gcc-high", "auth": {"mode": "msal", "clientId": "11111111-2222-3333-4444-555555555555", "tenantId": "contoso.onmicrosoft.com", "authority": "https://evil.example/t", "knownAuthorities": ["login.microsoftonline.com"]}, "\u202eyek": 1}"#).await;
+    assert_eq!(
+        items,
+        [
+            "Unknown key \"\\u{202e}yek\".",
+            "\"auth.authority\" is \"evil.example\", which is not allowed. Allowed: login.microsoftonline.us, the sign-in host of the gcc-high cloud.",
+            "\"auth.knownAuthorities\" is \"login.microsoftonline.com\", which is not allowed. Allowed: login.microsoftonline.us, the sign-in host of the gcc-high cloud.",
+        ]
+    );
+}
+
 fn unsigned_jwt(claims: serde_json::Value) -> String {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;

