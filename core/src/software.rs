@@ -269,8 +269,11 @@ mod tests {
         }
     }
 
+    /// Decodes a path segment through a form decoder: its `+` and `&` escaped first, since
+    /// in a path they are plain characters.
     fn percent_decode(segment: &str) -> String {
-        url::form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B")).as_bytes())
+        let escaped = segment.replace('+', "%2B").replace('&', "%26");
+        url::form_urlencoded::parse(format!("x={escaped}").as_bytes())
             .next()
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default()
