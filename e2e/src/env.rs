@@ -10,8 +10,8 @@ use kbwatch_mock::{Idp, IdpOptions, MockOptions, RunningMock};
 use serde_json::{json, Value};
 
 use crate::{
-    dist_dir, reference_csp, AppServer, BrowserOptions, Chromedriver, HeaderRule, Nginx, Page,
-    TcpRelay, TestResult,
+    dist_dir, reference_csp, ApiUpstream, AppServer, BrowserOptions, Chromedriver, HeaderRule,
+    Nginx, Page, TcpRelay, TestResult,
 };
 
 /// How the app signs in: the `auth` section of the `config.json` it gets.
@@ -237,6 +237,8 @@ impl TestEnv {
         let mut mock_opts = MockOptions {
             cors: setup.serving == Serving::Direct,
             app_dir: None,
+            // nginx reaches the API over HTTPS, as it reaches Microsoft's.
+            api_tls: setup.serving == Serving::Nginx,
             ..setup.mock
         };
         if matches!(setup.auth, AppAuth::Msal(_)) && mock_opts.idp.is_none() {
@@ -296,7 +298,10 @@ impl TestEnv {
                 if let Some(overrides) = &setup.config {
                     merge_json(&mut config, overrides);
                 }
-                let upstream = format!("http://{}/", mock.api_addr);
+                let tls_addr = mock
+                    .api_tls_addr
+                    .ok_or("the mock's API has no HTTPS listener")?;
+                let upstream = ApiUpstream::https(tls_addr);
                 // With MSAL, the CSP must let the page reach the mock Entra ID.
                 let login = match (&setup.auth, mock.idp()) {
                     (AppAuth::Msal(_), Some(idp)) => Some(format!("https://{}", idp.host())),
@@ -426,9 +431,10 @@ impl TestEnv {
         }
     }
 
-    /// Base URL of the mock API, e.g. `http://127.0.0.1:40001`.
+    /// Base URL of the mock API, e.g. `http://127.0.0.1:40001` (plain HTTP: the tests' own
+    /// calls; nginx uses its HTTPS listener).
     pub fn api_url(&self) -> String {
-        format!("http://{}", self.mock.api_addr)
+        self.mock.api_url()
     }
 
     /// Base URL of the app.

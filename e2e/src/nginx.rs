@@ -2,11 +2,12 @@
 //! (`deploy/nginx/kbwatch.conf`): it serves a copy of `dist/` and proxies `/mde/` to the mock,
 //! the way a tenant whose API sends no CORS headers would deploy kbwatch.
 //!
-//! Only the three values the file marks (`# KBWATCH_LISTEN`, `# KBWATCH_ROOT`, `# KBWATCH_API`)
-//! are replaced; the file is included in a minimal main configuration written to a temporary
+//! Only values the file marks (`# KBWATCH_LISTEN`, `# KBWATCH_ROOT`, `# KBWATCH_API`, …) are
+//! replaced; the file is included in a minimal main configuration written to a temporary
 //! directory, which also holds the pid file, the logs and nginx's temporary files. nginx runs in
 //! the foreground (`-g 'daemon off;'`) as the test's child and is killed on drop.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::process::{free_port, kill_group};
-use crate::{wait_for, TestResult};
+use crate::{wait_for, RawClient, TestResult};
 
 /// The reference configuration, relative to the workspace root.
 pub const SITE_CONF: &str = "deploy/nginx/kbwatch.conf";
@@ -42,9 +43,10 @@ pub(crate) fn workspace_root() -> PathBuf {
     e2e.parent().unwrap_or(e2e).to_path_buf()
 }
 
-/// Replaces the value (the directive's last argument) on the one line marked `# {marker}` in
-/// `conf`, keeping the directive, its other arguments, the indentation and the comment. Fails
-/// unless exactly one line carries the marker.
+/// Replaces the value on the one line marked `# {marker}` in `conf` — the directive's first
+/// argument (`listen 443 ssl` → the address), for `set` its second (the value after the
+/// variable) — keeping the directive, its other arguments, the indentation and the comment.
+/// Fails unless exactly one line carries the marker.
 fn replace_marked(conf: &str, marker: &str, value: &str) -> TestResult<String> {
     let tag = format!("# {marker}");
     let hits = conf.lines().filter(|l| l.contains(&tag)).count();
@@ -63,36 +65,46 @@ fn replace_marked(conf: &str, marker: &str, value: &str) -> TestResult<String> {
         };
         let (directive, comment) = line.split_at(at);
         let indent = &line[..line.len() - line.trim_start().len()];
-        let head = directive
+        let mut args: Vec<&str> = directive
             .trim()
             .strip_suffix(';')
-            .and_then(|d| d.rsplit_once(char::is_whitespace))
-            .map(|(head, _old_value)| head.trim_end())
-            .ok_or_else(|| format!("{SITE_CONF}: cannot read the directive marked `{tag}`"))?;
-        out.push_str(&format!("{indent}{head} {value};    {comment}"));
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        let index = if args.first() == Some(&"set") { 2 } else { 1 };
+        let Some(old) = args.get_mut(index) else {
+            return Err(format!("{SITE_CONF}: cannot read the directive marked `{tag}`").into());
+        };
+        *old = value;
+        out.push_str(&format!("{indent}{};    {comment}", args.join(" ")));
     }
     Ok(out)
 }
 
-/// The reference configuration `template` with only its marked values replaced: listen
-/// address, document root, API upstream, and — when given — the sign-in host the
-/// Content-Security-Policy allows (`KBWATCH_LOGIN`, e.g. the mock Entra ID's origin).
-pub fn render_site_conf(
-    template: &str,
-    listen: &str,
-    root: &Path,
-    upstream: &str,
-    login: Option<&str>,
-) -> TestResult<String> {
-    let root = root
-        .to_str()
-        .ok_or_else(|| format!("{} is not UTF-8", root.display()))?;
-    let conf = replace_marked(template, "KBWATCH_LISTEN", listen)?;
-    let conf = replace_marked(&conf, "KBWATCH_ROOT", root)?;
-    let conf = replace_marked(&conf, "KBWATCH_API", upstream)?;
-    match login {
-        Some(origin) => replace_marked(&conf, "KBWATCH_LOGIN", &format!("\"{origin}\"")),
-        None => Ok(conf),
+/// The reference configuration `template` with only its marked values replaced: each
+/// `(marker, value)` of `values`, e.g. `("KBWATCH_ROOT", "/tmp/site")`. Markers not named keep
+/// the shipped value.
+pub fn render_site_conf(template: &str, values: &[(&str, String)]) -> TestResult<String> {
+    values
+        .iter()
+        .try_fold(template.to_owned(), |conf, (marker, value)| {
+            replace_marked(&conf, marker, value)
+        })
+}
+
+/// Where the e2e nginx proxies `/mde/`.
+#[derive(Debug, Clone)]
+pub struct ApiUpstream {
+    /// `proxy_pass` (`KBWATCH_API`), e.g. the mock's HTTPS listener `https://127.0.0.1:4000/`.
+    pub url: String,
+}
+
+impl ApiUpstream {
+    /// The API over HTTPS at `addr` (e.g. the mock's [`kbwatch_mock::RunningMock::api_tls_addr`]).
+    pub fn https(addr: SocketAddr) -> Self {
+        Self {
+            url: format!("https://{addr}/"),
+        }
     }
 }
 
@@ -141,12 +153,12 @@ pub struct Nginx {
 
 impl Nginx {
     /// Starts nginx with the rendered [`SITE_CONF`]: the site is a copy of `dist` whose
-    /// `config.json` is `config`, `/mde/` goes to `upstream` (e.g. `http://127.0.0.1:4000/`),
-    /// and `login` (an origin), if given, is the sign-in host the CSP allows.
+    /// `config.json` is `config`, `/mde/` goes to `api`, and `login` (an origin), if given, is
+    /// the sign-in host the CSP allows.
     pub async fn start(
         dist: &Path,
         config: &Value,
-        upstream: &str,
+        api: &ApiUpstream,
         login: Option<&str>,
     ) -> TestResult<Self> {
         let binary = nginx_binary()?;
@@ -171,13 +183,18 @@ impl Nginx {
         std::fs::write(site.join("config.json"), serde_json::to_vec_pretty(config)?)?;
 
         let port = free_port()?;
-        let site_conf = render_site_conf(
-            &template,
-            &format!("127.0.0.1:{port}"),
-            &site,
-            upstream,
-            login,
-        )?;
+        let root = site
+            .to_str()
+            .ok_or_else(|| format!("{} is not UTF-8", site.display()))?;
+        let mut values = vec![
+            ("KBWATCH_LISTEN", format!("127.0.0.1:{port}")),
+            ("KBWATCH_ROOT", root.to_owned()),
+            ("KBWATCH_API", api.url.clone()),
+        ];
+        if let Some(origin) = login {
+            values.push(("KBWATCH_LOGIN", format!("\"{origin}\"")));
+        }
+        let site_conf = render_site_conf(&template, &values)?;
         std::fs::write(dir.path().join("kbwatch.conf"), site_conf)?;
         let d = dir.path().display();
         let main_conf = format!(
@@ -259,6 +276,11 @@ http {{
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// A client for nginx that sends request targets verbatim.
+    pub fn client(&self) -> RawClient {
+        RawClient::plain(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)))
+    }
+
     /// The access log so far, one `METHOD uri status auth=none|bearer upstream=addr` per line.
     pub fn access_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
@@ -280,67 +302,72 @@ impl Drop for Nginx {
 mod tests {
     use super::*;
 
+    fn shipped() -> String {
+        std::fs::read_to_string(workspace_root().join(SITE_CONF)).unwrap()
+    }
+
+    /// The lines of `conf` that differ from `template`'s (both have as many lines).
+    fn changed(template: &str, conf: &str) -> Vec<String> {
+        assert_eq!(template.lines().count(), conf.lines().count());
+        template
+            .lines()
+            .zip(conf.lines())
+            .filter(|(a, b)| a != b)
+            .map(|(_, b)| b.trim().to_owned())
+            .collect()
+    }
+
     #[test]
     fn the_shipped_configuration_renders_with_only_the_marked_values_changed() {
-        let template = std::fs::read_to_string(workspace_root().join(SITE_CONF)).unwrap();
-        let render = |login| {
-            render_site_conf(
-                &template,
-                "127.0.0.1:4242",
-                Path::new("/tmp/site"),
-                "http://127.0.0.1:4343/",
-                login,
-            )
-            .unwrap()
-        };
-        let changed = |conf: &str| {
-            template
-                .lines()
-                .zip(conf.lines())
-                .filter(|(a, b)| a != b)
-                .map(|(_, b)| b.to_owned())
-                .collect::<Vec<_>>()
-        };
+        let template = shipped();
+        let values = [
+            ("KBWATCH_LISTEN", "127.0.0.1:4242".to_owned()),
+            ("KBWATCH_ROOT", "/tmp/site".to_owned()),
+            ("KBWATCH_API", "https://127.0.0.1:4343/".to_owned()),
+        ];
+        let conf = render_site_conf(&template, &values).unwrap();
+        let lines = changed(&template, &conf);
+        assert_eq!(lines.len(), values.len(), "{lines:#?}");
+        for (marker, value) in &values {
+            let tag = format!("# {marker}");
+            let line = lines.iter().find(|l| l.contains(&tag));
+            assert!(
+                line.is_some_and(|l| l.contains(&format!(" {value}"))),
+                "{marker}: {lines:#?}"
+            );
+        }
 
-        let conf = render(None);
-        assert_eq!(template.lines().count(), conf.lines().count());
-        let lines = changed(&conf);
-        assert_eq!(lines.len(), 3, "{lines:#?}");
+        let login = [("KBWATCH_LOGIN", "\"https://127.0.0.1:4444\"".to_owned())];
+        let lines = changed(&template, &render_site_conf(&template, &login).unwrap());
+        assert_eq!(lines.len(), 1, "{lines:#?}");
         assert!(
-            lines[0].trim().starts_with("listen 127.0.0.1:4242;"),
-            "{lines:#?}"
-        );
-        assert!(lines[1].trim().starts_with("root /tmp/site;"), "{lines:#?}");
-        assert!(
-            lines[2]
-                .trim()
-                .starts_with("proxy_pass http://127.0.0.1:4343/;"),
-            "{lines:#?}"
-        );
-        assert!(lines.iter().all(|l| l.contains("# KBWATCH_")), "{lines:#?}");
-
-        let conf = render(Some("https://127.0.0.1:4444"));
-        let lines = changed(&conf);
-        assert_eq!(lines.len(), 4, "{lines:#?}");
-        assert!(
-            lines.iter().any(|l| l
-                .trim()
-                .starts_with("set $kbwatch_login \"https://127.0.0.1:4444\";")),
+            lines[0].starts_with("set $kbwatch_login \"https://127.0.0.1:4444\";"),
             "{lines:#?}"
         );
     }
 
     #[test]
-    fn a_missing_marker_is_an_error() {
-        let err = render_site_conf(
-            "server { listen 80; }",
-            "1",
-            Path::new("/x"),
-            "http://y/",
-            None,
+    fn the_value_is_the_first_argument_and_for_set_the_second() {
+        let conf = "    listen 443 ssl http2;   # KBWATCH_LISTEN\n    set $x \"a\";  # X\n";
+        let conf = render_site_conf(
+            conf,
+            &[
+                ("KBWATCH_LISTEN", "127.0.0.1:1".to_owned()),
+                ("X", "\"b\"".to_owned()),
+            ],
         )
-        .unwrap_err()
-        .to_string();
+        .unwrap();
+        assert_eq!(
+            conf,
+            "    listen 127.0.0.1:1 ssl http2;    # KBWATCH_LISTEN\n    set $x \"b\";    # X\n"
+        );
+    }
+
+    #[test]
+    fn a_missing_marker_is_an_error() {
+        let err = render_site_conf("server { listen 80; }", &[("KBWATCH_LISTEN", "1".into())])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("KBWATCH_LISTEN"), "{err}");
     }
 }

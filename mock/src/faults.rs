@@ -64,7 +64,12 @@ pub enum FaultKind {
     WrongShape,
     /// 400 ODataError.
     BadRequest,
+    /// Normal answer plus a `Set-Cookie` header, which a proxy in front must not pass on.
+    SetCookie,
 }
+
+/// The cookie a `set_cookie` fault sets.
+pub const SET_COOKIE_VALUE: &str = "mock-session=from-upstream; Path=/; Secure; HttpOnly";
 
 /// Default `Retry-After` of a throttle fault when none is given.
 pub const DEFAULT_RETRY_AFTER_SECS: u64 = 1;
@@ -84,7 +89,7 @@ pub enum FaultError {
 
 const KNOWN_KINDS: &str = "unauthorized, forbidden, not_found, throttle, server_error, \
 bad_gateway_html, service_unavailable_html, empty_body, slow, malformed_json, truncated_json, \
-extra_fields, nulls, value_null, wrong_shape, bad_request";
+extra_fields, nulls, value_null, wrong_shape, bad_request, set_cookie";
 
 impl FaultKind {
     /// Build a kind from its name (any case, `_`/`-` optional, or an HTTP status) and parameters.
@@ -120,6 +125,7 @@ impl FaultKind {
             "valuenull" => Self::ValueNull,
             "wrongshape" => Self::WrongShape,
             "badrequest" | "400" => Self::BadRequest,
+            "setcookie" => Self::SetCookie,
             _ => return Err(FaultError::UnknownKind(name.trim().to_owned())),
         })
     }
@@ -143,6 +149,7 @@ impl FaultKind {
             Self::ValueNull => "value_null",
             Self::WrongShape => "wrong_shape",
             Self::BadRequest => "bad_request",
+            Self::SetCookie => "set_cookie",
         }
     }
 
@@ -415,6 +422,14 @@ async fn apply(kind: FaultKind, path: &str, request: Request, next: Next) -> Res
             tokio::time::sleep(Duration::from_millis(ms)).await;
             next.run(request).await
         }
+        FaultKind::SetCookie => {
+            let mut response = next.run(request).await;
+            response.headers_mut().insert(
+                header::SET_COOKIE,
+                HeaderValue::from_static(SET_COOKIE_VALUE),
+            );
+            response
+        }
         FaultKind::TruncatedJson
         | FaultKind::ExtraFields
         | FaultKind::Nulls
@@ -554,6 +569,7 @@ mod tests {
             })
         );
         assert_eq!("bad-gateway-html".parse(), Ok(FaultKind::BadGatewayHtml));
+        assert_eq!("Set-Cookie".parse(), Ok(FaultKind::SetCookie));
         assert_eq!("500".parse(), Ok(FaultKind::ServerError));
         assert_eq!("slow;ms=20".parse(), Ok(FaultKind::Slow { ms: 20 }));
         assert_eq!(
