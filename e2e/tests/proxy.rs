@@ -10,10 +10,11 @@ use kbwatch_e2e::selectors::{
     device_link, DEVICE_HEADER, DEVICE_ROW, ERROR_BANNER, KB_ROW, SIGN_IN,
 };
 use kbwatch_e2e::{
-    csp_violations, mock_options, AppAuth, EnvSetup, MsalSetup, Page, Serving, TestEnv, TestResult,
-    WHOLE_KB_TABLE_MAX,
+    config_for, csp_violations, dist_dir, mock_options, ApiUpstream, AppAuth, EnvSetup, MsalSetup,
+    Nginx, Page, RawAnswer, Serving, TestEnv, TestResult, WHOLE_KB_TABLE_MAX,
 };
-use kbwatch_mock::{IdpOptions, MockOptions};
+use kbwatch_mock::{IdpOptions, MockOptions, RunningMock};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 fn count(stats: &Value, group: &str, key: &str) -> u64 {
@@ -184,4 +185,69 @@ async fn demo_mode_through_the_reference_nginx_proxy_with_the_shipped_csp() {
         browse_through_the_proxy(env, &page, false).await
     })
     .await;
+}
+
+/// The mock with its HTTPS API listener and nginx in front of it, proxying as `api` (given the
+/// listener's address) says; demo mode, no browser.
+async fn mock_and_nginx(
+    api: impl FnOnce(std::net::SocketAddr) -> ApiUpstream,
+) -> TestResult<(RunningMock, Nginx)> {
+    let mock = kbwatch_mock::spawn(
+        MockOptions {
+            api_tls: true,
+            ..mock_options()
+        },
+        0,
+    )
+    .await?;
+    let tls_addr = mock.api_tls_addr.ok_or("the mock's HTTPS listener")?;
+    let dist = dist_dir();
+    let config = config_for(&dist, "/mde", json!({ "mode": "demo" }))?;
+    let nginx = Nginx::start(&dist, &config, &api(tls_addr), None).await?;
+    Ok((mock, nginx))
+}
+
+/// `/api` requests the mock has answered since start or reset, over either listener.
+async fn mock_requests(mock: &RunningMock) -> TestResult<u64> {
+    let stats: Value = reqwest::get(format!("{}/_mock/stats", mock.api_url()))
+        .await?
+        .json()
+        .await?;
+    stats["total"]
+        .as_u64()
+        .ok_or_else(|| format!("no total in {stats}").into())
+}
+
+/// A proxied call with a bearer token, as the app makes it.
+async fn proxied(nginx: &Nginx, method: Method, target: &str) -> TestResult<RawAnswer> {
+    nginx
+        .client()
+        .send(method, target, &[("authorization", "Bearer kbwatch-e2e")])
+        .await
+}
+
+/// nginx trusting only the system's CAs (the shipped value) in front of an API whose
+/// certificate a throwaway CA signed — as a man in the middle's would be: the call fails with
+/// 502 and the API never sees the request, so the bearer token never left the proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_that_cannot_verify_the_api_sends_it_nothing() {
+    let (mock, nginx) = mock_and_nginx(ApiUpstream::https)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let answer = proxied(&nginx, Method::GET, "/mde/api/machines")
+        .await
+        .expect("nginx answers");
+    assert_eq!(
+        answer.status,
+        502,
+        "{}\n{}",
+        answer.summary(),
+        nginx.error_log()
+    );
+    assert_eq!(mock_requests(&mock).await.expect("mock stats"), 0);
+    assert!(
+        nginx.error_log().contains("certificate verify"),
+        "nginx says why: {}",
+        nginx.error_log()
+    );
 }
