@@ -298,10 +298,7 @@ impl TestEnv {
                 if let Some(overrides) = &setup.config {
                     merge_json(&mut config, overrides);
                 }
-                let tls_addr = mock
-                    .api_tls_addr
-                    .ok_or("the mock's API has no HTTPS listener")?;
-                let upstream = ApiUpstream::https(tls_addr);
+                let upstream = ApiUpstream::mock(&mock)?;
                 // With MSAL, the CSP must let the page reach the mock Entra ID.
                 let login = match (&setup.auth, mock.idp()) {
                     (AppAuth::Msal(_), Some(idp)) => Some(format!("https://{}", idp.host())),

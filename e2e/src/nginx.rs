@@ -49,7 +49,10 @@ pub(crate) fn workspace_root() -> PathBuf {
 /// Fails unless exactly one line carries the marker.
 fn replace_marked(conf: &str, marker: &str, value: &str) -> TestResult<String> {
     let tag = format!("# {marker}");
-    let hits = conf.lines().filter(|l| l.contains(&tag)).count();
+    let hits = conf
+        .lines()
+        .filter(|l| marker_at(l, &tag).is_some())
+        .count();
     if hits != 1 {
         return Err(format!(
             "{SITE_CONF}: expected exactly one line marked `{tag}`, found {hits}; \
@@ -59,7 +62,7 @@ fn replace_marked(conf: &str, marker: &str, value: &str) -> TestResult<String> {
     }
     let mut out = String::with_capacity(conf.len() + value.len());
     for line in conf.split_inclusive('\n') {
-        let Some(at) = line.find(&tag) else {
+        let Some(at) = marker_at(line, &tag) else {
             out.push_str(line);
             continue;
         };
@@ -81,6 +84,13 @@ fn replace_marked(conf: &str, marker: &str, value: &str) -> TestResult<String> {
     Ok(out)
 }
 
+/// Where `tag` (`# KBWATCH_API`) is in `line` as a whole word (not `# KBWATCH_API_CA`).
+fn marker_at(line: &str, tag: &str) -> Option<usize> {
+    line.match_indices(tag).map(|(at, _)| at).find(|at| {
+        !line[at + tag.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
 /// The reference configuration `template` with only its marked values replaced: each
 /// `(marker, value)` of `values`, e.g. `("KBWATCH_ROOT", "/tmp/site")`. Markers not named keep
 /// the shipped value.
@@ -92,20 +102,58 @@ pub fn render_site_conf(template: &str, values: &[(&str, String)]) -> TestResult
         })
 }
 
-/// Where the e2e nginx proxies `/mde/`.
+/// Where the e2e nginx proxies `/mde/`, and how it verifies the API's certificate.
 #[derive(Debug, Clone)]
 pub struct ApiUpstream {
     /// `proxy_pass` (`KBWATCH_API`), e.g. the mock's HTTPS listener `https://127.0.0.1:4000/`.
     pub url: String,
+    /// The CA certificates nginx trusts for the API (PEM, `KBWATCH_API_CA`); `None` keeps the
+    /// shipped value, the system's CA store.
+    pub trusted_ca_pem: Option<String>,
+    /// The name the API's certificate must carry (`KBWATCH_API_NAME`); `None` keeps the
+    /// shipped value, the host of `proxy_pass`.
+    pub name: Option<String>,
 }
 
 impl ApiUpstream {
-    /// The API over HTTPS at `addr` (e.g. the mock's [`kbwatch_mock::RunningMock::api_tls_addr`]).
+    /// The API over HTTPS at `addr`, verified as shipped.
     pub fn https(addr: SocketAddr) -> Self {
         Self {
             url: format!("https://{addr}/"),
+            trusted_ca_pem: None,
+            name: None,
         }
     }
+
+    /// The mock's HTTPS API as a verifying proxy should reach it: its CA trusted, the DNS name
+    /// in its certificate expected (nginx checks DNS names, not the IP address it connects to).
+    pub fn mock(mock: &kbwatch_mock::RunningMock) -> TestResult<Self> {
+        let addr = mock
+            .api_tls_addr
+            .ok_or("the mock's API has no HTTPS listener (MockOptions::api_tls)")?;
+        let ca = mock.api_ca_pem.clone().ok_or("the mock's API CA")?;
+        Ok(Self::https(addr)
+            .trusting(&ca)
+            .named(kbwatch_mock::tls::DNS_NAME))
+    }
+
+    /// Trust `ca_pem` (only) for the API.
+    pub fn trusting(mut self, ca_pem: &str) -> Self {
+        self.trusted_ca_pem = Some(ca_pem.to_owned());
+        self
+    }
+
+    /// Expect `name` in the API's certificate.
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = Some(name.to_owned());
+        self
+    }
+}
+
+/// `path` as text, for nginx's configuration.
+fn utf8(path: &Path) -> TestResult<&str> {
+    path.to_str()
+        .ok_or_else(|| format!("{} is not UTF-8", path.display()).into())
 }
 
 /// `$NGINX`, else `nginx` on `PATH`, else Debian's `/usr/sbin/nginx` (not on a user's PATH).
@@ -183,9 +231,7 @@ impl Nginx {
         std::fs::write(site.join("config.json"), serde_json::to_vec_pretty(config)?)?;
 
         let port = free_port()?;
-        let root = site
-            .to_str()
-            .ok_or_else(|| format!("{} is not UTF-8", site.display()))?;
+        let root = utf8(&site)?;
         let mut values = vec![
             ("KBWATCH_LISTEN", format!("127.0.0.1:{port}")),
             ("KBWATCH_ROOT", root.to_owned()),
@@ -193,6 +239,14 @@ impl Nginx {
         ];
         if let Some(origin) = login {
             values.push(("KBWATCH_LOGIN", format!("\"{origin}\"")));
+        }
+        if let Some(pem) = &api.trusted_ca_pem {
+            let path = dir.path().join("api-ca.pem");
+            std::fs::write(&path, pem)?;
+            values.push(("KBWATCH_API_CA", utf8(&path)?.to_owned()));
+        }
+        if let Some(name) = &api.name {
+            values.push(("KBWATCH_API_NAME", name.clone()));
         }
         let site_conf = render_site_conf(&template, &values)?;
         std::fs::write(dir.path().join("kbwatch.conf"), site_conf)?;
@@ -324,6 +378,8 @@ mod tests {
             ("KBWATCH_LISTEN", "127.0.0.1:4242".to_owned()),
             ("KBWATCH_ROOT", "/tmp/site".to_owned()),
             ("KBWATCH_API", "https://127.0.0.1:4343/".to_owned()),
+            ("KBWATCH_API_CA", "/tmp/ca.pem".to_owned()),
+            ("KBWATCH_API_NAME", "localhost".to_owned()),
         ];
         let conf = render_site_conf(&template, &values).unwrap();
         let lines = changed(&template, &conf);
@@ -361,6 +417,13 @@ mod tests {
             conf,
             "    listen 127.0.0.1:1 ssl http2;    # KBWATCH_LISTEN\n    set $x \"b\";    # X\n"
         );
+    }
+
+    #[test]
+    fn a_marker_is_a_whole_word() {
+        let conf = "a 1;  # KBWATCH_API\nb 2;  # KBWATCH_API_CA\n";
+        let conf = render_site_conf(conf, &[("KBWATCH_API", "x".to_owned())]).unwrap();
+        assert_eq!(conf, "a x;    # KBWATCH_API\nb 2;  # KBWATCH_API_CA\n");
     }
 
     #[test]

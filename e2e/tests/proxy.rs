@@ -188,9 +188,9 @@ async fn demo_mode_through_the_reference_nginx_proxy_with_the_shipped_csp() {
 }
 
 /// The mock with its HTTPS API listener and nginx in front of it, proxying as `api` (given the
-/// listener's address) says; demo mode, no browser.
+/// mock) says; demo mode, no browser.
 async fn mock_and_nginx(
-    api: impl FnOnce(std::net::SocketAddr) -> ApiUpstream,
+    api: impl FnOnce(&RunningMock) -> TestResult<ApiUpstream>,
 ) -> TestResult<(RunningMock, Nginx)> {
     let mock = kbwatch_mock::spawn(
         MockOptions {
@@ -200,10 +200,9 @@ async fn mock_and_nginx(
         0,
     )
     .await?;
-    let tls_addr = mock.api_tls_addr.ok_or("the mock's HTTPS listener")?;
     let dist = dist_dir();
     let config = config_for(&dist, "/mde", json!({ "mode": "demo" }))?;
-    let nginx = Nginx::start(&dist, &config, &api(tls_addr), None).await?;
+    let nginx = Nginx::start(&dist, &config, &api(&mock)?, None).await?;
     Ok((mock, nginx))
 }
 
@@ -226,28 +225,49 @@ async fn proxied(nginx: &Nginx, method: Method, target: &str) -> TestResult<RawA
         .await
 }
 
+/// A proxied `GET /mde/api/machines` through nginx proxying as `api` says, with the status and
+/// the number of requests the mock saw: `(502, 0)` when nginx refuses the API's certificate.
+async fn proxied_machines(
+    api: impl FnOnce(&RunningMock) -> TestResult<ApiUpstream>,
+) -> TestResult<(u16, u64, Nginx)> {
+    let (mock, nginx) = mock_and_nginx(api).await?;
+    let answer = proxied(&nginx, Method::GET, "/mde/api/machines").await?;
+    eprintln!("GET /mde/api/machines: {}", answer.summary());
+    Ok((answer.status, mock_requests(&mock).await?, nginx))
+}
+
 /// nginx trusting only the system's CAs (the shipped value) in front of an API whose
 /// certificate a throwaway CA signed — as a man in the middle's would be: the call fails with
 /// 502 and the API never sees the request, so the bearer token never left the proxy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_that_cannot_verify_the_api_sends_it_nothing() {
-    let (mock, nginx) = mock_and_nginx(ApiUpstream::https)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let answer = proxied(&nginx, Method::GET, "/mde/api/machines")
-        .await
-        .expect("nginx answers");
-    assert_eq!(
-        answer.status,
-        502,
-        "{}\n{}",
-        answer.summary(),
-        nginx.error_log()
-    );
-    assert_eq!(mock_requests(&mock).await.expect("mock stats"), 0);
+    let (status, seen, nginx) = proxied_machines(|mock| {
+        let addr = mock.api_tls_addr.ok_or("the mock's HTTPS listener")?;
+        Ok(ApiUpstream::https(addr))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((status, seen), (502, 0), "{}", nginx.error_log());
     assert!(
         nginx.error_log().contains("certificate verify"),
         "nginx says why: {}",
         nginx.error_log()
     );
+}
+
+/// nginx trusting the mock's CA but expecting the certificate of another host (the real API's
+/// name, as when a name resolves to a server that is not Microsoft's): 502, nothing sent. With
+/// the right name the same configuration gets through, so the refusals are the verification's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_refuses_an_api_certificate_for_another_name() {
+    let (status, seen, nginx) =
+        proxied_machines(|mock| Ok(ApiUpstream::mock(mock)?.named("api.security.microsoft.com")))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((status, seen), (502, 0), "{}", nginx.error_log());
+
+    let (status, seen, nginx) = proxied_machines(ApiUpstream::mock)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((status, seen), (200, 1), "{}", nginx.error_log());
 }
