@@ -356,6 +356,24 @@ impl Drop for Nginx {
 mod tests {
     use super::*;
 
+    /// The regular expression of the reference configuration's API location
+    /// (`location ~ "^/mde/api/(…)$" {`): the paths the proxy forwards, as nginx reads the quoted
+    /// string (`\"` and `\\` unescaped).
+    pub fn api_allow_list(conf: &str) -> TestResult<String> {
+        let quoted = conf
+            .lines()
+            .find_map(|line| {
+                line.trim()
+                    .strip_prefix("location ~ \"")?
+                    .strip_suffix("\" {")
+                    .filter(|regex| regex.starts_with("^/mde/"))
+            })
+            .ok_or_else(|| {
+                format!("{SITE_CONF} has no `location ~ \"^/mde/…\" {{` line: the API allow-list")
+            })?;
+        Ok(quoted.replace("\\\"", "\"").replace("\\\\", "\\"))
+    }
+
     fn shipped() -> String {
         std::fs::read_to_string(workspace_root().join(SITE_CONF)).unwrap()
     }
@@ -432,5 +450,50 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("KBWATCH_LISTEN"), "{err}");
+    }
+
+    /// Every URL kbwatch builds (`Endpoints::one_url_per_builder`, which lists every builder)
+    /// passes the shipped allow-list, as nginx matches it (the decoded path); other paths of
+    /// the API, and tricks, do not. (`proxy.rs` sends them through nginx itself.)
+    #[test]
+    fn the_proxy_allow_list_passes_every_url_kbwatch_builds_and_nothing_else() {
+        let allow = regex::Regex::new(&api_allow_list(&shipped()).unwrap()).unwrap();
+        let base = url::Url::parse("https://kbwatch.example/mde/").unwrap();
+        let urls = kbwatch_core::endpoints::Endpoints::new(base).one_url_per_builder();
+        for (builder, url) in &urls {
+            let path = percent_encoding::percent_decode_str(url.path())
+                .decode_utf8()
+                .unwrap();
+            assert!(allow.is_match(&path), "{builder}: {path} is not allowed");
+        }
+        let id = "0123456789abcdef0123456789abcdef01234567";
+        for path in [
+            "/mde/".to_owned(),
+            "/mde/evil".to_owned(),
+            "/mde/api/".to_owned(),
+            "/mde/api/Users".to_owned(),
+            "/mde/api/alerts".to_owned(),
+            "/mde/api/machines/".to_owned(),
+            "/mde/api/machines/..".to_owned(),
+            "/mde/api/machines/x/../../evil".to_owned(),
+            "/mde/api/machines/findbyip(ip='10.0.0.1')".to_owned(),
+            format!("/mde/api/machines/{id}/offboard"),
+            format!("/mde/api/machines/{id}/vulnerabilities"),
+            format!("/mde/api/machines/{}/getmissingkbs", id.to_uppercase()),
+            "/mde/api/Software/x/machineReferences".to_owned(),
+            "/mde/api/vulnerabilities".to_owned(),
+            "/api/machines".to_owned(),
+            "/mde/api/machinesx".to_owned(),
+            "/mde/api/machines\n".to_owned(),
+        ] {
+            assert!(!allow.is_match(&path), "{path:?} is allowed");
+        }
+    }
+
+    #[test]
+    fn the_allow_list_is_read_as_nginx_reads_it() {
+        let conf = "  location ~ \"^/mde/api/(a|b\\\\.c)$\" {\n";
+        assert_eq!(api_allow_list(conf).unwrap(), "^/mde/api/(a|b\\.c)$");
+        assert!(api_allow_list("location /mde/ {").is_err());
     }
 }

@@ -271,3 +271,173 @@ async fn a_proxy_refuses_an_api_certificate_for_another_name() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((status, seen), (200, 1), "{}", nginx.error_log());
 }
+
+/// The proxy forwards GET only, and only on the paths kbwatch calls: any other method is 405,
+/// any other path under `/mde/` 404, and the API sees none of them. Every URL
+/// `core::Endpoints` builds reaches the API unchanged; the answers carry `no-store` and the
+/// security headers, and never the API's cookies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_forwards_only_gets_of_the_paths_kbwatch_calls() {
+    let (mock, nginx) = verified_mock_and_nginx()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let device = "0123456789abcdef0123456789abcdef01234567";
+    for method in [
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::HEAD,
+    ] {
+        for target in [
+            "/mde/api/machines".to_owned(),
+            format!("/mde/api/machines/{device}/getmissingkbs"),
+        ] {
+            let answer = proxied(&nginx, method.clone(), &target)
+                .await
+                .expect("nginx");
+            assert_eq!(
+                answer.status,
+                405,
+                "{method} {target}: {}",
+                answer.summary()
+            );
+        }
+    }
+    assert_eq!(
+        mock_requests(&mock).await.expect("stats"),
+        0,
+        "no other method reached the API:\n{}",
+        nginx.access_log()
+    );
+    for target in [
+        "/mde/".to_owned(),
+        "/mde/evil".to_owned(),
+        "/mde/api/".to_owned(),
+        "/mde/api/Users".to_owned(),
+        "/mde/api/alerts".to_owned(),
+        "/mde/api/machines/x/../../evil".to_owned(),
+        "/mde/api/machines/a%2F..%2F..%2Fevil".to_owned(),
+        "/mde/api/machines/findbyip(ip='10.0.0.1',timestamp=2024-04-01T00:00:00Z)".to_owned(),
+        format!("/mde/api/machines/{device}/offboard"),
+        format!("/mde/api/machines/{device}/vulnerabilities"),
+        "/mde/api/Software/x/machineReferences".to_owned(),
+        "/mde/api/vulnerabilities".to_owned(),
+        "/mde/api/machines/SoftwareVulnerabilitiesExport/x".to_owned(),
+    ] {
+        let answer = proxied(&nginx, Method::GET, &target).await.expect("nginx");
+        assert_eq!(answer.status, 404, "GET {target}: {}", answer.summary());
+    }
+    let answer = proxied(
+        &nginx,
+        Method::POST,
+        &format!("/mde/api/machines/{device}/offboard"),
+    )
+    .await
+    .expect("nginx");
+    assert!(matches!(answer.status, 404 | 405), "{}", answer.summary());
+    assert_eq!(
+        mock_requests(&mock).await.expect("stats"),
+        0,
+        "no unlisted path reached the API:\n{}",
+        nginx.access_log()
+    );
+
+    // Every URL the app builds passes, its path unchanged (what the mock got is what was sent).
+    let base = url::Url::parse("https://kbwatch.example/mde").expect("base");
+    let endpoints = kbwatch_core::endpoints::Endpoints::new(base);
+    let mut sent = Vec::new();
+    for (builder, url) in endpoints.one_url_per_builder() {
+        let target = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let answer = proxied(&nginx, Method::GET, &target).await.expect("nginx");
+        assert_ne!(answer.status, 405, "{builder}: {target}");
+        sent.push((builder, url.path().trim_start_matches("/mde").to_owned()));
+    }
+    let stats: Value = reqwest::get(format!("{}/_mock/stats", mock.api_url()))
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("stats JSON");
+    for (builder, path) in &sent {
+        assert!(
+            stats["paths"][path.as_str()].as_u64().unwrap_or(0) >= 1,
+            "{builder}: the API got {path}: {}",
+            stats["paths"]
+        );
+    }
+
+    // The answer: no-store, the security headers, and not the cookie the API set.
+    let direct = reqwest::Client::new()
+        .get(format!(
+            "{}/api/machines?mock_fault=set_cookie",
+            mock.api_url()
+        ))
+        .bearer_auth("kbwatch-e2e")
+        .send()
+        .await
+        .expect("the mock answers");
+    assert!(
+        direct.headers().get("set-cookie").is_some(),
+        "the mock sets a cookie: {:?}",
+        direct.headers()
+    );
+    let answer = proxied(
+        &nginx,
+        Method::GET,
+        "/mde/api/machines?mock_fault=set_cookie",
+    )
+    .await
+    .expect("nginx");
+    assert_eq!(answer.status, 200, "{}", answer.summary());
+    assert_eq!(
+        answer
+            .header("x-mock-fault-applied")
+            .expect("once")
+            .as_deref(),
+        Some("set_cookie")
+    );
+    assert!(
+        answer.header_values("set-cookie").is_empty(),
+        "{}",
+        answer.summary()
+    );
+    assert_eq!(
+        answer.header("cache-control").expect("once").as_deref(),
+        Some("no-store")
+    );
+    assert_security_headers(&answer, "/mde/api/machines");
+}
+
+/// nginx in front of the mock's HTTPS API, verifying it as it should.
+async fn verified_mock_and_nginx() -> TestResult<(RunningMock, Nginx)> {
+    mock_and_nginx(ApiUpstream::mock).await
+}
+
+/// The reference configuration's security headers, each sent once, on `answer` (to `what`).
+fn assert_security_headers(answer: &RawAnswer, what: &str) {
+    let one = |name: &str| {
+        answer
+            .header(name)
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+    };
+    assert!(
+        one("content-security-policy").is_some_and(|csp| csp.contains("default-src 'self'")),
+        "{what}: {}",
+        answer.summary()
+    );
+    assert_eq!(
+        one("x-content-type-options").as_deref(),
+        Some("nosniff"),
+        "{what}"
+    );
+    assert_eq!(
+        one("referrer-policy").as_deref(),
+        Some("no-referrer"),
+        "{what}"
+    );
+}
