@@ -22,6 +22,11 @@ use crate::{wait_for, RawClient, TestResult};
 /// The reference configuration, relative to the workspace root.
 pub const SITE_CONF: &str = "deploy/nginx/kbwatch.conf";
 
+/// The security headers [`SITE_CONF`] includes in every location, relative to the workspace
+/// root; installed as `snippets/kbwatch-headers.conf` beside the main configuration (Debian:
+/// `/etc/nginx/snippets/`), where the site's `include` finds it.
+pub const HEADERS_SNIPPET: &str = "deploy/nginx/kbwatch-headers.conf";
+
 /// Content types for what `dist/` holds (Debian's `/etc/nginx/mime.types` is deliberately not
 /// used: the test must not depend on the host's nginx configuration). `application/wasm` lets
 /// the app compile its module while it streams in.
@@ -105,7 +110,7 @@ pub fn render_site_conf(template: &str, values: &[(&str, String)]) -> TestResult
 /// Where the e2e nginx proxies `/mde/`, and how it verifies the API's certificate.
 #[derive(Debug, Clone)]
 pub struct ApiUpstream {
-    /// `proxy_pass` (`KBWATCH_API`), e.g. the mock's HTTPS listener `https://127.0.0.1:4000/`.
+    /// `proxy_pass` (`KBWATCH_API`), e.g. the mock's HTTPS listener `https://127.0.0.1:4000`.
     pub url: String,
     /// The CA certificates nginx trusts for the API (PEM, `KBWATCH_API_CA`); `None` keeps the
     /// shipped value, the system's CA store.
@@ -119,7 +124,7 @@ impl ApiUpstream {
     /// The API over HTTPS at `addr`, verified as shipped.
     pub fn https(addr: SocketAddr) -> Self {
         Self {
-            url: format!("https://{addr}/"),
+            url: format!("https://{addr}"),
             trusted_ca_pem: None,
             name: None,
         }
@@ -250,6 +255,11 @@ impl Nginx {
         }
         let site_conf = render_site_conf(&template, &values)?;
         std::fs::write(dir.path().join("kbwatch.conf"), site_conf)?;
+        std::fs::create_dir_all(dir.path().join("snippets"))?;
+        std::fs::copy(
+            workspace_root().join(HEADERS_SNIPPET),
+            dir.path().join("snippets/kbwatch-headers.conf"),
+        )?;
         let d = dir.path().display();
         let main_conf = format!(
             "# Written by the kbwatch e2e tests: a minimal main configuration around {SITE_CONF}.
@@ -263,7 +273,7 @@ http {{
     sendfile on;
     # Whether a request carried an Authorization header (never the header itself).
     map $http_authorization $e2e_auth {{ \"\" none; default bearer; }}
-    log_format e2e '$request_method $uri $status auth=$e2e_auth upstream=$upstream_addr';
+    log_format e2e '$request_method $request_uri $status auth=$e2e_auth upstream=$upstream_addr';
     access_log {d}/access.log e2e;
     client_body_temp_path {d}/tmp/body;
     proxy_temp_path {d}/tmp/proxy;
@@ -335,7 +345,8 @@ http {{
         RawClient::plain(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)))
     }
 
-    /// The access log so far, one `METHOD uri status auth=none|bearer upstream=addr` per line.
+    /// The access log so far, one `METHOD request-uri status auth=none|bearer upstream=addr`
+    /// per line (the URI as the client sent it, before the proxy's rewrite).
     pub fn access_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
     }
@@ -395,7 +406,7 @@ mod tests {
         let values = [
             ("KBWATCH_LISTEN", "127.0.0.1:4242".to_owned()),
             ("KBWATCH_ROOT", "/tmp/site".to_owned()),
-            ("KBWATCH_API", "https://127.0.0.1:4343/".to_owned()),
+            ("KBWATCH_API", "https://127.0.0.1:4343".to_owned()),
             ("KBWATCH_API_CA", "/tmp/ca.pem".to_owned()),
             ("KBWATCH_API_NAME", "localhost".to_owned()),
         ];
