@@ -313,8 +313,8 @@ impl TestEnv {
             app,
             relay: tokio::sync::Mutex::new(relay),
             browser: BrowserOptions {
-                // The IdP's certificate is self-signed.
-                ignore_certificate_errors: mock.idp().is_some(),
+                // The IdP's and nginx's certificates come from CAs made for the test.
+                ignore_certificate_errors: mock.idp().is_some() || setup.serving == Serving::Nginx,
                 capture_console: setup.capture_console,
             },
             mock,

@@ -2,6 +2,11 @@
 //! (`deploy/nginx/kbwatch.conf`): it serves a copy of `dist/` and proxies `/mde/` to the mock,
 //! the way a tenant whose API sends no CORS headers would deploy kbwatch.
 //!
+//! nginx serves HTTPS with a certificate for 127.0.0.1 made at test time (the browser runs with
+//! `--ignore-certificate-errors`, the tests' own client trusts the test's CA), redirects plain
+//! HTTP on a second port, and reaches the mock's API over HTTPS, verifying it against the CA
+//! the mock made.
+//!
 //! Only values the file marks (`# KBWATCH_LISTEN`, `# KBWATCH_ROOT`, `# KBWATCH_API`, …) are
 //! replaced; the file is included in a minimal main configuration written to a temporary
 //! directory, which also holds the pid file, the logs and nginx's temporary files. nginx runs in
@@ -196,11 +201,18 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A running nginx serving a copy of `dist/` (with the test's `config.json`) and proxying
-/// `/mde/` to the mock. Dropping it kills nginx (master and workers) and removes its directory.
+/// A running nginx serving a copy of `dist/` (with the test's `config.json`) over HTTPS, with a
+/// certificate for 127.0.0.1 from a CA made for the test, redirecting plain HTTP there, and
+/// proxying `/mde/` to the mock. Dropping it kills nginx (master and workers) and removes its
+/// directory.
 pub struct Nginx {
     child: Child,
+    /// The HTTPS port (`KBWATCH_LISTEN`, 443 as shipped).
     port: u16,
+    /// The plain-HTTP port that redirects (`KBWATCH_HTTP_LISTEN`, 80 as shipped).
+    http_port: u16,
+    /// PEM of the CA that signed nginx's certificate.
+    ca_pem: String,
     dir: tempfile::TempDir,
 }
 
@@ -235,10 +247,17 @@ impl Nginx {
         copy_dir(dist, &site)?;
         std::fs::write(site.join("config.json"), serde_json::to_vec_pretty(config)?)?;
 
-        let port = free_port()?;
+        let (port, http_port) = (free_port()?, free_port()?);
+        let tls = kbwatch_mock::tls::TlsMaterial::generate("kbwatch e2e nginx")?;
+        let (cert, key) = (dir.path().join("site.pem"), dir.path().join("site.key"));
+        std::fs::write(&cert, tls.chain_pem())?;
+        std::fs::write(&key, tls.key_pem())?;
         let root = utf8(&site)?;
         let mut values = vec![
             ("KBWATCH_LISTEN", format!("127.0.0.1:{port}")),
+            ("KBWATCH_HTTP_LISTEN", format!("127.0.0.1:{http_port}")),
+            ("KBWATCH_CERT", utf8(&cert)?.to_owned()),
+            ("KBWATCH_CERT_KEY", utf8(&key)?.to_owned()),
             ("KBWATCH_ROOT", root.to_owned()),
             ("KBWATCH_API", api.url.clone()),
         ];
@@ -303,21 +322,25 @@ http {{
             .process_group(0)
             .spawn()
             .map_err(|e| format!("cannot start {} ({e})", binary.display()))?;
-        let mut nginx = Nginx { child, port, dir };
+        let mut nginx = Nginx {
+            child,
+            port,
+            http_port,
+            ca_pem: tls.ca_pem().to_owned(),
+            dir,
+        };
         nginx.wait_ready().await?;
         Ok(nginx)
     }
 
     async fn wait_ready(&mut self) -> TestResult {
-        let url = format!("{}/index.html", self.url());
-        let http = reqwest::Client::new();
+        let client = self.client()?;
         let error_log = self.dir.path().join("error.log");
         let child = &mut self.child;
         wait_for("nginx to serve index.html", Duration::from_secs(10), || {
             let exited = child.try_wait();
-            let request = http.get(&url).send();
+            let client = client.clone();
             let error_log = &error_log;
-            let url = &url;
             async move {
                 if let Some(status) = exited? {
                     let log = std::fs::read_to_string(error_log).unwrap_or_default();
@@ -325,9 +348,9 @@ http {{
                         format!("nginx exited at start ({status}); error.log:\n{log}").into(),
                     );
                 }
-                Ok(match request.await {
-                    Ok(resp) if resp.status().is_success() => Ok(()),
-                    Ok(resp) => Err(format!("GET {url}: {}", resp.status())),
+                Ok(match client.get("/index.html").await {
+                    Ok(answer) if answer.status == 200 => Ok(()),
+                    Ok(answer) => Err(format!("GET /index.html: {}", answer.status)),
                     Err(e) => Err(e.to_string()),
                 })
             }
@@ -335,14 +358,28 @@ http {{
         .await
     }
 
-    /// `http://127.0.0.1:<port>`, the app's origin.
+    /// `https://127.0.0.1:<port>`, the app's origin.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("https://127.0.0.1:{}", self.port)
     }
 
-    /// A client for nginx that sends request targets verbatim.
-    pub fn client(&self) -> RawClient {
-        RawClient::plain(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)))
+    /// `http://127.0.0.1:<port>`, the plain-HTTP server, which only redirects to HTTPS.
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// A client for the app's origin (HTTPS, trusting the test's CA) that sends request
+    /// targets verbatim.
+    pub fn client(&self) -> TestResult<RawClient> {
+        RawClient::tls(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)),
+            &self.ca_pem,
+        )
+    }
+
+    /// A client for the plain-HTTP server.
+    pub fn http_client(&self) -> RawClient {
+        RawClient::plain(SocketAddr::from((Ipv4Addr::LOCALHOST, self.http_port)))
     }
 
     /// The access log so far, one `METHOD request-uri status auth=none|bearer upstream=addr`
@@ -409,6 +446,9 @@ mod tests {
             ("KBWATCH_API", "https://127.0.0.1:4343".to_owned()),
             ("KBWATCH_API_CA", "/tmp/ca.pem".to_owned()),
             ("KBWATCH_API_NAME", "localhost".to_owned()),
+            ("KBWATCH_HTTP_LISTEN", "127.0.0.1:4141".to_owned()),
+            ("KBWATCH_CERT", "/tmp/site.pem".to_owned()),
+            ("KBWATCH_CERT_KEY", "/tmp/site.key".to_owned()),
         ];
         let conf = render_site_conf(&template, &values).unwrap();
         let lines = changed(&template, &conf);

@@ -37,38 +37,35 @@ async fn start(auth: AppAuth, idp: Option<IdpOptions>) -> TestEnv {
 
 /// What the proxy itself must (not) do, checked without a browser.
 async fn check_proxy_basics(env: &TestEnv) {
-    let http = reqwest::Client::new();
+    let nginx = env.nginx().expect("served by nginx");
+    let client = nginx.client().expect("a client for nginx");
     // The proxy adds no credentials: without a token the API refuses, through nginx too.
-    let anonymous = http
-        .get(format!("{}/mde/api/machines", env.app_url()))
-        .send()
+    let anonymous = client
+        .get("/mde/api/machines")
         .await
         .expect("nginx answers");
     assert_eq!(
-        anonymous.status(),
+        anonymous.status,
         401,
-        "no Authorization added by the proxy"
+        "no Authorization added by the proxy: {}",
+        anonymous.summary()
     );
 
     // config.json is never cached, so a static host can change it without a rebuild; the
     // pages carry the Content-Security-Policy.
-    let config = http
-        .get(format!("{}/config.json", env.app_url()))
-        .send()
-        .await
-        .expect("nginx answers");
-    assert_eq!(config.status(), 200);
-    let header = |name: &str| {
-        config
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    assert_eq!(header("cache-control").as_deref(), Some("no-cache"));
-    assert!(header("content-security-policy").is_some_and(|csp| csp.contains("connect-src")));
-    let served: Value = config.json().await.expect("config.json is JSON");
+    let config = client.get("/config.json").await.expect("nginx answers");
+    assert_eq!(config.status, 200);
+    assert_eq!(
+        config.header("cache-control").expect("once").as_deref(),
+        Some("no-cache")
+    );
+    assert!(config
+        .header("content-security-policy")
+        .expect("once")
+        .is_some_and(|csp| csp.contains("connect-src")));
+    let served: Value = serde_json::from_str(&config.body).expect("config.json is JSON");
     assert_eq!(served["apiBase"], "/mde");
+    let http = reqwest::Client::new();
 
     // The mock, like the real API, gives a browser no CORS: a preflight from the app's origin
     // gets no Access-Control-Allow-Origin, so a direct call could not work.
@@ -220,7 +217,7 @@ async fn mock_requests(mock: &RunningMock) -> TestResult<u64> {
 /// A proxied call with a bearer token, as the app makes it.
 async fn proxied(nginx: &Nginx, method: Method, target: &str) -> TestResult<RawAnswer> {
     nginx
-        .client()
+        .client()?
         .send(method, target, &[("authorization", "Bearer kbwatch-e2e")])
         .await
 }
@@ -440,4 +437,64 @@ fn assert_security_headers(answer: &RawAnswer, what: &str) {
         Some("no-referrer"),
         "{what}"
     );
+}
+
+/// The value the reference configuration sends in `Strict-Transport-Security`.
+const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+/// The reference serves HTTPS only: plain HTTP answers every path with a 301 to the same path
+/// and query on https (and nothing else), and every HTTPS answer — pages, `config.json`,
+/// `redirect.html`, the proxy's answers and its refusals — carries HSTS and the security
+/// headers, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_redirects_http_to_https_and_sends_hsts_everywhere() {
+    let (_mock, nginx) = verified_mock_and_nginx()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let http = nginx.http_client();
+    for target in [
+        "/",
+        "/?device=pc-1&tab=kbs",
+        "/config.json",
+        "/redirect.html",
+        "/mde/api/machines?$top=1",
+    ] {
+        let answer = http.get(target).await.expect("nginx answers");
+        assert_eq!(answer.status, 301, "http {target}: {}", answer.summary());
+        assert_eq!(
+            answer.header("location").expect("once"),
+            Some(format!("https://127.0.0.1{target}")),
+            "http {target}"
+        );
+        assert!(answer.header_values("set-cookie").is_empty());
+    }
+
+    let client = nginx.client().expect("https client");
+    let token = [("authorization", "Bearer kbwatch-e2e")];
+    for (method, target, status) in [
+        (Method::GET, "/", 200),
+        (Method::GET, "/index.html", 200),
+        (Method::GET, "/devices/unknown/path", 200),
+        (Method::GET, "/config.json", 200),
+        (Method::GET, "/redirect.html", 200),
+        (Method::GET, "/mde/api/machines", 200),
+        (Method::GET, "/mde/evil", 404),
+        (Method::POST, "/mde/api/machines", 405),
+    ] {
+        let answer = client
+            .send(method.clone(), target, &token)
+            .await
+            .expect("nginx");
+        let what = format!("https {method} {target}");
+        assert_eq!(answer.status, status, "{what}: {}", answer.summary());
+        assert_eq!(
+            answer
+                .header("strict-transport-security")
+                .expect("once")
+                .as_deref(),
+            Some(HSTS),
+            "{what}"
+        );
+        assert_security_headers(&answer, &what);
+    }
 }
