@@ -53,8 +53,10 @@ pub enum Serving {
     /// origin, so the mock sends CORS headers.
     #[default]
     Direct,
-    /// Debian nginx running `deploy/nginx/kbwatch.conf` ([`Nginx`]); `apiBase` is `/mde` and
-    /// the mock sends no CORS headers, like the real API to a browser.
+    /// Debian nginx running `deploy/nginx/kbwatch.conf` ([`Nginx`]) over HTTPS, with a
+    /// certificate made for the test; `apiBase` is `/mde`, nginx reaches the mock's HTTPS
+    /// listener and verifies it, and the mock sends no CORS headers, like the real API to a
+    /// browser. The tests' own calls to nginx go through [`Nginx::client`].
     Nginx,
 }
 
