@@ -152,6 +152,64 @@ impl Endpoints {
             .append_pair("pageSize", &page_size.to_string());
         url
     }
+
+    /// One URL from each builder above (two where one builder makes two shapes), named by
+    /// the method: every kind of request kbwatch makes. A proxy's allow-list must pass all of
+    /// them; the e2e suite checks the reference nginx configuration against this list.
+    ///
+    /// A new builder method gets its line here: `every_builder_has_an_example` fails until it
+    /// does, so the proxy's allow-list cannot miss a new endpoint.
+    pub fn one_url_per_builder(&self) -> Vec<(&'static str, Url)> {
+        let id = DeviceId::parse("0123456789abcdef0123456789abcdef01234567");
+        let name = DeviceRef::parse("pc-1.contoso.local").ok();
+        let kb = KbId::parse("KB5034441");
+        let product = SoftwareId::parse("microsoft-_-windows 11").ok();
+        let page = PageRequest {
+            top: 100,
+            skip: 200,
+        };
+        let mut urls = vec![
+            ("machines_collection", self.machines_collection()),
+            ("machines", self.machines(MachineQuery::default(), page)),
+            (
+                "machine_vulnerabilities_collection",
+                self.machine_vulnerabilities_collection(),
+            ),
+            (
+                "machine_vulnerabilities",
+                self.machine_vulnerabilities(page),
+            ),
+            ("software_collection", self.software_collection()),
+            ("software", self.software(Some("microsoft"), page)),
+            (
+                "software_vulnerabilities_by_machine",
+                self.software_vulnerabilities_by_machine(1000),
+            ),
+        ];
+        if let Some(id) = id {
+            urls.push(("machine", self.machine(&DeviceRef::Id(id.clone()))));
+            urls.push(("missing_kbs", self.missing_kbs(&id)));
+            let filter = VulnerabilityFilter::Device(id);
+            urls.push((
+                "machine_vulnerabilities_where",
+                self.machine_vulnerabilities_where(&filter, page),
+            ));
+        }
+        if let Some(name) = name {
+            urls.push(("machine", self.machine(&name)));
+        }
+        if let Some(kb) = kb {
+            let filter = VulnerabilityFilter::FixingKb(kb);
+            urls.push((
+                "machine_vulnerabilities_where",
+                self.machine_vulnerabilities_where(&filter, page),
+            ));
+        }
+        if let Some(product) = product {
+            urls.push(("software_missing_kbs", self.software_missing_kbs(&product)));
+        }
+        urls
+    }
 }
 
 /// `$top`, and `$skip` when not 0.
@@ -289,6 +347,42 @@ mod tests {
             e.machine_vulnerabilities(PageRequest::first(10)).as_str(),
             "https://api.security.microsoft.com/api/vulnerabilities/machinesVulnerabilities?%24top=10"
         );
+    }
+
+    /// The `pub fn name(&self, …)` methods of `impl Endpoints` in this file, but `base` and
+    /// the list itself.
+    fn builder_methods() -> std::collections::BTreeSet<&'static str> {
+        let source = include_str!("endpoints.rs");
+        let start = source.find("impl Endpoints {").unwrap();
+        let end = start + source[start..].find("\n}\n").unwrap();
+        source[start..end]
+            .split("pub fn ")
+            .skip(1)
+            .filter_map(|rest| {
+                let (name, args) = rest.split_once('(')?;
+                args.trim_start().starts_with("&self").then_some(name)
+            })
+            .filter(|name| !matches!(*name, "base" | "one_url_per_builder"))
+            .collect()
+    }
+
+    #[test]
+    fn every_builder_has_an_example() {
+        let e = endpoints("https://kbwatch.example/mde");
+        let examples = e.one_url_per_builder();
+        let named: std::collections::BTreeSet<&str> =
+            examples.iter().map(|(name, _)| *name).collect();
+        let builders = builder_methods();
+        assert!(builders.len() >= 11, "{builders:?}");
+        assert_eq!(named, builders, "one_url_per_builder lists every builder");
+        // Both device references, both filters, each example under the base.
+        assert_eq!(examples.len(), builders.len() + 2);
+        for (name, url) in &examples {
+            assert!(
+                url.as_str().starts_with("https://kbwatch.example/mde/api/"),
+                "{name}: {url}"
+            );
+        }
     }
 
     #[test]

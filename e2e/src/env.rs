@@ -10,8 +10,8 @@ use kbwatch_mock::{Idp, IdpOptions, MockOptions, RunningMock};
 use serde_json::{json, Value};
 
 use crate::{
-    dist_dir, reference_csp, AppServer, BrowserOptions, Chromedriver, HeaderRule, Nginx, Page,
-    TcpRelay, TestResult,
+    dist_dir, reference_csp, ApiUpstream, AppServer, BrowserOptions, Chromedriver, HeaderRule,
+    Nginx, Page, TcpRelay, TestResult,
 };
 
 /// How the app signs in: the `auth` section of the `config.json` it gets.
@@ -53,8 +53,10 @@ pub enum Serving {
     /// origin, so the mock sends CORS headers.
     #[default]
     Direct,
-    /// Debian nginx running `deploy/nginx/kbwatch.conf` ([`Nginx`]); `apiBase` is `/mde` and
-    /// the mock sends no CORS headers, like the real API to a browser.
+    /// Debian nginx running `deploy/nginx/kbwatch.conf` ([`Nginx`]) over HTTPS, with a
+    /// certificate made for the test; `apiBase` is `/mde`, nginx reaches the mock's HTTPS
+    /// listener and verifies it, and the mock sends no CORS headers, like the real API to a
+    /// browser. The tests' own calls to nginx go through [`Nginx::client`].
     Nginx,
 }
 
@@ -239,6 +241,8 @@ impl TestEnv {
         let mut mock_opts = MockOptions {
             cors: setup.serving == Serving::Direct,
             app_dir: None,
+            // nginx reaches the API over HTTPS, as it reaches Microsoft's.
+            api_tls: setup.serving == Serving::Nginx,
             ..setup.mock
         };
         if matches!(setup.auth, AppAuth::Msal(_)) && mock_opts.idp.is_none() {
@@ -298,7 +302,7 @@ impl TestEnv {
                 if let Some(overrides) = &setup.config {
                     merge_json(&mut config, overrides);
                 }
-                let upstream = format!("http://{}/", mock.api_addr);
+                let upstream = ApiUpstream::mock(&mock)?;
                 // With MSAL, the CSP must let the page reach the mock Entra ID.
                 let login = match (&setup.auth, mock.idp()) {
                     (AppAuth::Msal(_), Some(idp)) => Some(format!("https://{}", idp.host())),
@@ -313,8 +317,8 @@ impl TestEnv {
             app,
             relay: tokio::sync::Mutex::new(relay),
             browser: BrowserOptions {
-                // The IdP's certificate is self-signed.
-                ignore_certificate_errors: mock.idp().is_some(),
+                // The IdP's and nginx's certificates come from CAs made for the test.
+                ignore_certificate_errors: mock.idp().is_some() || setup.serving == Serving::Nginx,
                 capture_console: setup.capture_console,
             },
             mock,
@@ -428,9 +432,10 @@ impl TestEnv {
         }
     }
 
-    /// Base URL of the mock API, e.g. `http://127.0.0.1:40001`.
+    /// Base URL of the mock API, e.g. `http://127.0.0.1:40001` (plain HTTP: the tests' own
+    /// calls; nginx uses its HTTPS listener).
     pub fn api_url(&self) -> String {
-        format!("http://{}", self.mock.api_addr)
+        self.mock.api_url()
     }
 
     /// Base URL of the app.

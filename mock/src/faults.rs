@@ -67,10 +67,15 @@ pub enum FaultKind {
     /// 307 to [`REDIRECT_TARGET`] on the same origin: a client that follows it sends its
     /// `Authorization` header there (307 keeps method and headers), which the stats show.
     Redirect,
+    /// Normal answer plus a `Set-Cookie` header, which a proxy in front must not pass on.
+    SetCookie,
 }
 
 /// Where a [`FaultKind::Redirect`] points.
 pub const REDIRECT_TARGET: &str = "/api/redirected-here";
+
+/// The cookie a `set_cookie` fault sets.
+pub const SET_COOKIE_VALUE: &str = "mock-session=from-upstream; Path=/; Secure; HttpOnly";
 
 /// Default `Retry-After` of a throttle fault when none is given.
 pub const DEFAULT_RETRY_AFTER_SECS: u64 = 1;
@@ -90,7 +95,7 @@ pub enum FaultError {
 
 const KNOWN_KINDS: &str = "unauthorized, forbidden, not_found, throttle, server_error, \
 bad_gateway_html, service_unavailable_html, empty_body, slow, malformed_json, truncated_json, \
-extra_fields, nulls, value_null, wrong_shape, bad_request";
+extra_fields, nulls, value_null, wrong_shape, bad_request, set_cookie";
 
 impl FaultKind {
     /// Build a kind from its name (any case, `_`/`-` optional, or an HTTP status) and parameters.
@@ -127,6 +132,7 @@ impl FaultKind {
             "wrongshape" => Self::WrongShape,
             "badrequest" | "400" => Self::BadRequest,
             "redirect" | "307" => Self::Redirect,
+            "setcookie" => Self::SetCookie,
             _ => return Err(FaultError::UnknownKind(name.trim().to_owned())),
         })
     }
@@ -151,6 +157,7 @@ impl FaultKind {
             Self::WrongShape => "wrong_shape",
             Self::BadRequest => "bad_request",
             Self::Redirect => "redirect",
+            Self::SetCookie => "set_cookie",
         }
     }
 
@@ -428,6 +435,14 @@ async fn apply(kind: FaultKind, path: &str, request: Request, next: Next) -> Res
             tokio::time::sleep(Duration::from_millis(ms)).await;
             next.run(request).await
         }
+        FaultKind::SetCookie => {
+            let mut response = next.run(request).await;
+            response.headers_mut().insert(
+                header::SET_COOKIE,
+                HeaderValue::from_static(SET_COOKIE_VALUE),
+            );
+            response
+        }
         FaultKind::TruncatedJson
         | FaultKind::ExtraFields
         | FaultKind::Nulls
@@ -568,6 +583,7 @@ mod tests {
         );
         assert_eq!("bad-gateway-html".parse(), Ok(FaultKind::BadGatewayHtml));
         assert_eq!("redirect".parse(), Ok(FaultKind::Redirect));
+        assert_eq!("Set-Cookie".parse(), Ok(FaultKind::SetCookie));
         assert_eq!("500".parse(), Ok(FaultKind::ServerError));
         assert_eq!("slow;ms=20".parse(), Ok(FaultKind::Slow { ms: 20 }));
         assert_eq!(

@@ -31,6 +31,7 @@ pub mod rate_limit;
 mod routes;
 pub mod software;
 pub mod stats;
+pub mod tls;
 pub mod vulns;
 
 use std::io;
@@ -107,6 +108,11 @@ pub struct MockOptions {
     /// with `POST /_mock/settings` `{"missing_kbs_app_only": true}`; `POST /_mock/reset` puts
     /// this start value back. Off by default: `Software.Read` suffices.
     pub missing_kbs_app_only: bool,
+    /// Also serve the API — the same routes, counters, faults and rate windows — over HTTPS on
+    /// a second listener ([`RunningMock::api_tls_addr`]), with a certificate for 127.0.0.1 and
+    /// [`tls::DNS_NAME`] from a throwaway CA made at start ([`RunningMock::api_ca_pem`]): for a
+    /// proxy that verifies the API's certificate, as the reference nginx configuration does.
+    pub api_tls: bool,
 }
 
 impl Default for MockOptions {
@@ -129,6 +135,7 @@ impl Default for MockOptions {
             app_port: 8080,
             idp: None,
             missing_kbs_app_only: false,
+            api_tls: false,
         }
     }
 }
@@ -284,6 +291,10 @@ pub struct RunningMock {
     pub idp_addr: Option<SocketAddr>,
     /// PEM of the CA that signed the IdP's HTTPS certificate, when `idp` was set.
     pub idp_cert_pem: Option<String>,
+    /// Address of the API's HTTPS listener, when `api_tls` was set.
+    pub api_tls_addr: Option<SocketAddr>,
+    /// PEM of the CA that signed that listener's certificate, when `api_tls` was set.
+    pub api_ca_pem: Option<String>,
     idp: Option<Arc<Idp>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<io::Result<()>>>,
@@ -334,8 +345,8 @@ async fn serve(
 }
 
 /// Start the mock on 127.0.0.1:`api_port` (0 = any free), plus the static app listener when
-/// `opts.app_dir` is set and the HTTPS IdP listener when `opts.idp` is set. Returns once all are
-/// listening.
+/// `opts.app_dir` is set, the HTTPS IdP listener when `opts.idp` is set and the API's HTTPS
+/// listener (any free port) when `opts.api_tls` is set. Returns once all are listening.
 pub async fn spawn(opts: MockOptions, api_port: u16) -> io::Result<RunningMock> {
     if let Some(dir) = &opts.app_dir {
         if !dir.join("index.html").is_file() {
@@ -367,15 +378,28 @@ pub async fn spawn(opts: MockOptions, api_port: u16) -> io::Result<RunningMock> 
         _ => None,
     };
     let (stop, stopped) = watch::channel(false);
-    let mut tasks = vec![tokio::spawn(serve(
-        api_listener,
-        api_router(&opts, idp.clone()),
-        stopped.clone(),
-    ))];
+    let api = api_router(&opts, idp.clone());
+    let mut tasks = Vec::new();
+    let (mut api_tls_addr, mut api_ca_pem) = (None, None);
+    if opts.api_tls {
+        let material =
+            tls::TlsMaterial::generate("kbwatch-mock Defender API").map_err(io::Error::other)?;
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        api_tls_addr = Some(listener.local_addr()?);
+        api_ca_pem = Some(material.ca_pem().to_owned());
+        let config = material.server_config().map_err(io::Error::other)?;
+        tasks.push(tokio::spawn(tls::serve(
+            listener,
+            config,
+            api.clone(),
+            stopped.clone(),
+        )));
+    }
+    tasks.push(tokio::spawn(serve(api_listener, api, stopped.clone())));
     if let (Some(listener), Some(idp)) = (idp_listener, &idp) {
         let config = idp.tls_config().map_err(io::Error::other)?;
         let app = idp::router(idp.clone()).merge(idp::admin_router(idp.clone()));
-        tasks.push(tokio::spawn(idp::serve_tls(
+        tasks.push(tokio::spawn(tls::serve(
             listener.into_std()?,
             config,
             app,
@@ -390,6 +414,8 @@ pub async fn spawn(opts: MockOptions, api_port: u16) -> io::Result<RunningMock> 
         app_addr,
         idp_addr,
         idp_cert_pem: idp.as_ref().map(|idp| idp.ca_cert_pem().to_owned()),
+        api_tls_addr,
+        api_ca_pem,
         idp,
         stop,
         tasks,

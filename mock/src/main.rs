@@ -200,6 +200,8 @@ async fn main() -> ExitCode {
         app_port: cli.app_port,
         idp,
         missing_kbs_app_only: cli.missing_kbs_app_only,
+        // For the e2e proxy test (a proxy verifying the API's certificate), not the CLI.
+        api_tls: false,
     };
     let running = match spawn(options.clone(), cli.port).await {
         Ok(running) => running,

@@ -17,7 +17,6 @@
 
 mod endpoints;
 mod grants;
-mod tls;
 mod tokens;
 
 use std::collections::BTreeMap;
@@ -31,7 +30,6 @@ use serde_json::Value;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 pub use grants::pkce_s256;
-pub(crate) use tls::serve as serve_tls;
 pub use tokens::{AccessClaims, Grants, TokenRejection, LEEWAY_SECS};
 
 /// Tenant id used when none is configured.
@@ -206,7 +204,7 @@ pub struct Idp {
     options: IdpOptions,
     origin: String,
     signing: tokens::SigningKey,
-    tls: tls::TlsMaterial,
+    tls: crate::tls::TlsMaterial,
     grants: grants::GrantStore,
     stats: Mutex<IdpStats>,
     /// Set by [`Idp::end_session`]: nothing renews silently until the user signs in again.
@@ -216,8 +214,10 @@ pub struct Idp {
 /// Why an IdP could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum IdpError {
-    #[error("cannot generate the IdP's keys or certificate: {0}")]
+    #[error("cannot generate the IdP's keys: {0}")]
     Crypto(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl Idp {
@@ -226,7 +226,7 @@ impl Idp {
     pub fn new(options: IdpOptions, origin: &str) -> Result<Arc<Self>, IdpError> {
         Ok(Arc::new(Self {
             signing: tokens::SigningKey::generate()?,
-            tls: tls::TlsMaterial::generate()?,
+            tls: crate::tls::TlsMaterial::generate("kbwatch-mock Entra ID stand-in")?,
             origin: origin.trim_end_matches('/').to_owned(),
             options,
             grants: grants::GrantStore::default(),
@@ -265,12 +265,12 @@ impl Idp {
     /// PEM of the CA that signed the HTTPS certificate (trust it, or run Chrome with
     /// `--ignore-certificate-errors`).
     pub fn ca_cert_pem(&self) -> &str {
-        &self.tls.ca_pem
+        self.tls.ca_pem()
     }
 
     /// The rustls config of the HTTPS listener.
     pub(crate) fn tls_config(&self) -> Result<Arc<rustls::ServerConfig>, IdpError> {
-        self.tls.server_config()
+        Ok(self.tls.server_config()?)
     }
 
     /// The OpenID configuration document, also usable verbatim as MSAL's `authorityMetadata`.

@@ -1,5 +1,10 @@
-//! HTTPS for the IdP: MSAL refuses an `http://` authority. A throwaway CA and a server
-//! certificate for 127.0.0.1 and localhost are made at start; the server runs on rustls (ring).
+//! HTTPS for the mock's listeners: a throwaway CA and a server certificate for 127.0.0.1 and
+//! localhost, made at start; the server runs on rustls (ring).
+//!
+//! The Entra ID stand-in needs it because MSAL refuses an `http://` authority; the API's HTTPS
+//! listener ([`crate::MockOptions::api_tls`]) because a proxy that verifies the API's certificate
+//! (the reference nginx configuration) needs a CA to trust. The e2e suite also makes nginx's own
+//! certificate with [`TlsMaterial::generate`].
 
 use std::fmt;
 use std::io;
@@ -16,12 +21,20 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::ServerConfig;
 use tokio::sync::watch;
 
-use super::IdpError;
+/// The DNS name in every certificate made here, beside the IP address 127.0.0.1: the name a
+/// client verifying the certificate asks for (nginx checks DNS names only, never IP addresses).
+pub const DNS_NAME: &str = "localhost";
 
-/// The CA (to trust) and the server certificate chain and key (to serve).
-pub(crate) struct TlsMaterial {
-    /// PEM of the CA certificate that signed the server certificate.
-    pub(crate) ca_pem: String,
+/// Why the certificate could not be made or loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot make the mock's TLS certificate: {0}")]
+pub struct TlsError(String);
+
+/// A throwaway CA (to trust) and a server certificate chain and key it signed (to serve).
+pub struct TlsMaterial {
+    ca_pem: String,
+    cert_pem: String,
+    key_pem: String,
     chain: Vec<CertificateDer<'static>>,
     key_der: Vec<u8>,
 }
@@ -32,12 +45,14 @@ impl fmt::Debug for TlsMaterial {
     }
 }
 
-fn crypto(error: impl fmt::Display) -> IdpError {
-    IdpError::Crypto(error.to_string())
+fn crypto(error: impl fmt::Display) -> TlsError {
+    TlsError(error.to_string())
 }
 
 impl TlsMaterial {
-    pub(crate) fn generate() -> Result<Self, IdpError> {
+    /// A new CA and a certificate for 127.0.0.1 and [`DNS_NAME`] whose common name is
+    /// `subject` (what the server is, for someone reading the certificate).
+    pub fn generate(subject: &str) -> Result<Self, TlsError> {
         let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(crypto)?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(crypto)?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -53,24 +68,38 @@ impl TlsMaterial {
         let issuer = Issuer::new(ca_params, ca_key);
 
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(crypto)?;
-        let mut params =
-            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-                .map_err(crypto)?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "kbwatch-mock Entra ID stand-in");
+        let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned(), DNS_NAME.to_owned()])
+            .map_err(crypto)?;
+        params.distinguished_name.push(DnType::CommonName, subject);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         let cert = params.signed_by(&key, &issuer).map_err(crypto)?;
         Ok(Self {
             ca_pem: ca_cert.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
             chain: vec![cert.der().clone(), ca_cert.der().clone()],
             key_der: key.serialize_der(),
         })
     }
 
+    /// PEM of the CA certificate that signed the server certificate: what a client trusts.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// PEM of the server certificate followed by the CA's (e.g. nginx's `ssl_certificate`).
+    pub fn chain_pem(&self) -> String {
+        format!("{}{}", self.cert_pem, self.ca_pem)
+    }
+
+    /// PEM (PKCS#8) of the server certificate's private key (e.g. `ssl_certificate_key`).
+    pub fn key_pem(&self) -> &str {
+        &self.key_pem
+    }
+
     /// A rustls server config (TLS 1.2/1.3, ALPN h2 and http/1.1) with this chain.
-    pub(crate) fn server_config(&self) -> Result<Arc<ServerConfig>, IdpError> {
+    pub(crate) fn server_config(&self) -> Result<Arc<ServerConfig>, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()));
         let mut config = ServerConfig::builder_with_provider(provider)
