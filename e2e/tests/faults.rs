@@ -930,13 +930,16 @@ async fn path_tricks_in_the_device_parameter_are_refused_before_any_call() {
             ("..%2F..%2Fapi%2Fmachines", "../../api/machines"),
             ("a%2Fb", "a/b"),
             ("%2e%2e", ".."),
-            ("abc%00", "abc\0"),
+            // Control and format characters are escaped (a bidi override would reorder the
+            // message around it), not shown raw.
+            ("abc%00", "abc\\u{0}"),
             ("fin-ws%20..%2F", "fin-ws ../"),
             (
                 "%3Cscript%3Ewindow.__pwned%3D1%3C%2Fscript%3E",
                 "<script>window.__pwned=1</script>",
             ),
-            ("x\u{200b}y", "x\u{200b}y"),
+            ("x\u{200b}y", "x\\u{200b}y"),
+            ("a%E2%80%AEgpj.exe", "a\\u{202e}gpj.exe"),
             ("javascript:alert(1)", "javascript:alert(1)"),
         ] {
             page.open(&format!("/?device={query}")).await?;
@@ -949,6 +952,14 @@ async fn path_tricks_in_the_device_parameter_are_refused_before_any_call() {
             );
             page.wait_count(DEVICE_ROW, devices).await?;
             assert_eq!(page.count("[data-testid=error-banner] script").await?, 0);
+        }
+        // An unusable link parameter is named in a warning the same way.
+        page.open("/?sort=%E2%80%AEname&mincve=%00").await?;
+        let warning = page
+            .wait_text_contains("[data-testid=ignored-params]", "Ignored")
+            .await?;
+        for shown in ["\"sort=\\u{202e}name\"", "\"mincve=\\u{0}\""] {
+            assert!(warning.contains(shown), "{shown} in {warning:?}");
         }
         let pwned: Value = page.eval("return window.__pwned ?? null;", vec![]).await?;
         assert_eq!(pwned, Value::Null);
