@@ -136,7 +136,7 @@ pub fn retrying_in(seconds: u32) -> String {
 pub fn ignored_params(params: &[IgnoredParam]) -> String {
     let list: Vec<String> = params
         .iter()
-        .map(|p| format!("{}={}", p.key, p.value))
+        .map(|p| kbwatch_core::quote::quoted(&format!("{}={}", p.key, p.value)))
         .collect();
     format!("Ignored unreadable link parameters: {}", list.join(", "))
 }
@@ -154,7 +154,8 @@ pub fn invalid_device_ref(input: &str, error: &DeviceRefError) -> String {
         DeviceRefError::PathTrick => "it contains an empty or '..' name part".to_owned(),
     };
     format!(
-        "\"{input}\" is not a device ID (40 hexadecimal characters) or a computer name: {why}. No request was sent."
+        "{} is not a device ID (40 hexadecimal characters) or a computer name: {why}. No request was sent.",
+        kbwatch_core::quote::quoted(input)
     )
 }
 

@@ -246,7 +246,7 @@ async fn main() -> ExitCode {
         );
         if let Some(addr) = running.idp_addr {
             println!(
-                "kbwatch-mock: MSAL: knownAuthorities [\"{addr}\"], authorityMetadata from {authority}/v2.0/.well-known/openid-configuration; CA at http://{}/_mock/idp/cert",
+                "kbwatch-mock: MSAL: testOnlyAllowAnyAuthority true (this is not the cloud's sign-in host), knownAuthorities [\"{addr}\"], authorityMetadata from {authority}/v2.0/.well-known/openid-configuration; CA at http://{}/_mock/idp/cert",
                 running.api_addr
             );
         }
