@@ -169,6 +169,7 @@ impl Nginx {
         let site = dir.path().join("site");
         copy_dir(dist, &site)?;
         std::fs::write(site.join("config.json"), serde_json::to_vec_pretty(config)?)?;
+        crate::allow_config_in_site(&site, config)?;
 
         let port = free_port()?;
         let site_conf = render_site_conf(

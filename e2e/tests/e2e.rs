@@ -12,6 +12,7 @@ mod faults;
 mod fleet;
 mod harness;
 mod msal;
+mod policy;
 mod proxy;
 mod real_tenant;
 mod smoke;
