@@ -15,7 +15,8 @@
 //
 // Every name carries a content hash, so a browser never mixes files of two builds, and the
 // integrity attributes Trunk wrote in index.html are recomputed. Runs before
-// extract-inline-script.mjs. KBWATCH_WASM_OPT=0 skips wasm-opt (the benchmark's comparison).
+// extract-inline-script.mjs (Trunk.toml runs the hooks in order). KBWATCH_WASM_OPT=0 skips
+// wasm-opt (the benchmark's comparison).
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
