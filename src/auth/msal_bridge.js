@@ -8,6 +8,9 @@ let settings = null;
 
 // The one script URL kbwatch ever sets: MSAL's bundle next to index.html.
 const MSAL_BUNDLE = "msal-browser.min.js";
+// Its Subresource Integrity, written here at build time by scripts/msal-integrity.mjs; until
+// then the digest of 48 zero bytes, which matches no file (the bundle is refused).
+const MSAL_BUNDLE_INTEGRITY = "sha384-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 // The Content-Security-Policy requires Trusted Types for script URLs and allows this policy
 // (`trusted-types kbwatch-msal …`): it vouches for the bundle's own URL and refuses any other.
@@ -46,6 +49,8 @@ function loadScript(src) {
       reject(plainError({ errorCode: "script_load_failed", errorMessage: String(e) }));
       return;
     }
+    script.integrity = MSAL_BUNDLE_INTEGRITY;
+    script.crossOrigin = "anonymous";
     script.onload = () => resolve();
     script.onerror = () => reject(plainError({ errorCode: "script_load_failed", errorMessage: "could not load " + src }));
     document.head.appendChild(script);
