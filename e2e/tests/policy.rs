@@ -275,3 +275,46 @@ async fn a_tampered_msal_bundle_is_refused_and_sign_in_says_so() {
     })
     .await;
 }
+
+/// Runs the meta-policy hook on a staging directory holding copies of the built pages with their
+/// meta tags removed, with `KBWATCH_CSP_CONNECT` set to `extra`: the hook's outcome and, when it
+/// succeeded, the policy it wrote into index.html.
+fn meta_hook_with(extra: &str) -> (bool, Option<String>) {
+    let staging = tempfile::tempdir().expect("a temporary directory");
+    for page in ["index.html", "redirect.html"] {
+        let html = read(&dist_dir().join(page));
+        let policy = meta_csp(&html).expect("the built page has its policy");
+        let tag =
+            format!("\n    <meta http-equiv=\"Content-Security-Policy\" content=\"{policy}\" />");
+        std::fs::write(staging.path().join(page), html.replacen(&tag, "", 1)).expect("write");
+    }
+    let status = Command::new("node")
+        .arg(workspace_root().join("scripts/meta-csp.mjs"))
+        .env("TRUNK_STAGING_DIR", staging.path())
+        .env("TRUNK_SOURCE_DIR", workspace_root())
+        .env("KBWATCH_CSP_CONNECT", extra)
+        .status()
+        .expect("node");
+    let html = read(&staging.path().join("index.html"));
+    (status.success(), meta_csp(&html).map(str::to_owned))
+}
+
+/// A deployment whose `apiBase` is a gateway of its own adds that origin at build time: it
+/// lands in `connect-src` and nowhere else; anything but an https origin stops the build.
+#[test]
+fn a_gateway_origin_is_added_to_the_meta_policy_at_build_time_and_only_https() {
+    let expected = static_host_csp().expect("the static-host policy");
+    let (ok, policy) = meta_hook_with("https://gw.example");
+    assert!(ok);
+    let with_gateway = expected.replacen("; frame-src", " https://gw.example; frame-src", 1);
+    assert_eq!(policy.as_deref(), Some(with_gateway.as_str()));
+    for refused in [
+        "http://gw.example",
+        "https://gw.example/api",
+        "'unsafe-inline'",
+        "*",
+    ] {
+        let (ok, _) = meta_hook_with(refused);
+        assert!(!ok, "{refused} must stop the build");
+    }
+}
