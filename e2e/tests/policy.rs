@@ -276,6 +276,40 @@ async fn a_tampered_msal_bundle_is_refused_and_sign_in_says_so() {
     .await;
 }
 
+/// Trunk's loader, moved out of index.html into `loader-<hash>.js` by the build, changed on the
+/// host (a line appended that marks the page) is refused: nothing of it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_loader_is_refused() {
+    let dir = tampered_dist(|dist| {
+        let loaders: Vec<PathBuf> = std::fs::read_dir(dist)
+            .expect("dist")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                name.starts_with("loader-") && name.ends_with(".js")
+            })
+            .collect();
+        assert_eq!(loaders.len(), 1, "one loader in dist/: {loaders:?}");
+        let mut code = read(&loaders[0]);
+        code.push_str("\n;globalThis.kbwatchTampered = true;\n");
+        std::fs::write(&loaders[0], code).expect("write the loader");
+    });
+    let setup = EnvSetup::new(mock_options())
+        .capture_console()
+        .dist(dir.path().join("dist"));
+    TestEnv::run_in_browser(setup, "tampered-loader", async |_, page| {
+        page.open("/").await?;
+        console_line(&page, "integrity").await?;
+        let ran: bool = page
+            .eval("return globalThis.kbwatchTampered === true;", vec![])
+            .await?;
+        assert!(!ran, "the changed loader ran");
+        assert_eq!(page.count(DEVICE_ROW).await?, 0);
+        Ok(())
+    })
+    .await;
+}
+
 /// Runs the meta-policy hook on a staging directory holding copies of the built pages with their
 /// meta tags removed, with `KBWATCH_CSP_CONNECT` set to `extra`: the hook's outcome and, when it
 /// succeeded, the policy it wrote into index.html.
