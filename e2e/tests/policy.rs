@@ -21,6 +21,10 @@ use serde_json::json;
 const FLEET_PAGE: &str = "[data-testid=fleet-page]";
 const VIEW_UNAVAILABLE: &str = "[data-testid=view-unavailable]";
 const SIGN_IN_ERROR: &str = "[data-testid=sign-in-error]";
+/// How Chromium reports a resource refused by Subresource Integrity ("Failed to find a valid
+/// digest in the 'integrity' attribute for resource '…' with computed SHA-384 integrity '…'. The
+/// resource has been blocked.").
+const REFUSED_BY_INTEGRITY: &str = "Failed to find a valid digest in the 'integrity' attribute";
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -231,7 +235,7 @@ async fn a_tampered_wasm_chunk_is_refused_and_the_view_says_so() {
             0,
             "the changed code did not run"
         );
-        console_line(&page, "integrity").await?;
+        console_line(&page, REFUSED_BY_INTEGRITY).await?;
         page.click("[data-testid=nav-devices]").await?;
         page.wait_any(DEVICE_ROW).await?;
         Ok(())
@@ -270,7 +274,7 @@ async fn a_tampered_msal_bundle_is_refused_and_sign_in_says_so() {
             )
             .await?;
         assert_eq!(ran, vec![false, false], "neither the change nor MSAL ran");
-        console_line(&page, "integrity").await?;
+        console_line(&page, REFUSED_BY_INTEGRITY).await?;
         Ok(())
     })
     .await;
@@ -299,7 +303,7 @@ async fn a_tampered_loader_is_refused() {
         .dist(dir.path().join("dist"));
     TestEnv::run_in_browser(setup, "tampered-loader", async |_, page| {
         page.open("/").await?;
-        console_line(&page, "integrity").await?;
+        console_line(&page, REFUSED_BY_INTEGRITY).await?;
         let ran: bool = page
             .eval("return globalThis.kbwatchTampered === true;", vec![])
             .await?;
