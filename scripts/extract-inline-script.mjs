@@ -1,6 +1,7 @@
 // Trunk post-build hook: moves the inline module script Trunk writes into index.html into its
 // own file (loader-<hash>.js), so the Content-Security-Policy can say `script-src 'self'`
-// without 'unsafe-inline'. Runs on the staging directory before Trunk publishes dist/.
+// without 'unsafe-inline', and loads it with its sha384 integrity (a changed loader is refused,
+// like the modules Trunk preloads). Runs on the staging directory before Trunk publishes dist/.
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,5 +22,7 @@ if (matches.length !== 1) {
 const code = matches[0][1].trim() + "\n";
 const name = `loader-${createHash("sha256").update(code).digest("hex").slice(0, 16)}.js`;
 writeFileSync(join(staging, name), code);
-writeFileSync(indexPath, html.replace(matches[0][0], `<script type="module" src="./${name}"></script>`));
+const integrity = `sha384-${createHash("sha384").update(code).digest("base64")}`;
+const tag = `<script type="module" src="./${name}" crossorigin="anonymous" integrity="${integrity}"></script>`;
+writeFileSync(indexPath, html.replace(matches[0][0], tag));
 console.log(`extract-inline-script: index.html now loads ${name}`);
