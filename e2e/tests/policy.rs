@@ -314,6 +314,54 @@ async fn a_tampered_loader_is_refused() {
     .await;
 }
 
+/// The app's main wasm module changed on the host (a valid custom section appended) is refused:
+/// the app does not start, and the module is downloaded once (its preload is what the loader
+/// uses, not a second copy).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_main_module_is_refused() {
+    let dir = tampered_dist(|dist| {
+        let modules: Vec<PathBuf> = std::fs::read_dir(dist)
+            .expect("dist")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                name.starts_with("kbwatch-") && name.ends_with("_bg.wasm")
+            })
+            .collect();
+        assert_eq!(modules.len(), 1, "one main module in dist/: {modules:?}");
+        append_custom_section(&modules[0]);
+    });
+    let setup = EnvSetup::new(mock_options())
+        .capture_console()
+        .dist(dir.path().join("dist"));
+    TestEnv::run_in_browser(setup, "tampered-main-module", async |_, page| {
+        page.open("/").await?;
+        console_line(&page, REFUSED_BY_INTEGRITY).await?;
+        assert_eq!(page.count(DEVICE_ROW).await?, 0);
+        Ok(())
+    })
+    .await;
+}
+
+/// The untampered build downloads its main wasm module once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_main_module_is_downloaded_once() {
+    let setup = EnvSetup::new(mock_options());
+    TestEnv::run_in_browser(setup, "main-module-once", async |_, page| {
+        page.open("/").await?;
+        page.wait_any(DEVICE_ROW).await?;
+        let fetched: Vec<String> = page
+            .eval(
+                "return performance.getEntriesByType('resource').map(e => e.name).filter(n => n.endsWith('_bg.wasm'));",
+                vec![],
+            )
+            .await?;
+        assert_eq!(fetched.len(), 1, "{fetched:#?}");
+        Ok(())
+    })
+    .await;
+}
+
 /// Runs the meta-policy hook on a staging directory holding copies of the built pages with their
 /// meta tags removed, with `KBWATCH_CSP_CONNECT` set to `extra`: the hook's outcome and, when it
 /// succeeded, the policy it wrote into index.html.
