@@ -190,7 +190,31 @@ fn tampered_dist(change: impl FnOnce(&Path)) -> tempfile::TempDir {
     dir
 }
 
-/// The fleet view's wasm chunk with a custom section appended: still a valid module, so only an
+/// The demo app served from a copy of the build with `change` applied, the console recorded;
+/// the copy lives as long as the returned directory.
+fn tampered_setup(change: impl FnOnce(&Path)) -> (tempfile::TempDir, EnvSetup) {
+    let dir = tampered_dist(change);
+    let setup = EnvSetup::new(mock_options())
+        .capture_console()
+        .dist(dir.path().join("dist"));
+    (dir, setup)
+}
+
+/// The one file of `dist` whose name starts with `prefix` and ends with `suffix`.
+fn only_file(dist: &Path, prefix: &str, suffix: &str) -> PathBuf {
+    let found: Vec<PathBuf> = std::fs::read_dir(dist)
+        .expect("dist")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            name.starts_with(prefix) && name.ends_with(suffix)
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "one {prefix}…{suffix} in dist/: {found:?}");
+    found[0].clone()
+}
+
+/// `chunk` (a wasm module) with a custom section appended: still a valid module, so only an
 /// integrity check can tell it from the one the build shipped.
 fn append_custom_section(chunk: &Path) {
     let mut bytes = std::fs::read(chunk).expect("the chunk");
@@ -209,21 +233,10 @@ fn append_custom_section(chunk: &Path) {
 /// the changed module never runs, and the device view keeps working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_wasm_chunk_is_refused_and_the_view_says_so() {
-    let dir = tampered_dist(|dist| {
-        let chunks: Vec<PathBuf> = std::fs::read_dir(dist)
-            .expect("dist")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                name.starts_with("split_fleet_view") && name.ends_with(".wasm")
-            })
-            .collect();
-        assert_eq!(chunks.len(), 1, "one fleet chunk in dist/: {chunks:?}");
-        append_custom_section(&chunks[0]);
+    let (_dir, setup) = tampered_setup(|dist| {
+        let file = only_file(dist, "split_fleet_view", ".wasm");
+        append_custom_section(&file);
     });
-    let setup = EnvSetup::new(mock_options())
-        .capture_console()
-        .dist(dir.path().join("dist"));
     TestEnv::run_in_browser(setup, "tampered-chunk", async |_, page| {
         page.open("/").await?;
         page.wait_any(DEVICE_ROW).await?;
@@ -284,23 +297,12 @@ async fn a_tampered_msal_bundle_is_refused_and_sign_in_says_so() {
 /// host (a line appended that marks the page) is refused: nothing of it runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_loader_is_refused() {
-    let dir = tampered_dist(|dist| {
-        let loaders: Vec<PathBuf> = std::fs::read_dir(dist)
-            .expect("dist")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                name.starts_with("loader-") && name.ends_with(".js")
-            })
-            .collect();
-        assert_eq!(loaders.len(), 1, "one loader in dist/: {loaders:?}");
-        let mut code = read(&loaders[0]);
+    let (_dir, setup) = tampered_setup(|dist| {
+        let file = only_file(dist, "loader-", ".js");
+        let mut code = read(&file);
         code.push_str("\n;globalThis.kbwatchTampered = true;\n");
-        std::fs::write(&loaders[0], code).expect("write the loader");
+        std::fs::write(&file, code).expect("write the loader");
     });
-    let setup = EnvSetup::new(mock_options())
-        .capture_console()
-        .dist(dir.path().join("dist"));
     TestEnv::run_in_browser(setup, "tampered-loader", async |_, page| {
         page.open("/").await?;
         console_line(&page, REFUSED_BY_INTEGRITY).await?;
@@ -319,21 +321,10 @@ async fn a_tampered_loader_is_refused() {
 /// uses, not a second copy).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_main_module_is_refused() {
-    let dir = tampered_dist(|dist| {
-        let modules: Vec<PathBuf> = std::fs::read_dir(dist)
-            .expect("dist")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                name.starts_with("kbwatch-") && name.ends_with("_bg.wasm")
-            })
-            .collect();
-        assert_eq!(modules.len(), 1, "one main module in dist/: {modules:?}");
-        append_custom_section(&modules[0]);
+    let (_dir, setup) = tampered_setup(|dist| {
+        let file = only_file(dist, "kbwatch-", "_bg.wasm");
+        append_custom_section(&file);
     });
-    let setup = EnvSetup::new(mock_options())
-        .capture_console()
-        .dist(dir.path().join("dist"));
     TestEnv::run_in_browser(setup, "tampered-main-module", async |_, page| {
         page.open("/").await?;
         console_line(&page, REFUSED_BY_INTEGRITY).await?;
