@@ -1,6 +1,7 @@
 // Trunk post-build hook: moves the inline module script Trunk writes into index.html into its
 // own file (loader-<hash>.js), so the Content-Security-Policy can say `script-src 'self'`
-// without 'unsafe-inline'. Runs on the staging directory before Trunk publishes dist/.
+// without 'unsafe-inline', and loads it with its sha384 integrity (a changed loader is refused,
+// like the modules Trunk preloads). Runs on the staging directory before Trunk publishes dist/.
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -18,8 +19,27 @@ if (matches.length !== 1) {
   console.error(`extract-inline-script: expected one inline module script in index.html, found ${matches.length}`);
   process.exit(1);
 }
-const code = matches[0][1].trim() + "\n";
+// Trunk preloads the main wasm with an integrity attribute, but Chromium ignores integrity on
+// `as="fetch"` preloads (crbug.com/981419) and the loader fetches the module by its path, so
+// nothing checked it: the loader now fetches it with its sha384 integrity itself.
+const code = withWasmIntegrity(matches[0][1].trim() + "\n");
 const name = `loader-${createHash("sha256").update(code).digest("hex").slice(0, 16)}.js`;
 writeFileSync(join(staging, name), code);
-writeFileSync(indexPath, html.replace(matches[0][0], `<script type="module" src="./${name}"></script>`));
+const integrity = `sha384-${createHash("sha384").update(code).digest("base64")}`;
+const tag = `<script type="module" src="./${name}" crossorigin="anonymous" integrity="${integrity}"></script>`;
+writeFileSync(indexPath, html.replace(matches[0][0], tag));
 console.log(`extract-inline-script: index.html now loads ${name}`);
+
+/// `code` (Trunk's loader) with its `init({ module_or_path: './x_bg.wasm' })` fetching the
+/// module with its sha384 integrity.
+function withWasmIntegrity(code) {
+  const call = /module_or_path: '(\.\/[^']+_bg\.wasm)'/;
+  const found = code.match(call);
+  if (!found || code.split(found[0]).length !== 2) {
+    console.error("extract-inline-script: expected one `module_or_path: './…_bg.wasm'` in Trunk's loader");
+    process.exit(1);
+  }
+  const wasm = readFileSync(join(staging, found[1]));
+  const integrity = `sha384-${createHash("sha384").update(wasm).digest("base64")}`;
+  return code.replace(found[0], `module_or_path: fetch('${found[1]}', { integrity: '${integrity}' })`);
+}

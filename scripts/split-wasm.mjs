@@ -14,8 +14,11 @@
 //   <chunk>-<hash>.wasm                        the chunks, fetched on first use
 //
 // Every name carries a content hash, so a browser never mixes files of two builds, and the
-// integrity attributes Trunk wrote in index.html are recomputed. Runs before
-// extract-inline-script.mjs. KBWATCH_WASM_OPT=0 skips wasm-opt (the benchmark's comparison).
+// integrity attributes Trunk wrote in index.html are recomputed. The loader fetches each chunk
+// with its sha384 `integrity`, so the browser refuses a chunk that is not this build's (the
+// loader itself is covered by its modulepreload's integrity in index.html). Runs before
+// extract-inline-script.mjs (Trunk.toml runs the hooks in order). KBWATCH_WASM_OPT=0 skips
+// wasm-opt (the benchmark's comparison).
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -76,7 +79,13 @@ function splitInto(work, mainJs, stem) {
   for (const chunk of chunks) {
     const bytes = optimised(join(split, chunk));
     const name = `${chunk.slice(0, -".wasm".length)}-${hash(bytes)}.wasm`;
-    loader = replaceOnce(loader, `"./${chunk}"`, `"./${name}"`, "__wasm_split.js");
+    const integrity = `sha384-${createHash("sha384").update(bytes).digest("base64")}`;
+    loader = replaceOnce(
+      loader,
+      `fetch(new URL("./${chunk}", import.meta.url))`,
+      `fetch(new URL("./${name}", import.meta.url), { integrity: "${integrity}" })`,
+      "__wasm_split.js",
+    );
     writeFileSync(join(staging, name), bytes);
     written.push([name, bytes.length]);
   }

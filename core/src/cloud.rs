@@ -60,6 +60,29 @@ impl Cloud {
         }
     }
 
+    /// Every API origin a cloud and region of `config.json` can point kbwatch at, each once,
+    /// cloud by cloud (its default base, then its regional ones): what a Content-Security-Policy
+    /// for any tenant must allow in `connect-src`.
+    pub fn every_api_origin() -> Vec<String> {
+        let all = Self::ALL.into_iter().flat_map(|cloud| {
+            let regional = Self::REGIONS
+                .iter()
+                .filter_map(move |region| cloud.regional_api_base(region));
+            std::iter::once(cloud.default_api_base().to_owned()).chain(regional)
+        });
+        unique(all)
+    }
+
+    /// Every sign-in origin of the clouds, each once: `connect-src` and `frame-src` of a policy
+    /// for any tenant signing in with MSAL.
+    pub fn every_sign_in_origin() -> Vec<String> {
+        unique(
+            Self::ALL
+                .into_iter()
+                .map(|cloud| format!("https://{}", cloud.authority_host())),
+        )
+    }
+
     pub fn portal_host(self) -> &'static str {
         match self {
             Self::Commercial | Self::Gcc => "security.microsoft.com",
@@ -72,6 +95,17 @@ impl Cloud {
     pub fn device_portal_url(self, id: &DeviceId) -> String {
         format!("https://{}/machines/v2/{id}/overview", self.portal_host())
     }
+}
+
+/// `items` without repeats, in their first order.
+fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
 }
 
 impl fmt::Display for Cloud {
@@ -110,5 +144,43 @@ mod tests {
             .starts_with("https://security.apps.mil/"));
         assert_eq!("GCC-High".parse(), Ok(Cloud::GccHigh));
         assert_eq!(Cloud::GccHigh.authority_host(), "login.microsoftonline.us");
+    }
+
+    /// `deploy/microsoft-hosts.json` feeds the build's meta Content-Security-Policy (its
+    /// `connect-src` and `frame-src`): it must name every origin a cloud and region can send
+    /// kbwatch to, or the policy blocks that tenant, and nothing else, or the policy lets a
+    /// token go where kbwatch never sends one.
+    #[test]
+    fn the_csp_host_list_is_exactly_what_the_clouds_can_use() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/microsoft-hosts.json"
+        );
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let file: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let listed = |key: &str| -> Vec<String> {
+            file[key]
+                .as_array()
+                .unwrap_or_else(|| panic!("{key}: a list"))
+                .iter()
+                .map(|v| v.as_str().expect("origins are strings").to_owned())
+                .collect()
+        };
+        assert_eq!(listed("api"), Cloud::every_api_origin());
+        assert_eq!(listed("signIn"), Cloud::every_sign_in_origin());
+
+        let api = Cloud::every_api_origin();
+        for cloud in Cloud::ALL {
+            assert!(
+                api.contains(&cloud.default_api_base().to_owned()),
+                "{cloud}"
+            );
+            for region in Cloud::REGIONS {
+                if let Some(base) = cloud.regional_api_base(region) {
+                    assert!(api.contains(&base), "{cloud} {region}");
+                }
+            }
+        }
+        assert_eq!(api.len(), 1 + Cloud::REGIONS.len() + 2, "{api:?}");
     }
 }

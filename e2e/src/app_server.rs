@@ -1,12 +1,13 @@
 //! Serves the release build (`dist/`) the way a static host would, except that `/config.json`
-//! is generated so the app talks to the mock this test started.
+//! is generated so the app talks to the mock this test started, and the build's meta
+//! Content-Security-Policy lets the page reach the origins that `config.json` names
+//! ([`crate::config_origins`]), as a deployer's build would list a gateway of their own.
 
 use std::path::{Path, PathBuf};
 
 use axum::http::{HeaderName, HeaderValue};
 use axum::routing::get;
 use axum::{Json, Router};
-use tower_http::services::{ServeDir, ServeFile};
 
 use crate::{LocalServer, TestResult};
 
@@ -83,9 +84,11 @@ impl AppServer {
             )
             .into());
         }
+        let (connect, frame) = crate::config_origins(&config);
+        let app = kbwatch_mock::app_router(dist, &connect, &frame)?;
         let site = Router::new()
             .route("/config.json", get(move || async move { Json(config) }))
-            .fallback_service(ServeDir::new(dist).fallback(ServeFile::new(index)))
+            .merge(app)
             .layer(axum::middleware::from_fn(
                 move |request: axum::extract::Request, next: axum::middleware::Next| {
                     let parsed = parsed.clone();

@@ -91,6 +91,8 @@ pub struct EnvSetup {
     /// Merged into the generated `config.json` (objects key by key), e.g.
     /// `{"refresh": {"requestTimeoutSeconds": 2}}`.
     pub config: Option<Value>,
+    /// The build to serve instead of [`dist_dir`] (e.g. a copy with one file tampered with).
+    pub dist: Option<PathBuf>,
 }
 
 impl EnvSetup {
@@ -132,6 +134,12 @@ impl EnvSetup {
     /// Settings merged into `config.json` (see [`Self::config`]).
     pub fn config(mut self, overrides: Value) -> Self {
         self.config = Some(overrides);
+        self
+    }
+
+    /// Serve this build (see [`Self::dist`]).
+    pub fn dist(mut self, dist: PathBuf) -> Self {
+        self.dist = Some(dist);
         self
     }
 }
@@ -237,7 +245,7 @@ impl TestEnv {
 
     /// Starts the mock, the app's host and chromedriver as `setup` says.
     pub async fn start_with(setup: EnvSetup) -> TestResult<Self> {
-        let dist = dist_dir();
+        let dist = setup.dist.clone().unwrap_or_else(dist_dir);
         let mut mock_opts = MockOptions {
             cors: setup.serving == Serving::Direct,
             app_dir: None,

@@ -4,11 +4,16 @@ use crate::selectors::CRASH_REPORT;
 use crate::{Page, TestResult};
 
 /// Console lines reporting a Content-Security-Policy violation (Chromium logs each one as
-/// "Refused to … because it violates the following Content Security Policy directive: …").
+/// "Refused to … because it violates the following Content Security Policy directive: …"),
+/// Trusted Types' included ("This document requires 'TrustedHTML' assignment.").
 pub fn csp_violations(console: &[String]) -> Vec<String> {
     console
         .iter()
-        .filter(|l| l.contains("Content Security Policy") || l.contains("Content-Security-Policy"))
+        .filter(|l| {
+            l.contains("Content Security Policy")
+                || l.contains("Content-Security-Policy")
+                || l.contains("requires 'Trusted")
+        })
         .cloned()
         .collect()
 }

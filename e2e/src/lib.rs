@@ -50,7 +50,9 @@ pub use kbwatch_core::kb_list::WHOLE_TABLE_MAX_ROWS as WHOLE_KB_TABLE_MAX;
 
 pub use app_server::{dist_dir, AppServer, HeaderRule};
 pub use chromedriver::{BrowserOptions, Chromedriver};
-pub use csp::{csp_from_nginx_conf, reference_csp};
+pub use csp::{
+    allow_config_in_site, config_origins, csp_from_nginx_conf, reference_csp, static_host_csp,
+};
 pub use custom_api::{Answer, CustomApi};
 pub use env::{config_for, ApiRoute, AppAuth, EnvSetup, MintedToken, MsalSetup, Serving, TestEnv};
 pub use fixtures::{forged_token, mock_options};

@@ -246,6 +246,7 @@ impl Nginx {
         let site = dir.path().join("site");
         copy_dir(dist, &site)?;
         std::fs::write(site.join("config.json"), serde_json::to_vec_pretty(config)?)?;
+        crate::allow_config_in_site(&site, config)?;
 
         let (port, http_port) = (free_port()?, free_port()?);
         let tls = kbwatch_mock::tls::TlsMaterial::generate("kbwatch e2e nginx")?;

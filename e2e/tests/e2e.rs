@@ -13,6 +13,7 @@ mod fleet;
 mod harness;
 mod links;
 mod msal;
+mod policy;
 mod proxy;
 mod real_tenant;
 mod smoke;

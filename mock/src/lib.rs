@@ -18,6 +18,7 @@
 //! ```
 
 pub mod admin;
+pub mod app_csp;
 pub mod auth;
 pub mod catalog;
 pub mod endpoint;
@@ -43,13 +44,14 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderName, Method};
 use axum::middleware::from_fn_with_state;
+use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::services::{ServeDir, ServeFile};
+use tower_http::services::ServeDir;
 
 pub use errors::ApiError;
 pub use faults::{FaultKind, FaultRule, REDIRECT_TARGET};
@@ -274,10 +276,33 @@ fn cors_layer() -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-/// The static app: files from `dir`, `index.html` for `/` and for unknown paths (client routing).
-fn app_router(dir: &std::path::Path) -> Router {
-    let index = ServeFile::new(dir.join("index.html"));
-    Router::new().fallback_service(ServeDir::new(dir).fallback(index))
+/// The static app: files from `dir`, `index.html` for `/` and for unknown paths (client
+/// routing). Its pages' meta Content-Security-Policy gets `connect` in `connect-src` and `frame`
+/// in `frame-src` (see [`app_csp`]): the origins the page must reach here, the mock's own.
+pub fn app_router(
+    dir: &std::path::Path,
+    connect: &[String],
+    frame: &[String],
+) -> io::Result<Router> {
+    let page = |name: &str| -> io::Result<Html<String>> {
+        let html = std::fs::read_to_string(dir.join(name))?;
+        app_csp::allow_in_meta_csp(&html, connect, frame)
+            .map(Html)
+            .map_err(|e| io::Error::other(format!("{}: {e}", dir.join(name).display())))
+    };
+    let index = page("index.html")?;
+    let index = get(move || std::future::ready(index.clone()));
+    let mut router = Router::new()
+        .route("/", index.clone())
+        .route("/index.html", index.clone());
+    if dir.join("redirect.html").is_file() {
+        let redirect = page("redirect.html")?;
+        router = router.route(
+            "/redirect.html",
+            get(move || std::future::ready(redirect.clone())),
+        );
+    }
+    Ok(router.fallback_service(ServeDir::new(dir).fallback(index)))
 }
 
 /// A mock listening on 127.0.0.1. Dropping it also stops the servers, without waiting.
@@ -407,7 +432,13 @@ pub async fn spawn(opts: MockOptions, api_port: u16) -> io::Result<RunningMock> 
         )));
     }
     if let (Some(listener), Some(dir)) = (app_listener, &opts.app_dir) {
-        tasks.push(tokio::spawn(serve(listener, app_router(dir), stopped)));
+        let idp_origin = idp_addr.map(|addr| format!("https://{addr}"));
+        let connect: Vec<String> = std::iter::once(format!("http://{api_addr}"))
+            .chain(idp_origin.clone())
+            .collect();
+        let frame: Vec<String> = idp_origin.into_iter().collect();
+        let app = app_router(dir, &connect, &frame)?;
+        tasks.push(tokio::spawn(serve(listener, app, stopped)));
     }
     Ok(RunningMock {
         api_addr,

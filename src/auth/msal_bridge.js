@@ -6,13 +6,51 @@
 let pca = null;
 let settings = null;
 
+// The one script URL kbwatch ever sets: MSAL's bundle next to index.html.
+const MSAL_BUNDLE = "msal-browser.min.js";
+// Its Subresource Integrity, written here at build time by scripts/msal-integrity.mjs; until
+// then the digest of 48 zero bytes, which matches no file (the bundle is refused).
+const MSAL_BUNDLE_INTEGRITY = "sha384-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+// The Content-Security-Policy requires Trusted Types for script URLs and allows this policy
+// (`trusted-types kbwatch-msal …`): it vouches for the bundle's own URL and refuses any other.
+// Created on first use, once (a second policy of the same name would be refused).
+let scriptUrlPolicy = null;
+function msalBundleUrl(src) {
+  const bundle = new URL(MSAL_BUNDLE, document.baseURI).href;
+  if (!globalThis.trustedTypes) {
+    if (src !== bundle) {
+      throw new TypeError("kbwatch-msal: refused script URL " + src);
+    }
+    return src;
+  }
+  if (!scriptUrlPolicy) {
+    scriptUrlPolicy = globalThis.trustedTypes.createPolicy("kbwatch-msal", {
+      createScriptURL: (url) => {
+        if (url !== bundle) {
+          throw new TypeError("kbwatch-msal: refused script URL " + url);
+        }
+        return url;
+      },
+    });
+  }
+  return scriptUrlPolicy.createScriptURL(src);
+}
+
 function loadScript(src) {
   if (globalThis.msal) {
     return Promise.resolve();
   }
   return new Promise((resolve, reject) => {
     const script = document.createElement("script");
-    script.src = src;
+    try {
+      script.src = msalBundleUrl(src);
+    } catch (e) {
+      reject(plainError({ errorCode: "script_load_failed", errorMessage: String(e) }));
+      return;
+    }
+    script.integrity = MSAL_BUNDLE_INTEGRITY;
+    script.crossOrigin = "anonymous";
     script.onload = () => resolve();
     script.onerror = () => reject(plainError({ errorCode: "script_load_failed", errorMessage: "could not load " + src }));
     document.head.appendChild(script);
