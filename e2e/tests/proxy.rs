@@ -322,6 +322,8 @@ async fn the_proxy_forwards_only_gets_of_the_paths_kbwatch_calls() {
         "/mde/api/Software/x/machineReferences".to_owned(),
         "/mde/api/vulnerabilities".to_owned(),
         "/mde/api/machines/SoftwareVulnerabilitiesExport/x".to_owned(),
+        // A trailing newline: PCRE's `$` also matches before one.
+        "/mde/api/machines%0A".to_owned(),
     ] {
         let answer = proxied(&nginx, Method::GET, &target).await.expect("nginx");
         assert_eq!(answer.status, 404, "GET {target}: {}", answer.summary());
