@@ -406,7 +406,7 @@ mod tests {
     use super::*;
 
     /// The regular expression of the reference configuration's API location
-    /// (`location ~ "^/mde/api/(…)$" {`): the paths the proxy forwards, as nginx reads the quoted
+    /// (`location ~ "^/mde/api/(…)\z" {`): the paths the proxy forwards, as nginx reads the quoted
     /// string (`\"` and `\\` unescaped).
     pub fn api_allow_list(conf: &str) -> TestResult<String> {
         let quoted = conf
