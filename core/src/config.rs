@@ -1096,6 +1096,10 @@ mod tests {
             "https://user@api.security.microsoft.com",
             "https://user:secret@api.security.microsoft.com",
             "http://:secret@127.0.0.1:8787",
+            // No host, or no valid one: not a URL at all, and still not echoed with the secret.
+            "https://:secret@",
+            "https://user:secret@/api",
+            "https://user:secret@exa mple.com",
         ] {
             let text = format!(r#"{{"apiBase": "{api_base}", "auth": {{"mode": "demo"}}}}"#);
             let errors = AppConfig::parse(&text).unwrap_err();
