@@ -634,6 +634,20 @@ fn credentials_refused(key: &str, url: &Url) -> ConfigError {
     invalid(key, shown.as_str(), "a URL without a user name or password")
 }
 
+/// `raw` (text that is not a URL) with whatever stands before an `@` in its authority masked:
+/// a password must not reach the error page even when the rest cannot be parsed.
+fn without_user_info(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return raw.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://***@{host}{path}"),
+        None => raw.to_owned(),
+    }
+}
+
 fn is_guid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
@@ -654,7 +668,7 @@ fn parse_api_base(raw: &str) -> Result<ApiBase, ConfigError> {
             Err(invalid("apiBase", raw, allowed))
         };
     }
-    let url = Url::parse(raw).map_err(|_| invalid("apiBase", raw, allowed))?;
+    let url = Url::parse(raw).map_err(|_| invalid("apiBase", &without_user_info(raw), allowed))?;
     if has_credentials(&url) {
         return Err(credentials_refused("apiBase", &url));
     }
