@@ -133,6 +133,14 @@ pub fn retrying_in(seconds: u32) -> String {
     format!("Retrying automatically in {seconds} s…")
 }
 
+/// The sign-in page of a configuration whose authority is not the cloud's sign-in host.
+pub fn foreign_sign_in_host(host: &str) -> String {
+    format!(
+        "Sign-in goes to {}, which is not Microsoft's sign-in host: this configuration is for tests (auth.testOnlyAllowAnyAuthority is on). Do not sign in there with a real account.",
+        kbwatch_core::quote::quoted(host)
+    )
+}
+
 pub fn ignored_params(params: &[IgnoredParam]) -> String {
     let list: Vec<String> = params
         .iter()

@@ -77,6 +77,9 @@ pub struct MsalConfig {
     pub authority_metadata: Option<String>,
     /// Renew a token this long before it expires (MSAL's default: 300 s).
     pub token_renewal_offset_secs: u32,
+    /// The authority's `host[:port]` when it is not the cloud's sign-in host (only possible
+    /// with the test-only setting): the sign-in page says where sign-in goes.
+    pub foreign_sign_in_host: Option<String>,
 }
 
 /// Where API calls go: an absolute URL (direct, needs CORS) or a same-origin path prefix
@@ -550,6 +553,7 @@ fn parse_msal(
     );
     match (client_id, tenant_id, authority) {
         (Some(client_id), Some(tenant_id), Some(authority)) => {
+            let foreign_sign_in_host = sign_in.foreign_host(&authority);
             AuthMode::Msal(Box::new(MsalConfig {
                 client_id,
                 tenant_id,
@@ -560,6 +564,7 @@ fn parse_msal(
                 known_authorities,
                 authority_metadata,
                 token_renewal_offset_secs,
+                foreign_sign_in_host,
             }))
         }
         _ => AuthMode::Demo,
@@ -587,11 +592,22 @@ impl SignInHost {
     }
 
     fn check_url(&self, key: &str, url: &Url, errors: &mut Vec<ConfigError>) {
-        let host = url.host_str().unwrap_or_default();
-        match url.port() {
-            Some(port) => self.check_host(key, &format!("{host}:{port}"), errors),
-            None => self.check_host(key, host, errors),
-        }
+        self.check_host(key, &host_and_port(url), errors);
+    }
+
+    /// `authority`'s `host[:port]` unless it is the cloud's sign-in host.
+    fn foreign_host(&self, authority: &Url) -> Option<String> {
+        let host = host_and_port(authority);
+        (!host.eq_ignore_ascii_case(self.cloud.authority_host())).then_some(host)
+    }
+}
+
+/// `host` or `host:port` of `url`, as a `knownAuthorities` entry names it.
+fn host_and_port(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
     }
 }
 
@@ -1088,6 +1104,11 @@ mod tests {
         };
         assert_eq!(msal.authority.as_str(), "https://127.0.0.1:8443/t");
         assert_eq!(msal.known_authorities, ["127.0.0.1:8443"]);
+        assert_eq!(msal.foreign_sign_in_host.as_deref(), Some("127.0.0.1:8443"));
+        let AuthMode::Msal(msal) = msal_config("commercial", "").unwrap().auth else {
+            panic!("not msal")
+        };
+        assert_eq!(msal.foreign_sign_in_host, None, "the cloud's own host");
 
         let off = format!(r#"{mock}, "testOnlyAllowAnyAuthority": false"#);
         assert_eq!(msal_config("commercial", &off).unwrap_err().len(), 7);

@@ -106,6 +106,13 @@ async fn open_device(page: &Page, id: &str) -> TestResult {
 /// Opens the app and presses "Sign in" (to the IdP and back through redirect.html).
 async fn sign_in(page: &Page) -> TestResult {
     page.open("/").await?;
+    // The mock Entra ID is not Microsoft's sign-in host (the test setting allows it): the
+    // page says so before anyone signs in.
+    page.wait_text_contains(
+        "[data-testid=sign-in-host-warning]",
+        "which is not Microsoft's sign-in host",
+    )
+    .await?;
     page.click(SIGN_IN).await
 }
 

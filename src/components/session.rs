@@ -17,11 +17,17 @@ pub fn SignInPage(
     #[prop(into)]
     busy: Signal<bool>,
     on_sign_in: Callback<()>,
+    /// The sign-in host when it is not the cloud's (a test configuration): said before the
+    /// button.
+    foreign_host: Option<String>,
 ) -> impl IntoView {
     view! {
         <main class="gate" data-testid="sign-in-page">
             <h1>{messages::SIGN_IN_TITLE}</h1>
             <p>{messages::SIGN_IN_HELP}</p>
+            {foreign_host.map(|host| view! {
+                <p class="banner banner-warning" role="alert" data-testid="sign-in-host-warning">{messages::foreign_sign_in_host(&host)}</p>
+            })}
             {move || error.get().map(|e| view! {
                 <div class="banner banner-error" role="alert" data-testid="sign-in-error">
                     <p class="banner-title">{messages::SIGN_IN_FAILED}</p>

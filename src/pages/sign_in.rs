@@ -1,6 +1,7 @@
 //! What stands before the dashboard until the auth mode has what it needs: the MSAL sign-in
 //! page, or the token entry of token mode.
 
+use kbwatch_core::AuthMode;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -42,7 +43,11 @@ fn SignInGate() -> impl IntoView {
                     }
                 });
             });
-            view! { <SignInPage error busy on_sign_in/> }.into_any()
+            let foreign_host = match &context.config.auth {
+                AuthMode::Msal(msal) => msal.foreign_sign_in_host.clone(),
+                _ => None,
+            };
+            view! { <SignInPage error busy on_sign_in foreign_host/> }.into_any()
         }
     }
 }

@@ -4,7 +4,7 @@
 use kbwatch::components::config_problem::ConfigProblem;
 use kbwatch::components::device_panel::DevicePanel;
 use kbwatch::components::kb_panel::KbPanel;
-use kbwatch::components::session::{TokenEntry, TokenStatus};
+use kbwatch::components::session::{SignInPage, TokenEntry, TokenStatus};
 use kbwatch_core::config::StartupProblem;
 use kbwatch_core::fallback::KbSource;
 use kbwatch_core::sort::Sort;
@@ -629,6 +629,32 @@ async fn a_sign_in_host_other_than_the_clouds_is_listed_by_key() {
             "\"auth.knownAuthorities\" is \"login.microsoftonline.com\", which is not allowed. Allowed: login.microsoftonline.us, the sign-in host of the gcc-high cloud.",
         ]
     );
+}
+
+/// A test configuration's sign-in host is named before the button; the cloud's own is not.
+#[wasm_bindgen_test]
+async fn the_sign_in_page_says_when_sign_in_goes_elsewhere_than_microsoft() {
+    for (foreign_host, warned) in [(Some("127.0.0.1:8443".to_owned()), true), (None, false)] {
+        let root = container();
+        let _mounted = mount_to(root.clone(), move || {
+            let on_sign_in = Callback::new(|()| {});
+            let error: Option<kbwatch_core::SignInError> = None;
+            view! { <SignInPage error busy=false on_sign_in foreign_host/> }
+        });
+        settle().await;
+        let warning = root
+            .query_selector("[data-testid=sign-in-host-warning]")
+            .unwrap();
+        assert_eq!(warning.is_some(), warned);
+        if let Some(warning) = warning {
+            let shown = warning.text_content().unwrap_or_default();
+            assert!(
+                shown.starts_with("Sign-in goes to \"127.0.0.1:8443\", which is not Microsoft's")
+                    && shown.contains("testOnlyAllowAnyAuthority"),
+                "{shown}"
+            );
+        }
+    }
 }
 
 fn unsigned_jwt(claims: serde_json::Value) -> String {
