@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { integrity } from "./sri.mjs";
 
 const staging = process.env.TRUNK_STAGING_DIR;
 if (!staging) {
@@ -25,8 +26,7 @@ if (matches.length !== 1) {
 const code = withWasmIntegrity(matches[0][1].trim() + "\n");
 const name = `loader-${createHash("sha256").update(code).digest("hex").slice(0, 16)}.js`;
 writeFileSync(join(staging, name), code);
-const integrity = `sha384-${createHash("sha384").update(code).digest("base64")}`;
-const tag = `<script type="module" src="./${name}" crossorigin="anonymous" integrity="${integrity}"></script>`;
+const tag = `<script type="module" src="./${name}" crossorigin="anonymous" integrity="${integrity(code)}"></script>`;
 writeFileSync(indexPath, html.replace(matches[0][0], tag));
 console.log(`extract-inline-script: index.html now loads ${name}`);
 
@@ -40,6 +40,5 @@ function withWasmIntegrity(code) {
     process.exit(1);
   }
   const wasm = readFileSync(join(staging, found[1]));
-  const integrity = `sha384-${createHash("sha384").update(wasm).digest("base64")}`;
-  return code.replace(found[0], `module_or_path: fetch('${found[1]}', { integrity: '${integrity}' })`);
+  return code.replace(found[0], `module_or_path: fetch('${found[1]}', { integrity: '${integrity(wasm)}' })`);
 }

@@ -6,9 +6,9 @@
 // (a malformed placeholder would not: browsers skip integrity metadata they cannot parse).
 // The bridge itself is modulepreloaded with an integrity of its own, recomputed here. Runs
 // after split-wasm.mjs, which writes the snippets.
-import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { integrity } from "./sri.mjs";
 
 const PLACEHOLDER = `"sha384-${"A".repeat(64)}"`;
 const staging = process.env.TRUNK_STAGING_DIR;
@@ -23,12 +23,12 @@ try {
   if (bridges.length !== 1) {
     throw new Error(`expected one msal_bridge.js under snippets/, found ${bridges.length}`);
   }
-  const digest = createHash("sha384").update(readFileSync(join(staging, "msal-browser.min.js"))).digest("base64");
+  const digest = integrity(readFileSync(join(staging, "msal-browser.min.js")));
   const bridge = readFileSync(bridges[0], "utf8");
   if (bridge.split(PLACEHOLDER).length !== 2) {
     throw new Error(`expected the integrity placeholder exactly once in ${bridges[0]}`);
   }
-  const built = bridge.replace(PLACEHOLDER, `"sha384-${digest}"`);
+  const built = bridge.replace(PLACEHOLDER, `"${digest}"`);
   writeFileSync(bridges[0], built);
   const indexPath = join(staging, "index.html");
   const href = `./${relative(staging, bridges[0])}`;
@@ -39,9 +39,8 @@ try {
     throw new Error(`no modulepreload with integrity for ${href} in index.html`);
   }
   const end = html.indexOf('"', start + preload.length);
-  const integrity = createHash("sha384").update(built).digest("base64");
-  writeFileSync(indexPath, `${html.slice(0, start + preload.length)}sha384-${integrity}${html.slice(end)}`);
-  console.log(`msal-integrity: msal-browser.min.js is sha384-${digest}`);
+  writeFileSync(indexPath, `${html.slice(0, start + preload.length)}${integrity(built)}${html.slice(end)}`);
+  console.log(`msal-integrity: msal-browser.min.js is ${digest}`);
 } catch (error) {
   console.error(`msal-integrity: ${error.message}`);
   process.exitCode = 1;

@@ -24,6 +24,7 @@ import { createHash } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { integrity } from "./sri.mjs";
 
 const staging = process.env.TRUNK_STAGING_DIR;
 const release = process.env.TRUNK_PROFILE === "release";
@@ -79,11 +80,10 @@ function splitInto(work, mainJs, stem) {
   for (const chunk of chunks) {
     const bytes = optimised(join(split, chunk));
     const name = `${chunk.slice(0, -".wasm".length)}-${hash(bytes)}.wasm`;
-    const integrity = `sha384-${createHash("sha384").update(bytes).digest("base64")}`;
     loader = replaceOnce(
       loader,
       `fetch(new URL("./${chunk}", import.meta.url))`,
-      `fetch(new URL("./${name}", import.meta.url), { integrity: "${integrity}" })`,
+      `fetch(new URL("./${name}", import.meta.url), { integrity: "${integrity(bytes)}" })`,
       "__wasm_split.js",
     );
     writeFileSync(join(staging, name), bytes);
@@ -169,8 +169,7 @@ function updateIntegrity() {
   const html = readFileSync(indexPath, "utf8").replace(
     /href="\.\/([^"]+)"([^>]*?) integrity="sha384-[^"]*"/g,
     (_, href, between) => {
-      const digest = createHash("sha384").update(readFileSync(join(staging, href))).digest("base64");
-      return `href="./${href}"${between} integrity="sha384-${digest}"`;
+      return `href="./${href}"${between} integrity="${integrity(readFileSync(join(staging, href)))}"`;
     },
   );
   writeFileSync(indexPath, html);
