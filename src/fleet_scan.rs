@@ -21,6 +21,8 @@ use kbwatch_core::fleet::storage_keys::{is_fleet_cache_key, other_fleet_caches, 
 use kbwatch_core::{ApiError, Device, DeviceId, MissingKb};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::api::ApiClient;
 use crate::clock::now_ms;
@@ -563,16 +565,15 @@ fn local_storage() -> Option<web_sys::Storage> {
 
 fn load_budget(scope: &StorageScope, per_minute: u32, per_hour: u32) -> RateBudget {
     let mut budget: RateBudget = local_storage()
-        .and_then(|s| s.get_item(&scope.budget_key()).ok().flatten())
-        .and_then(|json| serde_json::from_str(&json).ok())
+        .and_then(|s| read_json(&s, &scope.budget_key()))
         .unwrap_or_else(|| RateBudget::new(per_minute, per_hour));
     budget.set_limits(per_minute, per_hour);
     budget
 }
 
 fn save_budget(scope: &StorageScope, budget: &RateBudget) {
-    if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(budget)) {
-        let _ = storage.set_item(&scope.budget_key(), &json);
+    if let Some(storage) = local_storage() {
+        write_json(&storage, &scope.budget_key(), budget);
     }
 }
 
@@ -580,14 +581,27 @@ fn save_budget(scope: &StorageScope, budget: &RateBudget) {
 /// budget is [`StorageScope::budget_key`]'s). A damaged entry counts as no history.
 fn load_class_budgets(scope: &StorageScope) -> BudgetSet {
     local_storage()
-        .and_then(|s| s.get_item(&scope.class_budget_key()).ok().flatten())
-        .and_then(|json| serde_json::from_str(&json).ok())
+        .and_then(|s| read_json(&s, &scope.class_budget_key()))
         .unwrap_or_default()
 }
 
 fn save_class_budgets(scope: &StorageScope, budgets: &BudgetSet) {
-    if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(budgets)) {
-        let _ = storage.set_item(&scope.class_budget_key(), &json);
+    if let Some(storage) = local_storage() {
+        write_json(&storage, &scope.class_budget_key(), budgets);
+    }
+}
+
+/// The value stored as JSON under `key`; a missing or damaged entry is `None`.
+fn read_json<T: DeserializeOwned>(storage: &web_sys::Storage, key: &str) -> Option<T> {
+    let json = storage.get_item(key).ok().flatten()?;
+    serde_json::from_str(&json).ok()
+}
+
+/// Stores `value` as JSON under `key`, best effort (the budget history: a full storage keeps
+/// the earlier entry).
+fn write_json<T: Serialize>(storage: &web_sys::Storage, key: &str, value: &T) {
+    if let Ok(json) = serde_json::to_string(value) {
+        let _ = storage.set_item(key, &json);
     }
 }
 
@@ -624,10 +638,5 @@ fn load_cache(scope: &StorageScope) -> ScanCache<Vec<MissingKb>> {
     for key in other_fleet_caches(keys.iter().map(String::as_str), scope) {
         let _ = storage.remove_item(key);
     }
-    storage
-        .get_item(&scope.fleet_cache_key())
-        .ok()
-        .flatten()
-        .and_then(|json| serde_json::from_str(&json).ok())
-        .unwrap_or_default()
+    read_json(&storage, &scope.fleet_cache_key()).unwrap_or_default()
 }
